@@ -1,0 +1,35 @@
+package org.pml4j.distances;
+
+import org.pml4j.spec.Params;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * PML's {@code DotProductSimilarity}: {@code q @ r.T}. Like PML it still L2-normalizes by default, which makes it
+ * equal to {@link CosineSimilarity}; pass {@code normalizeEmbeddings = false} for raw dot products.
+ */
+public class DotProductSimilarity extends BaseDistance {
+  public DotProductSimilarity() {
+    this(true, 2, 1);
+  }
+
+  public DotProductSimilarity(boolean normalizeEmbeddings, double p, double power) {
+    super(normalizeEmbeddings, p, power, true);
+  }
+
+  @Override
+  protected Tensor computeMat(Tensor queryEmb, Tensor refEmb) {
+    return queryEmb.matmul(refEmb.t());
+  }
+
+  @Override
+  public Tensor pairwiseDistance(Tensor queryEmb, Tensor refEmb) {
+    return queryEmb.mul(refEmb).sum(new long[] {1}, false, new org.bytedeco.pytorch.ScalarTypeOptional());
+  }
+
+  /** Registry factory: {@code normalize_embeddings}, {@code p}, {@code power}, {@code collect_stats}. */
+  public static DotProductSimilarity fromSpec(Params p) {
+    p.collectStats();
+    return new DotProductSimilarity(p.getBool("normalize_embeddings", true), p.getDouble("p", 2),
+        p.getDouble("power", 1));
+  }
+}

@@ -1,0 +1,68 @@
+package org.pml4j.losses;
+
+import java.util.List;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.pml4j.reducers.AvgNonZeroReducer;
+import org.pml4j.reducers.BaseReducer;
+import org.pml4j.reducers.LossDict;
+import org.pml4j.reducers.LossInfo;
+import org.pml4j.reducers.ReductionType;
+import org.pml4j.spec.Params;
+import org.pml4j.tuples.IndicesTuple;
+
+/**
+ * PML's {@code ContrastiveLoss}: positive pairs pay {@code relu(margin(d, posMargin))}, negative pairs
+ * {@code relu(margin(negMargin, d))}. With a similarity the margins must be given in similarity terms (e.g. pos 1,
+ * neg 0). Two sub-losses, {@code pos_loss} and {@code neg_loss}, each reduced by {@link AvgNonZeroReducer} and summed.
+ */
+public class ContrastiveLoss extends GenericPairLoss {
+  private final double posMargin;
+  private final double negMargin;
+
+  /** PML's defaults: pos_margin 0, neg_margin 1. */
+  public ContrastiveLoss() {
+    this(0, 1, LossOptions.defaults());
+  }
+
+  public ContrastiveLoss(double posMargin, double negMargin, LossOptions options) {
+    super(false, options);
+    this.posMargin = posMargin;
+    this.negMargin = negMargin;
+  }
+
+  @Override
+  protected BaseReducer defaultReducer() {
+    return new AvgNonZeroReducer();
+  }
+
+  @Override
+  protected List<String> baseSubLossNames() {
+    return List.of("pos_loss", "neg_loss");
+  }
+
+  @Override
+  protected LossDict computePairLoss(Tensor posPairs, Tensor negPairs, IndicesTuple pairs) {
+    LossDict d = new LossDict();
+    d.put("pos_loss", posPairs == null ? LossInfo.zero()
+        : new LossInfo(torch.relu(distance.margin(posPairs, posMargin)), new Tensor[] {pairs.get(0), pairs.get(1)},
+            ReductionType.POS_PAIR));
+    d.put("neg_loss", negPairs == null ? LossInfo.zero()
+        : new LossInfo(torch.relu(distance.margin(negMargin, negPairs)), new Tensor[] {pairs.get(2), pairs.get(3)},
+            ReductionType.NEG_PAIR));
+    return d;
+  }
+
+  public double posMargin() {
+    return posMargin;
+  }
+
+  public double negMargin() {
+    return negMargin;
+  }
+
+  /** Registry factory: {@code pos_margin}, {@code neg_margin}, common kwargs. */
+  public static ContrastiveLoss fromSpec(Params p) {
+    return new ContrastiveLoss(p.getDouble("pos_margin", 0), p.getDouble("neg_margin", 1), p.lossOptions(false));
+  }
+}

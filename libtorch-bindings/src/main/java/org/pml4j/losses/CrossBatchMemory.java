@@ -1,0 +1,295 @@
+package org.pml4j.losses;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.NoGradGuard;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.pml4j.miners.BaseMiner;
+import org.pml4j.spec.Params;
+import org.pml4j.torch.Tensors;
+import org.pml4j.tuples.IndicesTuple;
+import org.pml4j.tuples.Lmu;
+
+/**
+ * PML's {@code CrossBatchMemory}: a ring buffer of past embeddings and labels used as the reference set of an inner
+ * loss, so each batch is compared with up to {@code memorySize} earlier samples.
+ *
+ * <p>Per call: (1) the batch (or the rows of {@code enqueueMask}) is written, detached, at the queue pointer;
+ * (2) the reference is the filled prefix of the memory until it first wraps, then the whole memory; (3) tuples come
+ * from the miner against the memory, or all pairs; (4) self-comparisons are removed when no enqueue mask is given;
+ * (5) the inner loss runs with the memory as {@code ref_emb}. A user {@code indicesTuple} is converted to the
+ * miner's format and concatenated as is, so its positive/negative indices address memory slots (as in PML).
+ *
+ * <p>Beyond PML: {@link #withWarmUp(int)} makes the first K calls use only the current batch (no memory negatives),
+ * default off.
+ */
+public class CrossBatchMemory implements MetricLoss, StatefulLoss {
+  /** The inner losses PML supports. */
+  public static final List<String> SUPPORTED_LOSSES = List.of("AngularLoss", "CircleLoss", "ContrastiveLoss",
+      "GeneralizedLiftedStructureLoss", "IntraPairVarianceLoss", "LiftedStructureLoss", "MarginLoss",
+      "MultiSimilarityLoss", "NCALoss", "NTXentLoss", "SignalToNoiseRatioContrastiveLoss", "SupConLoss",
+      "TripletMarginLoss", "TupletMarginLoss");
+
+  private final BaseMetricLossFunction loss;
+  private final int embeddingSize;
+  private final int memorySize;
+  private final BaseMiner miner;
+  private int warmUpSteps;
+
+  private Tensor embeddingMemory;
+  private Tensor labelMemory;
+  private long queueIdx;
+  private boolean hasBeenFilled;
+  private long calls;
+
+  public CrossBatchMemory(BaseMetricLossFunction loss, int embeddingSize) {
+    this(loss, embeddingSize, 1024, null);
+  }
+
+  /**
+   * @param loss the inner loss, one of {@link #SUPPORTED_LOSSES}
+   * @param embeddingSize width of the embeddings
+   * @param memorySize number of slots in the queue
+   * @param miner optional miner run against the memory
+   * @throws IllegalArgumentException for an unsupported loss or non-positive sizes
+   */
+  public CrossBatchMemory(BaseMetricLossFunction loss, int embeddingSize, int memorySize, BaseMiner miner) {
+    this.loss = Objects.requireNonNull(loss, "loss");
+    String name = loss.getClass().getSimpleName();
+    if (!SUPPORTED_LOSSES.contains(name)) {
+      throw new IllegalArgumentException("CrossBatchMemory not supported for " + name + "; supported: "
+          + SUPPORTED_LOSSES);
+    }
+    if (embeddingSize < 1 || memorySize < 1) {
+      throw new IllegalArgumentException("embedding_size and memory_size must be >= 1, got " + embeddingSize + " and "
+          + memorySize);
+    }
+    this.embeddingSize = embeddingSize;
+    this.memorySize = memorySize;
+    this.miner = miner;
+    resetQueue();
+  }
+
+  /**
+   * Beyond PML: for the first {@code steps} calls the memory is filled but not used as the reference (the loss sees
+   * only the current batch), avoiding stale negatives from an untrained encoder. 0 (the default) is PML's behaviour.
+   */
+  public CrossBatchMemory withWarmUp(int steps) {
+    if (steps < 0) {
+      throw new IllegalArgumentException("warm-up steps must be >= 0, got " + steps);
+    }
+    this.warmUpSteps = steps;
+    return this;
+  }
+
+  /** Empties the queue (zeros, pointer 0, not filled). */
+  public final void resetQueue() {
+    try (NoGradGuard g = new NoGradGuard()) {
+      embeddingMemory = Tensors.retain(torch.zeros(memorySize, embeddingSize));
+      labelMemory = Tensors.retain(torch.zeros(memorySize).to(ScalarType.Long));
+    }
+    hasBeenFilled = false;
+    queueIdx = 0;
+    calls = 0;
+  }
+
+  /** The loss of the batch against the memory (labels required; no mask, no tuple). */
+  public Tensor forward(Tensor embeddings, Tensor labels) {
+    return forward(embeddings, labels, null, null);
+  }
+
+  /** {@link MetricLoss} entry point; a reference set cannot be given (the memory is the reference). */
+  @Override
+  public Tensor forward(Tensor embeddings, Tensor labels, IndicesTuple indicesTuple, Tensor refEmb,
+      Tensor refLabels) {
+    if (refEmb != null || refLabels != null) {
+      throw new IllegalArgumentException("CrossBatchMemory does not take ref_emb: the memory is the reference set");
+    }
+    return forward(embeddings, labels, indicesTuple, null);
+  }
+
+  /**
+   * One call: enqueue, then the inner loss against the memory.
+   *
+   * @param indicesTuple extra (batch, memory) tuple concatenated to the mined one, or null
+   * @param enqueueMask bool {@code [B]}: rows marked true are only enqueued, the others are the queries; or null
+   */
+  public Tensor forward(Tensor embeddings, Tensor labels, IndicesTuple indicesTuple, Tensor enqueueMask) {
+    if (indicesTuple != null && enqueueMask != null) {
+      throw new IllegalArgumentException("indices_tuple and enqueue_mask are mutually exclusive");
+    }
+    if (labels == null) {
+      throw new IllegalArgumentException("CrossBatchMemory requires labels");
+    }
+    labels = Checks.checkEmbeddingsAndLabels(embeddings, labels, "embeddings", "labels");
+    if (embeddings.size(1) != embeddingSize) {
+      throw new IllegalArgumentException("embeddings have width " + embeddings.size(1) + " but this CrossBatchMemory "
+          + "was built with embedding_size " + embeddingSize);
+    }
+    if (enqueueMask != null) {
+      if (enqueueMask.dim() != 1 || enqueueMask.size(0) != embeddings.size(0)) {
+        throw new IllegalArgumentException("enqueue_mask must have one entry per embedding: " + embeddings.size(0)
+            + " rows, mask shape " + Tensors.shapeString(enqueueMask));
+      }
+      enqueueMask = enqueueMask.to(embeddings.device(), ScalarType.Bool);
+    } else if (embeddings.size(0) > memorySize) {
+      throw new IllegalArgumentException("batch size " + embeddings.size(0) + " exceeds memory_size " + memorySize);
+    }
+    if (embeddingMemory.scalar_type().intern() != embeddings.scalar_type().intern()
+        || !embeddingMemory.device().equals(embeddings.device())) {
+      try (NoGradGuard g = new NoGradGuard()) {
+        embeddingMemory = Tensors.retain(embeddingMemory.to(embeddings.device(), embeddings.scalar_type().intern()));
+        labelMemory = Tensors.retain(labelMemory.to(embeddings.device(), ScalarType.Long));
+      }
+    }
+    Tensor embForQueue;
+    Tensor labelsForQueue;
+    boolean removeSelf;
+    if (enqueueMask != null) {
+      embForQueue = Tensors.index(embeddings, enqueueMask);
+      labelsForQueue = Tensors.index(labels, enqueueMask);
+      Tensor keep = enqueueMask.logical_not();
+      embeddings = Tensors.index(embeddings, keep);
+      labels = Tensors.index(labels, keep);
+      removeSelf = false;
+    } else {
+      embForQueue = embeddings;
+      labelsForQueue = labels;
+      removeSelf = true;
+    }
+    Tensor currBatchIdx = addToMemory(embForQueue, labelsForQueue);
+    calls++;
+    if (calls <= warmUpSteps) {
+      return loss.forward(embeddings, labels, indicesTuple, null, null);
+    }
+    Tensor eMem = hasBeenFilled ? embeddingMemory : embeddingMemory.narrow(0, 0, queueIdx);
+    Tensor lMem = hasBeenFilled ? labelMemory : labelMemory.narrow(0, 0, queueIdx);
+    IndicesTuple tuple = createIndicesTuple(embeddings, labels, eMem, lMem, indicesTuple, removeSelf, currBatchIdx);
+    return loss.forward(embeddings, labels, tuple, eMem, lMem);
+  }
+
+  private Tensor addToMemory(Tensor emb, Tensor labels) {
+    long b = emb.size(0);
+    Tensor idx = torch.remainder(torch.arange(Tensors.s(queueIdx), Tensors.s(queueIdx + b),
+        Tensors.options(ScalarType.Long, labels)), Tensors.s((long) memorySize));
+    try (NoGradGuard g = new NoGradGuard()) {
+      Tensors.put(embeddingMemory, idx, emb.detach());
+      Tensors.put(labelMemory, idx, labels.detach());
+    }
+    long prev = queueIdx;
+    queueIdx = (queueIdx + b) % memorySize;
+    if (!hasBeenFilled && queueIdx <= prev) {
+      hasBeenFilled = true;
+    }
+    return idx;
+  }
+
+  private IndicesTuple createIndicesTuple(Tensor emb, Tensor labels, Tensor eMem, Tensor lMem, IndicesTuple input,
+      boolean removeSelf, Tensor currBatchIdx) {
+    IndicesTuple t = miner != null ? miner.forward(emb, labels, eMem, lMem) : Lmu.allPairsIndices(labels, lMem);
+    if (removeSelf && Tensors.len(currBatchIdx) > 0) {
+      t = Lmu.removeSelfComparisons(t, currBatchIdx, memorySize, false);
+    }
+    if (input != null) {
+      IndicesTuple in = input.to(emb);
+      if (in.isTriplets() && t.isPairs()) {
+        in = Lmu.convertToPairs(in, labels, null);
+      } else if (in.isPairs() && t.isTriplets()) {
+        in = Lmu.convertToTriplets(in, labels, null, null);
+      }
+      t = Lmu.concatenate(t, in);
+    }
+    return t;
+  }
+
+  @Override
+  public Map<String, Object> stateSnapshot() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("queue_idx", queueIdx);
+    m.put("has_been_filled", hasBeenFilled);
+    m.put("label_memory", labelMemory.clone());
+    m.put("embedding_memory", embeddingMemory.clone());
+    return m;
+  }
+
+  /**
+   * Restores the queue from a snapshot (for checkpoints).
+   *
+   * @throws IllegalArgumentException when the shapes do not match this memory
+   */
+  public void restoreState(Tensor embeddingMemory, Tensor labelMemory, long queueIdx, boolean hasBeenFilled) {
+    if (embeddingMemory.size(0) != memorySize || embeddingMemory.size(1) != embeddingSize
+        || labelMemory.size(0) != memorySize) {
+      throw new IllegalArgumentException("memory snapshot has shape " + Tensors.shapeString(embeddingMemory)
+          + " but this CrossBatchMemory holds [" + memorySize + ", " + embeddingSize + "]");
+    }
+    if (queueIdx < 0 || queueIdx >= memorySize) {
+      throw new IllegalArgumentException("queue_idx " + queueIdx + " out of range [0, " + memorySize + ")");
+    }
+    try (NoGradGuard g = new NoGradGuard()) {
+      this.embeddingMemory = Tensors.retain(embeddingMemory.detach().clone());
+      this.labelMemory = Tensors.retain(labelMemory.detach().to(ScalarType.Long).clone());
+    }
+    this.queueIdx = queueIdx;
+    this.hasBeenFilled = hasBeenFilled;
+  }
+
+  @Override
+  public Map<String, Tensor> parameters() {
+    return loss.parameters();
+  }
+
+  @Override
+  public void setParameter(String name, Tensor value) {
+    loss.setParameter(name, value);
+  }
+
+  @Override
+  public void toParameters(ScalarType dtype, Device device) {
+    loss.toParameters(dtype, device);
+  }
+
+  public BaseMetricLossFunction loss() {
+    return loss;
+  }
+
+  public BaseMiner miner() {
+    return miner;
+  }
+
+  public int embeddingSize() {
+    return embeddingSize;
+  }
+
+  public int memorySize() {
+    return memorySize;
+  }
+
+  public long queueIdx() {
+    return queueIdx;
+  }
+
+  public boolean hasBeenFilled() {
+    return hasBeenFilled;
+  }
+
+  /** Registry factory: {@code loss}, {@code embedding_size}, {@code memory_size}, {@code miner}, {@code warm_up}. */
+  public static CrossBatchMemory fromSpec(Params p) {
+    BaseMetricLossFunction loss = p.getComponent("loss", BaseMetricLossFunction.class);
+    if (loss == null) {
+      throw new IllegalArgumentException("CrossBatchMemory needs a loss");
+    }
+    Integer size = p.getIntOrNull("embedding_size");
+    if (size == null) {
+      throw new IllegalArgumentException("CrossBatchMemory needs embedding_size");
+    }
+    CrossBatchMemory cbm = new CrossBatchMemory(loss, size, p.getInt("memory_size", 1024),
+        p.getComponent("miner", BaseMiner.class));
+    return cbm.withWarmUp(p.getInt("warm_up", 0));
+  }
+}

@@ -1,0 +1,41 @@
+package org.pml4j.losses;
+
+import org.bytedeco.pytorch.Tensor;
+import org.pml4j.tuples.IndicesTuple;
+
+/**
+ * Validated loss inputs. When no reference set is given, {@code refEmb} and {@code refLabels} are the very same
+ * objects as {@code embeddings} and {@code labels}: PML decides self-pair exclusion by that identity.
+ */
+public record Inputs(Tensor embeddings, Tensor labels, IndicesTuple indicesTuple, Tensor refEmb, Tensor refLabels) {
+  /**
+   * Checks shapes, dtypes and values, converts labels to int64 on the embeddings' device, and resolves the reference.
+   *
+   * @throws IllegalArgumentException naming what is wrong
+   */
+  public static Inputs validate(Tensor embeddings, Tensor labels, IndicesTuple indicesTuple, Tensor refEmb,
+      Tensor refLabels) {
+    labels = Checks.checkEmbeddingsAndLabels(embeddings, labels, "embeddings", "labels");
+    if (refEmb == null) {
+      if (refLabels != null) {
+        throw new IllegalArgumentException("ref_labels given without ref_emb");
+      }
+      refEmb = embeddings;
+      refLabels = labels;
+    } else {
+      refLabels = Checks.checkEmbeddingsAndLabels(refEmb, refLabels, "ref_emb", "ref_labels");
+      if (refEmb.size(1) != embeddings.size(1)) {
+        throw new IllegalArgumentException(
+            "embeddings and ref_emb differ in width: " + embeddings.size(1) + " vs " + refEmb.size(1));
+      }
+      if (refEmb.scalar_type().intern() != embeddings.scalar_type().intern()) {
+        throw new IllegalArgumentException("embeddings and ref_emb differ in dtype: " + embeddings.scalar_type().intern()
+            + " vs " + refEmb.scalar_type().intern());
+      }
+    }
+    if (indicesTuple != null) {
+      indicesTuple = Checks.checkIndicesTuple(indicesTuple, embeddings, refEmb);
+    }
+    return new Inputs(embeddings, labels, indicesTuple, refEmb, refLabels);
+  }
+}

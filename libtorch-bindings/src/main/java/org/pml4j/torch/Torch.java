@@ -1,0 +1,118 @@
+package org.pml4j.torch;
+
+import java.util.Locale;
+import java.util.Objects;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.openblas.global.openblas_full;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * The one entry point to LibTorch's natives: safe loading, thread counts and device choice.
+ *
+ * <p>Call {@link #ensureLoaded()} (every pml4j class that makes tensors does) before the first tensor. It unpacks the
+ * whole native folder of the pytorch and openblas presets into the JavaCPP cache <em>before</em> loading anything, so
+ * that the dynamic linker resolves {@code libtorch_cpu.so} from our cache and never from a system-wide LibTorch (for
+ * example Debian's {@code libtorch1.13}); a half-extracted cache otherwise crashes the JVM in {@code pthread_mutex_lock}.
+ */
+public final class Torch {
+  private static volatile boolean loaded;
+  private static volatile int configuredThreads = -1;
+
+  private Torch() {}
+
+  /** Extracts and loads the LibTorch and OpenBLAS natives once per class loader; thread-safe and idempotent. */
+  public static void ensureLoaded() {
+    if (loaded) {
+      return;
+    }
+    synchronized (Torch.class) {
+      if (loaded) {
+        return;
+      }
+      try {
+        String platform = Loader.getPlatform();
+        Loader.cacheResources(openblas_full.class, "/org/bytedeco/openblas/" + platform + "/");
+        Loader.cacheResources(torch.class, "/org/bytedeco/pytorch/" + platform + "/");
+        Loader.load(openblas_full.class);
+        Loader.load(torch.class);
+      } catch (Exception | UnsatisfiedLinkError e) {
+        throw new IllegalStateException(
+            "pml4j could not load the LibTorch natives for platform " + Loader.getPlatform()
+                + " (JavaCPP cache: " + System.getProperty("org.bytedeco.javacpp.cachedir", "~/.javacpp/cache")
+                + "): " + e.getMessage(), e);
+      }
+      loaded = true;
+      String env = System.getenv("PML4J_THREADS");
+      if (env != null && !env.isBlank()) {
+        setNumThreads(Integer.parseInt(env.trim()));
+      }
+    }
+  }
+
+  /**
+   * Sets ATen's intra-op pool and OpenBLAS's GEMM pool to {@code n} threads together. Both at the core count
+   * oversubscribe (ATen's OpenMP pool and OpenBLAS's pthread pool run side by side), so pml4j sets them from this one
+   * value. The ATen setting applies to the calling thread's pool; call it from every worker thread that runs LibTorch.
+   *
+   * @param n threads, at least 1
+   */
+  public static void setNumThreads(int n) {
+    if (n < 1) {
+      throw new IllegalArgumentException("thread count must be >= 1, got " + n);
+    }
+    ensureLoaded();
+    torch.set_num_threads(n);
+    openblas_full.openblas_set_num_threads(n);
+    configuredThreads = n;
+  }
+
+  /** The value last given to {@link #setNumThreads(int)}, or ATen's current intra-op thread count. */
+  public static int numThreads() {
+    ensureLoaded();
+    return configuredThreads > 0 ? configuredThreads : torch.get_num_threads();
+  }
+
+  /** Whether this LibTorch build sees a usable CUDA device. */
+  public static boolean cudaAvailable() {
+    ensureLoaded();
+    try {
+      return torch.cuda_is_available();
+    } catch (Throwable t) {
+      return false;
+    }
+  }
+
+  /**
+   * Parses a device name: {@code cpu}, {@code cuda}, {@code cuda:N}, or {@code auto} (CUDA when available, else CPU).
+   *
+   * @throws IllegalArgumentException for an unknown name, or a CUDA device when this build has none
+   */
+  public static Device device(String name) {
+    ensureLoaded();
+    String n = Objects.requireNonNull(name, "device").trim().toLowerCase(Locale.ROOT);
+    if (n.equals("auto")) {
+      n = cudaAvailable() ? "cuda" : "cpu";
+    }
+    if (n.equals("cpu")) {
+      return new Device(torch.DeviceType.CPU, (byte) -1);
+    }
+    if (n.equals("cuda") || n.startsWith("cuda:")) {
+      if (!cudaAvailable()) {
+        throw new IllegalArgumentException(
+            "device '" + name + "' requested but no CUDA device is available to this LibTorch build"
+                + " (build with -Pcuda and run on a machine with an NVIDIA GPU)");
+      }
+      byte index = 0;
+      if (n.startsWith("cuda:")) {
+        try {
+          index = Byte.parseByte(n.substring(5));
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("bad CUDA device index in '" + name + "'", e);
+        }
+      }
+      return new Device(torch.DeviceType.CUDA, index);
+    }
+    throw new IllegalArgumentException("unknown device '" + name + "'; use cpu, cuda, cuda:N or auto");
+  }
+}
