@@ -14,7 +14,7 @@ import picocli.CommandLine.Parameters;
 /** The {@code pml4j} command line. */
 @Command(name = "pml4j", mixinStandardHelpOptions = true, version = "pml4j 0.1.0",
     description = "Metric learning for JVM pipelines: pytorch-metric-learning on LibTorch.",
-    subcommands = {Main.Conformance.class, Main.Components.class, CommandLine.HelpCommand.class})
+    subcommands = {Main.Conformance.class, Main.Components.class, Main.SoakCmd.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @Override
   public void run() {
@@ -34,7 +34,9 @@ public final class Main implements Runnable {
           + "table by kind and class ending with 'N passed, M failed, K skipped'.",
           "Exit status 1 when any case fails."})
   static final class Conformance implements Callable<Integer> {
-    @Parameters(arity = "1..*", paramLabel = "DIR", description = "case directories or files")
+    @Parameters(arity = "0..*", paramLabel = "DIR",
+        description = "case directories or files (default: the copy of PML's public cases in the repository, "
+            + "$PML4J_HOME/libtorch-bindings/src/test/resources/conformance/cases)")
     List<Path> dirs;
 
     @Option(names = {"-v", "--verbose"}, description = "also list skipped cases")
@@ -46,9 +48,74 @@ public final class Main implements Runnable {
     @Override
     public Integer call() throws Exception {
       Torch.setNumThreads(threads);
+      if (dirs == null || dirs.isEmpty()) {
+        String home = System.getenv("PML4J_HOME");
+        if (home == null) {
+          throw new CommandLine.ParameterException(new CommandLine(this),
+              "no case directory given and PML4J_HOME is not set (bin/pml4j sets it)");
+        }
+        dirs = List.of(Path.of(home, "libtorch-bindings", "src", "test", "resources", "conformance", "cases"));
+      }
       ConformanceReport report = new ConformanceReport().run(dirs);
       report.print(System.out, verbose);
       return report.anyFailed() ? 1 : 0;
+    }
+  }
+
+  /** {@code pml4j soak}. */
+  @Command(name = "soak", mixinStandardHelpOptions = true,
+      description = {"Runs many miner + loss + backward steps on random batches and reports the resident set size, "
+          + "to check that native memory stays flat.",
+          "Exit status 1 when the final RSS exceeds the post-warm-up RSS by more than --max-growth."})
+  static final class SoakCmd implements Callable<Integer> {
+    @Option(names = "--loss", description = "loss spec (default: ${DEFAULT-VALUE})")
+    String loss = "{\"class\": \"TripletMarginLoss\"}";
+
+    @Option(names = "--miner", description = "miner spec (default: ${DEFAULT-VALUE}); 'none' for no miner")
+    String miner = "{\"class\": \"MultiSimilarityMiner\"}";
+
+    @Option(names = "--steps", description = "steps (default: ${DEFAULT-VALUE})")
+    long steps = 100_000;
+
+    @Option(names = "--warmup", description = "steps before the reference RSS sample (default: ${DEFAULT-VALUE})")
+    long warmup = 1000;
+
+    @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})")
+    int batch = 256;
+
+    @Option(names = "--dim", description = "embedding size (default: ${DEFAULT-VALUE})")
+    int dim = 128;
+
+    @Option(names = "--classes", description = "classes per batch (default: ${DEFAULT-VALUE})")
+    int classes = 32;
+
+    @Option(names = "--every", description = "RSS sample interval in steps (default: ${DEFAULT-VALUE})")
+    long every = 1000;
+
+    @Option(names = "--max-growth", description = "allowed RSS growth after warm-up (default: ${DEFAULT-VALUE})")
+    double maxGrowth = 0.10;
+
+    @Option(names = "--threads", description = "ATen and OpenBLAS threads (default: ${DEFAULT-VALUE})")
+    int threads = 1;
+
+    @Override
+    public Integer call() {
+      Torch.setNumThreads(threads);
+      java.util.List<Soak.Sample> samples = Soak.run(loss, "none".equals(miner) ? null : miner, steps, batch, dim,
+          classes, every, System.out);
+      long ref = -1;
+      for (Soak.Sample s : samples) {
+        if (s.step() >= warmup) {
+          ref = s.rssKb();
+          break;
+        }
+      }
+      long last = samples.get(samples.size() - 1).rssKb();
+      long max = samples.stream().filter(s -> s.step() >= warmup).mapToLong(Soak.Sample::rssKb).max().orElse(last);
+      double growth = ref > 0 ? (double) last / ref - 1 : 0;
+      System.out.printf("rss after warm-up %.1f MiB, final %.1f MiB, max %.1f MiB, growth %+.2f%%%n", ref / 1024.0,
+          last / 1024.0, max / 1024.0, growth * 100);
+      return growth > maxGrowth ? 1 : 0;
     }
   }
 
