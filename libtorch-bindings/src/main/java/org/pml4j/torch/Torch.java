@@ -33,7 +33,13 @@ public final class Torch {
       try {
         String platform = Loader.getPlatform();
         Loader.cacheResources(openblas_full.class, "/org/bytedeco/openblas/" + platform + "/");
-        Loader.cacheResources(torch.class, "/org/bytedeco/pytorch/" + platform + "/");
+        // The CPU build's natives live under <platform>/, the CUDA build's (-Pcuda) under <platform>-gpu/.
+        for (String dir : new String[] {platform, platform + "-gpu"}) {
+          String path = "/org/bytedeco/pytorch/" + dir + "/";
+          if (torch.class.getResource(path) != null) {
+            Loader.cacheResources(torch.class, path);
+          }
+        }
         Loader.load(openblas_full.class);
         Loader.load(torch.class);
       } catch (Exception | UnsatisfiedLinkError e) {
