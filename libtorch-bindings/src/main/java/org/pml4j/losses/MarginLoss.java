@@ -105,6 +105,12 @@ public class MarginLoss extends BaseWeightLoss {
       if (labels == null) {
         throw new IllegalArgumentException("MarginLoss with num_classes (one beta per class) requires labels");
       }
+      long maxLabel = labels.max().item_long();
+      long minLabel = labels.min().item_long();
+      if (minLabel < 0 || maxLabel >= Tensors.len(b)) {
+        throw new IllegalArgumentException("MarginLoss with num_classes=" + Tensors.len(b)
+            + " needs labels in [0, num_classes), got labels in [" + minLabel + ", " + maxLabel + "]");
+      }
       b = Tensors.index(b.to(embeddings.device(), Tensors.dtype(b)), Tensors.index(labels, a));
     }
     b = b.to(embeddings.device(), Tensors.dtype(embeddings));
