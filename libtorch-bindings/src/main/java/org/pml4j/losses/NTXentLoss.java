@@ -1,0 +1,83 @@
+package org.pml4j.losses;
+
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.pml4j.distances.BaseDistance;
+import org.pml4j.distances.CosineSimilarity;
+import org.pml4j.reducers.LossDict;
+import org.pml4j.reducers.LossInfo;
+import org.pml4j.reducers.ReductionType;
+import org.pml4j.spec.Params;
+import org.pml4j.torch.Tensors;
+import org.pml4j.tuples.IndicesTuple;
+
+/**
+ * PML's {@code NTXentLoss} (the SimCLR / InfoNCE loss). Each positive pair {@code (a, p)} is its own term:
+ *
+ * <pre>
+ *   -log( exp(s_ap / t) / (exp(s_ap / t) + sum_{n : (a, n) negative pair} exp(s_an / t)) + tiny )
+ * </pre>
+ *
+ * with {@code s} the similarity (the negated distance for a non-inverted distance) and {@code tiny} the dtype's
+ * smallest normal number. Other positives of the same anchor are <em>not</em> in the denominator (unlike
+ * {@link SupConLoss}). Pair-based {@link GenericPairLoss}: labels or any tuple, reference set allowed; a
+ * {@code pos_pair} sub-loss; the zero loss when there is no positive or no negative pair.
+ */
+public class NTXentLoss extends GenericPairLoss {
+  private final double temperature;
+
+  /** PML's default: temperature 0.07. */
+  public NTXentLoss() {
+    this(0.07, LossOptions.defaults());
+  }
+
+  /**
+   * @param temperature the softmax temperature
+   * @param options distance (default {@link CosineSimilarity}), reducer (default MeanReducer), regularizer
+   */
+  public NTXentLoss(double temperature, LossOptions options) {
+    super(false, options);
+    this.temperature = temperature;
+  }
+
+  @Override
+  protected BaseDistance defaultDistance() {
+    return new CosineSimilarity();
+  }
+
+  @Override
+  protected LossDict computePairLoss(Tensor posPairs, Tensor negPairs, IndicesTuple pairs) {
+    Tensor a1 = pairs.get(0);
+    Tensor a2 = pairs.get(2);
+    if (Tensors.len(a1) == 0 || Tensors.len(a2) == 0) {
+      return zeroLosses();
+    }
+    ScalarType dtype = Tensors.dtype(negPairs);
+    if (!distance.isInverted()) {
+      posPairs = posPairs.neg();
+      negPairs = negPairs.neg();
+    }
+    Tensor pos = posPairs.unsqueeze(1).div(Tensors.s(temperature));
+    Tensor neg = negPairs.div(Tensors.s(temperature));
+    Tensor nPerP = a2.unsqueeze(0).eq(a1.unsqueeze(1)).to(dtype);
+    neg = neg.mul(nPerP);
+    // PML: neg_pairs[n_per_p == 0] = finfo.min (an in-place put; masked_fill has the same value and gradient)
+    neg = neg.masked_fill(nPerP.eq(Tensors.s(0.0)), Tensors.s(Tensors.negInf(dtype)));
+    Tensor maxVal = torch.max(pos, neg.max(1, true).get0()).detach();
+    Tensor numerator = pos.sub(maxVal).exp().squeeze(1);
+    Tensor denominator = neg.sub(maxVal).exp().sum(new long[] {1}, false, new ScalarTypeOptional()).add(numerator);
+    Tensor logExp = numerator.div(denominator).add(Tensors.s(Tensors.smallVal(dtype))).log();
+    return LossDict.of("loss", new LossInfo(logExp.neg(), new Tensor[] {a1, pairs.get(1)}, ReductionType.POS_PAIR));
+  }
+
+  public double temperature() {
+    return temperature;
+  }
+
+  /** Registry factory: {@code temperature}, common kwargs. */
+  public static NTXentLoss fromSpec(Params p) {
+    return new NTXentLoss(p.getDouble("temperature", 0.07), p.lossOptions(false));
+  }
+}
