@@ -1,6 +1,7 @@
 package org.pml4j.conformance;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
@@ -411,18 +412,51 @@ public final class CaseRunner {
     }
   }
 
-  /** Compares get_outliers' two outputs: flattened outliers indices and dominant centers (only where defined). */
+  /**
+   * Compares get_outliers' two outputs: the flattened outlier indices (as sorted multisets, the cases' order) and the
+   * dominant centers. The cases write {@code dominant_centers} as {@code {"<label>": [embedding_size values]}}, only
+   * for the labels present in the batch (PML leaves the other columns uninitialized); {@code res[1]} is PML's
+   * {@code [embedding_size, num_classes]} matrix, so each listed label is compared with its column. A full nested
+   * array is compared as a whole.
+   */
   private static void compareOutliers(JsonNode go, Tensor[] res, Compare cmp) {
     if (go.has("outliers")) {
-      cmp.array("get_outliers.outliers", go.get("outliers"), Tensors.toDoubles(res[0]));
-    }
-    if (go.has("dominant_centers") && res.length > 1 && res[1] != null) {
-      JsonNode dc = go.get("dominant_centers");
-      double[] got = Tensors.toDoubles(res[1]);
-      double[] exp = Compare.flat(dc);
-      if (exp.length == got.length) {
-        cmp.array("get_outliers.dominant_centers", dc, got);
+      // PML lists the outliers class by class; the cases store them sorted, so compare them as sorted multisets.
+      double[] expected = Compare.flat(go.get("outliers"));
+      double[] got = Tensors.toDoubles(res[0].flatten(0, -1).to(ScalarType.Double));
+      Arrays.sort(expected);
+      Arrays.sort(got);
+      ArrayNode sorted = JsonNodeFactory.instance.arrayNode();
+      for (double v : expected) {
+        sorted.add(v);
       }
+      cmp.array("get_outliers.outliers (sorted)", sorted, got);
+    }
+    if (!go.has("dominant_centers") || go.get("dominant_centers").isNull()) {
+      return;
+    }
+    JsonNode dc = go.get("dominant_centers");
+    if (res.length < 2 || res[1] == null) {
+      throw new Mismatch("get_outliers.dominant_centers: expected, but none returned");
+    }
+    if (dc.isArray()) {
+      cmp.array("get_outliers.dominant_centers", dc, Tensors.toDoubles(res[1]));
+      return;
+    }
+    double[][] got = Tensors.toDoubles2d(res[1]);
+    Iterator<Map.Entry<String, JsonNode>> it = dc.fields();
+    while (it.hasNext()) {
+      Map.Entry<String, JsonNode> en = it.next();
+      int label = Integer.parseInt(en.getKey());
+      if (got.length == 0 || label < 0 || label >= got[0].length) {
+        throw new Mismatch("get_outliers.dominant_centers: no column for label " + label + " in a "
+            + Tensors.shapeString(res[1]) + " result");
+      }
+      double[] column = new double[got.length];
+      for (int i = 0; i < got.length; i++) {
+        column[i] = got[i][label];
+      }
+      cmp.array("get_outliers.dominant_centers[" + label + "]", en.getValue(), column);
     }
   }
 
