@@ -75,12 +75,58 @@ public final class Lmu {
     if (tuple.isTriplets()) {
       return tuple;
     }
-    Tensor a1 = tuple.get(0);
-    Tensor p = tuple.get(1);
-    Tensor a2 = tuple.get(2);
-    Tensor n = tuple.get(3);
-    Tensor[] w = Tensors.where(a1.unsqueeze(1).eq(a2));
-    return IndicesTuple.triplets(Tensors.index(a1, w[0]), Tensors.index(p, w[0]), Tensors.index(n, w[1]));
+    return pairsToTriplets(tuple);
+  }
+
+  /**
+   * Every (positive pair, negative pair) combination sharing the anchor, in the order of PML's
+   * {@code torch.where(a1[:, None] == a2)} (positive pairs in order, and for each its negatives in order). Computed by
+   * bucketing the negative pairs by anchor: O(P + N + T) instead of PML's O(P·N) comparison matrix, which at batch 256
+   * with a miner's tuples dominated the step.
+   */
+  static IndicesTuple pairsToTriplets(IndicesTuple tuple) {
+    long[] a1 = Tensors.toLongs(tuple.get(0));
+    long[] p = Tensors.toLongs(tuple.get(1));
+    long[] a2 = Tensors.toLongs(tuple.get(2));
+    long[] n = Tensors.toLongs(tuple.get(3));
+    java.util.Map<Long, long[]> negsByAnchor = new java.util.HashMap<>();
+    java.util.Map<Long, Integer> counts = new java.util.HashMap<>();
+    for (long a : a2) {
+      counts.merge(a, 1, Integer::sum);
+    }
+    java.util.Map<Long, Integer> fill = new java.util.HashMap<>();
+    for (int j = 0; j < a2.length; j++) {
+      long[] bucket = negsByAnchor.computeIfAbsent(a2[j], k -> new long[counts.get(k)]);
+      int at = fill.merge(a2[j], 1, Integer::sum) - 1;
+      bucket[at] = n[j];
+    }
+    long total = 0;
+    for (long a : a1) {
+      long[] b = negsByAnchor.get(a);
+      total += b == null ? 0 : b.length;
+    }
+    if (total > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException("the tuple expands to " + total + " triplets, more than a Java array holds");
+    }
+    long[] ta = new long[(int) total];
+    long[] tp = new long[(int) total];
+    long[] tn = new long[(int) total];
+    int k = 0;
+    for (int i = 0; i < a1.length; i++) {
+      long[] b = negsByAnchor.get(a1[i]);
+      if (b == null) {
+        continue;
+      }
+      for (long neg : b) {
+        ta[k] = a1[i];
+        tp[k] = p[i];
+        tn[k] = neg;
+        k++;
+      }
+    }
+    org.bytedeco.pytorch.Device dev = tuple.get(0).device();
+    return IndicesTuple.triplets(Tensors.longs(ta).to(dev, ScalarType.Long), Tensors.longs(tp).to(dev, ScalarType.Long),
+        Tensors.longs(tn).to(dev, ScalarType.Long));
   }
 
   /**
