@@ -1,0 +1,126 @@
+package org.pml4j.losses;
+
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.pml4j.distances.BaseDistance;
+import org.pml4j.distances.CosineSimilarity;
+import org.pml4j.reducers.LossDict;
+import org.pml4j.reducers.LossInfo;
+import org.pml4j.spec.Params;
+import org.pml4j.torch.Tensors;
+import org.pml4j.tuples.IndicesTuple;
+import org.pml4j.tuples.Lmu;
+
+/**
+ * PML's {@code ThresholdConsistentMarginLoss} (TCM; Zhang et al., 2023, arXiv:2307.04047), meant as a regularizer
+ * added to another loss: positive pairs with cosine similarity {@code s <= marginPlus} pay the mean of
+ * {@code marginPlus - s}, negative pairs with {@code s >= marginMinus} the mean of {@code s - marginMinus};
+ * {@code loss = lambdaPlus * pos + lambdaMinus * neg} (a part without such pairs is 0).
+ *
+ * <p>Pairs come from the labels (all pairs) or the tuple. As in PML 2.8.1 the similarities are always
+ * {@code F.cosine_similarity} of rows of {@code embeddings}: the configured distance is not used, and with a reference
+ * set the positive and negative indices (which address the reference) still index {@code embeddings}.
+ *
+ * <p>Distance: {@link CosineSimilarity} (required, though unused). Default reducer: MeanReducer (already reduced).
+ */
+public class ThresholdConsistentMarginLoss extends BaseMetricLossFunction {
+  private final double lambdaPlus;
+  private final double lambdaMinus;
+  private final double marginPlus;
+  private final double marginMinus;
+
+  /** PML's defaults: lambda_plus 1, lambda_minus 1, margin_plus 0.9, margin_minus 0.5. */
+  public ThresholdConsistentMarginLoss() {
+    this(1.0, 1.0, 0.9, 0.5, LossOptions.defaults());
+  }
+
+  /**
+   * @param lambdaPlus weight of the positive part
+   * @param lambdaMinus weight of the negative part
+   * @param marginPlus positive pairs below this similarity are penalised
+   * @param marginMinus negative pairs above this similarity are penalised
+   * @param options distance (CosineSimilarity only), reducer, regularizer
+   */
+  public ThresholdConsistentMarginLoss(double lambdaPlus, double lambdaMinus, double marginPlus, double marginMinus,
+      LossOptions options) {
+    super(options);
+    requireDistance(CosineSimilarity.class, null, null);
+    this.lambdaPlus = lambdaPlus;
+    this.lambdaMinus = lambdaMinus;
+    this.marginPlus = marginPlus;
+    this.marginMinus = marginMinus;
+  }
+
+  @Override
+  protected BaseDistance defaultDistance() {
+    return new CosineSimilarity();
+  }
+
+  @Override
+  protected LossDict computeLoss(Tensor embeddings, Tensor labels, IndicesTuple indicesTuple, Tensor refEmb,
+      Tensor refLabels) {
+    labelsOrIndicesTupleRequired(labels, indicesTuple);
+    IndicesTuple pairs = Lmu.convertToPairs(indicesTuple, labels, refLabels);
+    long n = embeddings.size(0);
+    for (int i = 1; i < 4; i += 2) {
+      Tensor t = pairs.get(i);
+      if (Tensors.len(t) > 0 && t.max().item_long() >= n) {
+        throw new IllegalArgumentException("ThresholdConsistentMarginLoss indexes embeddings (not ref_emb) with the "
+            + "reference indices, as PML does, but index " + t.max().item_long() + " exceeds the " + n
+            + " embeddings");
+      }
+    }
+    // PML 2.8.1 indexes embeddings (not ref_emb) with the positive/negative indices.
+    Tensor posSims = torch.cosine_similarity(Tensors.index(embeddings, pairs.get(0)),
+        Tensors.index(embeddings, pairs.get(1)), 1, 1e-8);
+    Tensor negSims = torch.cosine_similarity(Tensors.index(embeddings, pairs.get(2)),
+        Tensors.index(embeddings, pairs.get(3)), 1, 1e-8);
+
+    Tensor sLteM = posSims.le(Tensors.s(marginPlus));
+    Tensor posTcm = null;
+    if (sLteM.any().item_bool()) {
+      Tensor num = torch.rsub(posSims, Tensors.s(marginPlus)).mul(sLteM).sum();
+      posTcm = num.div(sLteM.sum());
+    }
+    Tensor sGteM = negSims.ge(Tensors.s(marginMinus));
+    Tensor negTcm = null;
+    if (sGteM.any().item_bool()) {
+      Tensor num = negSims.sub(Tensors.s(marginMinus)).mul(sGteM).sum();
+      negTcm = num.div(sGteM.sum());
+    }
+    if (posTcm == null && negTcm == null) {
+      return zeroLosses(); // PML: the Python number 0
+    }
+    Tensor loss;
+    if (posTcm == null) {
+      loss = negTcm.mul(Tensors.s(lambdaMinus)).add(Tensors.s(lambdaPlus * 0.0));
+    } else if (negTcm == null) {
+      loss = posTcm.mul(Tensors.s(lambdaPlus)).add(Tensors.s(lambdaMinus * 0.0));
+    } else {
+      loss = posTcm.mul(Tensors.s(lambdaPlus)).add(negTcm.mul(Tensors.s(lambdaMinus)));
+    }
+    return LossDict.of("loss", LossInfo.reduced(loss));
+  }
+
+  public double lambdaPlus() {
+    return lambdaPlus;
+  }
+
+  public double lambdaMinus() {
+    return lambdaMinus;
+  }
+
+  public double marginPlus() {
+    return marginPlus;
+  }
+
+  public double marginMinus() {
+    return marginMinus;
+  }
+
+  /** Registry factory: {@code lambda_plus}, {@code lambda_minus}, {@code margin_plus}, {@code margin_minus}. */
+  public static ThresholdConsistentMarginLoss fromSpec(Params p) {
+    return new ThresholdConsistentMarginLoss(p.getDouble("lambda_plus", 1.0), p.getDouble("lambda_minus", 1.0),
+        p.getDouble("margin_plus", 0.9), p.getDouble("margin_minus", 0.5), p.lossOptions(false));
+  }
+}
