@@ -18,11 +18,10 @@ class NativeMemoryTest {
     ProcessBuilder pb = new ProcessBuilder(java, "-Xmx96m", "-Xss16m",
         "-Dorg.bytedeco.javacpp.cachedir=" + System.getProperty("org.bytedeco.javacpp.cachedir",
             System.getProperty("user.home") + "/.javacpp/cache"),
-        "-cp", System.getProperty("java.class.path"), "org.pml4j.cli.Main", "soak",
-        "--loss", "{\"class\": \"CrossBatchMemory\", \"params\": {\"loss\": {\"class\": \"ContrastiveLoss\"},"
+        "-cp", System.getProperty("java.class.path"), Soak.class.getName(),
+        "{\"class\": \"CrossBatchMemory\", \"params\": {\"loss\": {\"class\": \"ContrastiveLoss\"},"
             + " \"embedding_size\": 32, \"memory_size\": 512}}",
-        "--miner", "none", "--steps", "6000", "--warmup", "1000", "--every", "500", "--batch", "64", "--dim", "32",
-        "--classes", "8", "--max-growth", "0.10");
+        "{\"class\": \"MultiSimilarityMiner\"}", "6000", "64", "32", "8", "500", "1000", "0.10");
     pb.redirectErrorStream(true);
     Process p = pb.start();
     String out = new String(p.getInputStream().readAllBytes());

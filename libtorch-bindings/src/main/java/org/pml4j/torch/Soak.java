@@ -1,4 +1,4 @@
-package org.pml4j.cli;
+package org.pml4j.torch;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -12,8 +12,6 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.pml4j.losses.MetricLoss;
 import org.pml4j.miners.BaseMiner;
 import org.pml4j.spec.Registry;
-import org.pml4j.torch.Scope;
-import org.pml4j.torch.Tensors;
 import org.pml4j.tuples.IndicesTuple;
 
 /**
@@ -23,6 +21,45 @@ import org.pml4j.tuples.IndicesTuple;
 public final class Soak {
   /** RSS samples (step, kB). */
   public record Sample(long step, long rssKb) {}
+
+  /**
+   * The RSS summary: the first sample at or after warm-up, the last and the largest after warm-up, and the growth
+   * {@code last / afterWarmUp - 1}.
+   */
+  public record Report(long afterWarmUpKb, long lastKb, long maxKb, double growth) {
+    @Override
+    public String toString() {
+      return String.format("rss after warm-up %.1f MiB, final %.1f MiB, max %.1f MiB, growth %+.2f%%",
+          afterWarmUpKb / 1024.0, lastKb / 1024.0, maxKb / 1024.0, growth * 100);
+    }
+  }
+
+  /** Summarizes samples taken by {@link #run}. */
+  public static Report report(List<Sample> samples, long warmup) {
+    long ref = -1;
+    for (Sample s : samples) {
+      if (s.step() >= warmup) {
+        ref = s.rssKb();
+        break;
+      }
+    }
+    long last = samples.get(samples.size() - 1).rssKb();
+    long max = samples.stream().filter(s -> s.step() >= warmup).mapToLong(Sample::rssKb).max().orElse(last);
+    return new Report(ref, last, max, ref > 0 ? (double) last / ref - 1 : 0);
+  }
+
+  /**
+   * Child-process entry point for tests: {@code LOSS_SPEC MINER_SPEC|none STEPS BATCH DIM CLASSES EVERY WARMUP
+   * MAX_GROWTH}; prints the samples and the report, exits 1 when the growth exceeds MAX_GROWTH.
+   */
+  public static void main(String[] a) {
+    Torch.setNumThreads(1);
+    List<Sample> samples = run(a[0], "none".equals(a[1]) ? null : a[1], Long.parseLong(a[2]), Integer.parseInt(a[3]),
+        Integer.parseInt(a[4]), Integer.parseInt(a[5]), Long.parseLong(a[6]), System.out);
+    Report r = report(samples, Long.parseLong(a[7]));
+    System.out.println(r);
+    System.exit(r.growth() > Double.parseDouble(a[8]) ? 1 : 0);
+  }
 
   private Soak() {}
 

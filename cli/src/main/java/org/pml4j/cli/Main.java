@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.pml4j.conformance.ConformanceReport;
 import org.pml4j.spec.Registry;
+import org.pml4j.torch.Soak;
 import org.pml4j.torch.Torch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -103,19 +104,9 @@ public final class Main implements Runnable {
       Torch.setNumThreads(threads);
       java.util.List<Soak.Sample> samples = Soak.run(loss, "none".equals(miner) ? null : miner, steps, batch, dim,
           classes, every, System.out);
-      long ref = -1;
-      for (Soak.Sample s : samples) {
-        if (s.step() >= warmup) {
-          ref = s.rssKb();
-          break;
-        }
-      }
-      long last = samples.get(samples.size() - 1).rssKb();
-      long max = samples.stream().filter(s -> s.step() >= warmup).mapToLong(Soak.Sample::rssKb).max().orElse(last);
-      double growth = ref > 0 ? (double) last / ref - 1 : 0;
-      System.out.printf("rss after warm-up %.1f MiB, final %.1f MiB, max %.1f MiB, growth %+.2f%%%n", ref / 1024.0,
-          last / 1024.0, max / 1024.0, growth * 100);
-      return growth > maxGrowth ? 1 : 0;
+      Soak.Report r = Soak.report(samples, warmup);
+      System.out.println(r);
+      return r.growth() > maxGrowth ? 1 : 0;
     }
   }
 
