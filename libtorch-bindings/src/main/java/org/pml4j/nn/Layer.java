@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.StringTensorDictItem;
@@ -113,6 +114,14 @@ public abstract class Layer {
   /** Converts every floating parameter and buffer to {@code dtype} (integer buffers keep their type). */
   public void to(ScalarType dtype) {
     StateDicts.castFloating(this, dtype);
+  }
+
+  /** Moves every parameter and buffer to {@code device} (see {@code Torch.device("cuda")}). */
+  public void to(Device device) {
+    Module m = module();
+    if (m != null) {
+      m.to(device, false);
+    }
   }
 
   /** Parameters and buffers as bytes; {@link #loadState(byte[])} restores them bit-exactly. See {@link StateDicts}. */

@@ -275,6 +275,22 @@ class NnTest {
   }
 
   @Test
+  void moveToADevice() {
+    Sequential s = Registry.build(CNN, Sequential.class);
+    org.bytedeco.pytorch.Device d = org.pml4j.torch.Torch.device("auto");
+    s.to(d);
+    s.eval();
+    try (Scope step = Scope.open()) {
+      assertEquals(d.is_cuda(), s.namedParameters().get("1.weight").is_cuda());
+      Tensor y = s.forward(torch.randn(2, 784).to(d, ScalarType.Float));
+      assertEquals(d.is_cuda(), y.is_cuda());
+      byte[] state = s.saveState(); // always via the CPU
+      s.loadState(state);
+      assertArrayEquals(state, s.saveState());
+    }
+  }
+
+  @Test
   void gradientsReachEveryParameter() {
     Sequential s = Registry.build(MLP, Sequential.class);
     s.train(true);

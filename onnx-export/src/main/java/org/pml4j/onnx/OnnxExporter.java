@@ -18,7 +18,6 @@ import java.util.Map;
 import java.util.Random;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.pml4j.nn.BatchNorm1d;
 import org.pml4j.nn.Conv2d;
 import org.pml4j.nn.Dropout;
@@ -232,17 +231,20 @@ public final class OnnxExporter {
     boolean wasTraining = encoder.isTraining();
     try (Scope s = Scope.open(); NoGradGuard g = new NoGradGuard()) {
       encoder.eval();
-      ScalarType dtype = ScalarType.Float;
+      Tensor like = null;
       for (Tensor p : encoder.stateDict().values()) {
         if (Tensors.isFloating(Tensors.dtype(p))) {
-          dtype = Tensors.dtype(p);
+          like = p;
           break;
         }
       }
       long[] shape = new long[encoder.inputShape().length + 1];
       shape[0] = rows.length;
       System.arraycopy(encoder.inputShape(), 0, shape, 1, shape.length - 1);
-      Tensor x = Tensors.floats(rows).reshape(shape).to(dtype);
+      Tensor x = Tensors.floats(rows).reshape(shape);
+      if (like != null) {
+        x = x.to(like.device(), Tensors.dtype(like)); // the encoder's dtype and device
+      }
       float[] flat = Tensors.toFloats(encoder.forward(x));
       int e = rows.length == 0 ? 0 : flat.length / rows.length;
       float[][] out = new float[rows.length][e];

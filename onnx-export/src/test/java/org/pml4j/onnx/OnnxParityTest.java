@@ -186,6 +186,18 @@ class OnnxParityTest {
         () -> OnnxExporter.export(none, new OnnxExporter.ExportInfo(1, 1, Map.of("spec", "x"), false)));
   }
 
+  /** A float64 encoder exports float32 initializers and still matches its float64 LibTorch forward. */
+  @Test
+  void doubleEncoderExportsAsFloat() {
+    Sequential enc = RandomEncoders.trained(RandomEncoders.mlp(new Random(4)), 4);
+    enc.to(org.bytedeco.pytorch.global.torch.ScalarType.Double);
+    try (OnnxEncoder ort = OnnxEncoder.load(OnnxExporter.export(enc, 1, 1))) {
+      float[][] x = randomRows(new Random(8), 256, enc.inputSize());
+      double diff = OnnxExporter.maxAbsDiff(OnnxExporter.torchForward(enc, x), ort.embed(x));
+      assertTrue(diff <= TOL, "float64 encoder vs ORT: " + diff);
+    }
+  }
+
   /** A layer the exporter does not know. */
   static final class Square extends Layer {
     @Override
