@@ -66,7 +66,7 @@ public class ArcFaceLoss extends LargeMarginSoftmaxLoss {
    * the common kwargs and {@code weight_regularizer}, {@code weight_reg_weight}.
    */
   public static ArcFaceLoss fromSpec(Params p) {
-    return new ArcFaceLoss(requiredInt(p, "num_classes"), requiredInt(p, "embedding_size"),
+    return new ArcFaceLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
         p.getDouble("margin", 28.6), p.getDouble("scale", 64), p.lossOptions(true));
   }
 }

@@ -57,6 +57,33 @@ public abstract class BaseWeightLoss extends BaseMetricLossFunction {
     return params.get(name);
   }
 
+  /**
+   * A registered parameter in the dtype and on the device of {@code like}. PML converts the parameter itself in every
+   * forward ({@code cast_types}); pml4j uses a differentiable conversion instead, so the registered tensor (and any
+   * optimizer holding it) stays valid and still receives the gradient. Call {@link #toParameters} to train in another
+   * dtype without per-step conversions.
+   */
+  protected final Tensor paramLike(String name, Tensor like) {
+    Tensor p = param(name);
+    if (Tensors.dtype(p) == Tensors.dtype(like) && p.device().equals(like.device())) {
+      return p;
+    }
+    return p.to(like.device(), Tensors.dtype(like));
+  }
+
+  /** Rejects labels outside {@code [0, numClasses)} (PyTorch would fail with an index error). */
+  protected static void checkLabelRange(Tensor labels, long numClasses) {
+    if (labels.numel() == 0) {
+      return;
+    }
+    long lo = labels.min().item_long();
+    long hi = labels.max().item_long();
+    if (lo < 0 || hi >= numClasses) {
+      throw new IllegalArgumentException("labels must be in [0, num_classes) = [0, " + numClasses + "), got values in ["
+          + lo + ", " + hi + "]");
+    }
+  }
+
   @Override
   public Map<String, Tensor> parameters() {
     return Collections.unmodifiableMap(params);

@@ -45,7 +45,7 @@ public class CosFaceLoss extends LargeMarginSoftmaxLoss {
    * kwargs and {@code weight_regularizer}, {@code weight_reg_weight}.
    */
   public static CosFaceLoss fromSpec(Params p) {
-    return new CosFaceLoss(requiredInt(p, "num_classes"), requiredInt(p, "embedding_size"),
+    return new CosFaceLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
         p.getDouble("margin", 0.35), p.getDouble("scale", 64), p.lossOptions(true));
   }
 }

@@ -207,32 +207,9 @@ public class LargeMarginSoftmaxLoss extends BaseWeightLoss {
     return paramLike("W", like);
   }
 
-  /** A registered parameter in the dtype and device of {@code like}; converts the stored parameters if needed. */
-  final Tensor paramLike(String name, Tensor like) {
-    Tensor p = param(name);
-    if (Tensors.dtype(p) != Tensors.dtype(like) || !p.device().equals(like.device())) {
-      toParameters(Tensors.dtype(like), like.device());
-      p = param(name);
-    }
-    return p;
-  }
-
   /** Per-sample {@code CrossEntropyLoss(reduction="none")}. */
   static Tensor crossEntropy(Tensor logits, Tensor targets) {
     return torch.cross_entropy_loss(logits, targets, new TensorOptional(), 0L, -100L, 0.0);
-  }
-
-  /** Rejects labels outside {@code [0, n)} (PyTorch would fail with an index error). */
-  static void checkLabelRange(Tensor labels, long n) {
-    if (labels.numel() == 0) {
-      return;
-    }
-    long lo = labels.min().item_long();
-    long hi = labels.max().item_long();
-    if (lo < 0 || hi >= n) {
-      throw new IllegalArgumentException("labels must be in [0, num_classes) = [0, " + n + "), got values in [" + lo
-          + ", " + hi + "]");
-    }
   }
 
   /** PML's {@code int(margin)}. */
@@ -257,21 +234,12 @@ public class LargeMarginSoftmaxLoss extends BaseWeightLoss {
     return scale;
   }
 
-  /** Reads a required positive integer parameter. */
-  static int requiredInt(Params p, String name) {
-    Integer v = p.getIntOrNull(name);
-    if (v == null) {
-      throw new SpecException(p.className() + ": missing required parameter '" + name + "'");
-    }
-    return v;
-  }
-
   /**
    * Registry factory: {@code num_classes}, {@code embedding_size} (required), {@code margin}, {@code scale}, the common
    * kwargs and {@code weight_regularizer}, {@code weight_reg_weight}.
    */
   public static LargeMarginSoftmaxLoss fromSpec(Params p) {
-    return new LargeMarginSoftmaxLoss(requiredInt(p, "num_classes"), requiredInt(p, "embedding_size"),
+    return new LargeMarginSoftmaxLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
         p.getDouble("margin", 4), p.getDouble("scale", 1), p.lossOptions(true));
   }
 }

@@ -65,7 +65,7 @@ public class NormalizedSoftmaxLoss extends BaseWeightLoss {
     refNotSupported(embeddings, labels, refEmb, refLabels);
     checkLabelRange(labels, numClasses);
     ScalarType dtype = Tensors.dtype(embeddings);
-    Tensor w = weightLike(embeddings);
+    Tensor w = paramLike("W", embeddings);
     Tensor minerWeights = Lmu.convertToWeights(indicesTuple, labels, dtype, false);
     Tensor logits = logits(embeddings, w);
     Tensor unweighted = torch.cross_entropy_loss(logits, labels, new TensorOptional(), 0 /* none */, -100, 0.0);
@@ -77,36 +77,13 @@ public class NormalizedSoftmaxLoss extends BaseWeightLoss {
 
   /** PML's {@code get_logits}: {@code distance(x, normalize(W, dim=0)^T) / temperature}, negated for distances. */
   public Tensor getLogits(Tensor embeddings) {
-    return logits(embeddings, weightLike(embeddings));
+    return logits(embeddings, paramLike("W", embeddings));
   }
 
   private Tensor logits(Tensor embeddings, Tensor w) {
     Tensor normalizedW = distance.normalize(w, 0);
     Tensor logits = distance.forward(embeddings, normalizedW.t()).div(Tensors.s(temperature));
     return distance.isInverted() ? logits : logits.neg();
-  }
-
-  /**
-   * {@code W} in the dtype and on the device of {@code like}. PML converts the parameter itself in every forward
-   * ({@code cast_types}); pml4j uses a differentiable conversion, so the registered tensor stays valid.
-   */
-  private Tensor weightLike(Tensor like) {
-    Tensor p = param("W");
-    if (Tensors.dtype(p) == Tensors.dtype(like) && p.device().equals(like.device())) {
-      return p;
-    }
-    return p.to(like.device(), Tensors.dtype(like));
-  }
-
-  private static void checkLabelRange(Tensor labels, int numClasses) {
-    if (Tensors.len(labels) > 0) {
-      long min = labels.min().item_long();
-      long max = labels.max().item_long();
-      if (min < 0 || max >= numClasses) {
-        throw new IllegalArgumentException("labels must be in [0, num_classes) = [0, " + numClasses + "), got range ["
-            + min + ", " + max + "]");
-      }
-    }
   }
 
   public int numClasses() {
@@ -123,15 +100,7 @@ public class NormalizedSoftmaxLoss extends BaseWeightLoss {
 
   /** Registry factory: {@code num_classes}, {@code embedding_size} (required), {@code temperature}. */
   public static NormalizedSoftmaxLoss fromSpec(Params p) {
-    return new NormalizedSoftmaxLoss(requiredInt(p, "num_classes"), requiredInt(p, "embedding_size"),
+    return new NormalizedSoftmaxLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
         p.getDouble("temperature", 0.05), p.lossOptions(true));
-  }
-
-  private static int requiredInt(Params p, String name) {
-    Integer v = p.getIntOrNull(name);
-    if (v == null) {
-      throw new SpecException(p.className() + ": missing required parameter '" + name + "'");
-    }
-    return v;
   }
 }

@@ -69,7 +69,7 @@ public class P2SGradLoss extends BaseWeightLoss {
     refNotSupported(embeddings, labels, refEmb, refLabels);
     indicesTupleNotSupported(indicesTuple);
     labelsRequired(labels);
-    LargeMarginSoftmaxLoss.checkLabelRange(labels, numClasses);
+    checkLabelRange(labels, numClasses);
     if (embeddings.size(1) != descriptorsDim) {
       throw new IllegalArgumentException(
           "embeddings must have descriptors_dim = " + descriptorsDim + " columns, got " + embeddings.size(1));
@@ -114,7 +114,7 @@ public class P2SGradLoss extends BaseWeightLoss {
 
   /** Registry factory: {@code descriptors_dim}, {@code num_classes} (required) and the common kwargs. */
   public static P2SGradLoss fromSpec(Params p) {
-    return new P2SGradLoss(LargeMarginSoftmaxLoss.requiredInt(p, "descriptors_dim"),
-        LargeMarginSoftmaxLoss.requiredInt(p, "num_classes"), p.lossOptions(false));
+    return new P2SGradLoss(p.getRequiredInt("descriptors_dim"),
+        p.getRequiredInt("num_classes"), p.lossOptions(false));
   }
 }

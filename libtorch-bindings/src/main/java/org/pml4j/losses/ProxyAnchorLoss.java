@@ -91,7 +91,7 @@ public class ProxyAnchorLoss extends BaseWeightLoss {
     refNotSupported(embeddings, labels, refEmb, refLabels);
     checkLabelRange(labels, numClasses);
     ScalarType dtype = Tensors.dtype(embeddings);
-    Tensor proxies = proxiesLike(embeddings);
+    Tensor proxies = paramLike("proxies", embeddings);
     Tensor minerWeights = Lmu.convertToWeights(indicesTuple, labels, dtype, false).unsqueeze(1).sub(Tensors.s(1.0));
     Tensor cos = distance.forward(embeddings, proxies);
     Tensor posMask = torch.one_hot(labels, numClasses);
@@ -119,31 +119,7 @@ public class ProxyAnchorLoss extends BaseWeightLoss {
    * embeddings and the proxies.
    */
   public Tensor getLogits(Tensor embeddings) {
-    return distance.forward(embeddings, proxiesLike(embeddings));
-  }
-
-  /**
-   * The proxies in the dtype and on the device of {@code like}. PML converts the parameter itself in every forward
-   * ({@code cast_types}); pml4j uses a differentiable conversion instead, so the registered tensor (and any optimizer
-   * holding it) stays valid. Call {@link #toParameters} to train in another dtype without conversions.
-   */
-  private Tensor proxiesLike(Tensor like) {
-    Tensor p = param("proxies");
-    if (Tensors.dtype(p) == Tensors.dtype(like) && p.device().equals(like.device())) {
-      return p;
-    }
-    return p.to(like.device(), Tensors.dtype(like));
-  }
-
-  private static void checkLabelRange(Tensor labels, int numClasses) {
-    if (Tensors.len(labels) > 0) {
-      long min = labels.min().item_long();
-      long max = labels.max().item_long();
-      if (min < 0 || max >= numClasses) {
-        throw new IllegalArgumentException("labels must be in [0, num_classes) = [0, " + numClasses + "), got range ["
-            + min + ", " + max + "]");
-      }
-    }
+    return distance.forward(embeddings, paramLike("proxies", embeddings));
   }
 
   public int numClasses() {
@@ -164,15 +140,7 @@ public class ProxyAnchorLoss extends BaseWeightLoss {
 
   /** Registry factory: {@code num_classes}, {@code embedding_size} (required), {@code margin}, {@code alpha}. */
   public static ProxyAnchorLoss fromSpec(Params p) {
-    return new ProxyAnchorLoss(requiredInt(p, "num_classes"), requiredInt(p, "embedding_size"),
+    return new ProxyAnchorLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
         p.getDouble("margin", 0.1), p.getDouble("alpha", 32), p.lossOptions(true));
-  }
-
-  private static int requiredInt(Params p, String name) {
-    Integer v = p.getIntOrNull(name);
-    if (v == null) {
-      throw new SpecException(p.className() + ": missing required parameter '" + name + "'");
-    }
-    return v;
   }
 }

@@ -69,7 +69,7 @@ public class ProxyNCALoss extends BaseWeightLoss {
       Tensor refLabels) {
     labelsRequired(labels);
     refNotSupported(embeddings, labels, refEmb, refLabels);
-    Tensor proxies = proxiesLike(embeddings);
+    Tensor proxies = paramLike("proxies", embeddings);
     LossDict d = ncaComputation(embeddings, proxies, labels, Tensors.arange(numClasses, labels), indicesTuple);
     addWeightRegularization(d, proxies);
     return d;
@@ -97,19 +97,7 @@ public class ProxyNCALoss extends BaseWeightLoss {
    * default, so smaller means closer; not negated).
    */
   public Tensor getLogits(Tensor embeddings) {
-    return distance.forward(embeddings, proxiesLike(embeddings));
-  }
-
-  /**
-   * The proxies in the dtype and on the device of {@code like}. PML converts the parameter itself in every forward
-   * ({@code cast_types}); pml4j uses a differentiable conversion, so the registered tensor stays valid.
-   */
-  private Tensor proxiesLike(Tensor like) {
-    Tensor p = param("proxies");
-    if (Tensors.dtype(p) == Tensors.dtype(like) && p.device().equals(like.device())) {
-      return p;
-    }
-    return p.to(like.device(), Tensors.dtype(like));
+    return distance.forward(embeddings, paramLike("proxies", embeddings));
   }
 
   public int numClasses() {
@@ -126,15 +114,7 @@ public class ProxyNCALoss extends BaseWeightLoss {
 
   /** Registry factory: {@code num_classes}, {@code embedding_size} (required), {@code softmax_scale}. */
   public static ProxyNCALoss fromSpec(Params p) {
-    return new ProxyNCALoss(requiredInt(p, "num_classes"), requiredInt(p, "embedding_size"),
+    return new ProxyNCALoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
         p.getDouble("softmax_scale", 1), p.lossOptions(true));
-  }
-
-  private static int requiredInt(Params p, String name) {
-    Integer v = p.getIntOrNull(name);
-    if (v == null) {
-      throw new SpecException(p.className() + ": missing required parameter '" + name + "'");
-    }
-    return v;
   }
 }

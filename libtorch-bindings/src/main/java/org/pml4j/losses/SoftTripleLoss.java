@@ -86,7 +86,7 @@ public class SoftTripleLoss extends BaseWeightLoss {
     refNotSupported(embeddings, labels, refEmb, refLabels);
     checkLabelRange(labels, numClasses);
     ScalarType dtype = Tensors.dtype(embeddings);
-    Tensor fc = fcLike(embeddings);
+    Tensor fc = paramLike("fc", embeddings);
     Tensor minerWeights = Lmu.convertToWeights(indicesTuple, labels, dtype, false);
     Tensor simToClasses = logits(embeddings, fc);
     Tensor marginMat = torch.zeros_like(simToClasses);
@@ -101,36 +101,13 @@ public class SoftTripleLoss extends BaseWeightLoss {
 
   /** PML's {@code get_logits}: the {@code [N, num_classes]} softmax-weighted similarities to each class's centers. */
   public Tensor getLogits(Tensor embeddings) {
-    return logits(embeddings, fcLike(embeddings));
+    return logits(embeddings, paramLike("fc", embeddings));
   }
 
   private Tensor logits(Tensor embeddings, Tensor fc) {
     Tensor simToCenters = distance.forward(embeddings, fc.t()).view(-1, numClasses, centersPerClass);
     Tensor prob = torch.softmax(simToCenters.mul(Tensors.s(1.0 / gamma)), 2);
     return prob.mul(simToCenters).sum(new long[] {2}, false, new ScalarTypeOptional());
-  }
-
-  /**
-   * {@code fc} in the dtype and on the device of {@code like}. PML converts the parameter itself in every forward
-   * ({@code cast_types}); pml4j uses a differentiable conversion, so the registered tensor stays valid.
-   */
-  private Tensor fcLike(Tensor like) {
-    Tensor p = param("fc");
-    if (Tensors.dtype(p) == Tensors.dtype(like) && p.device().equals(like.device())) {
-      return p;
-    }
-    return p.to(like.device(), Tensors.dtype(like));
-  }
-
-  private static void checkLabelRange(Tensor labels, int numClasses) {
-    if (Tensors.len(labels) > 0) {
-      long min = labels.min().item_long();
-      long max = labels.max().item_long();
-      if (min < 0 || max >= numClasses) {
-        throw new IllegalArgumentException("labels must be in [0, num_classes) = [0, " + numClasses + "), got range ["
-            + min + ", " + max + "]");
-      }
-    }
   }
 
   public int numClasses() {
@@ -163,16 +140,8 @@ public class SoftTripleLoss extends BaseWeightLoss {
    * {@code gamma}, {@code margin}.
    */
   public static SoftTripleLoss fromSpec(Params p) {
-    return new SoftTripleLoss(requiredInt(p, "num_classes"), requiredInt(p, "embedding_size"),
+    return new SoftTripleLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
         p.getInt("centers_per_class", 10), p.getDouble("la", 20), p.getDouble("gamma", 0.1),
         p.getDouble("margin", 0.01), p.lossOptions(true));
-  }
-
-  private static int requiredInt(Params p, String name) {
-    Integer v = p.getIntOrNull(name);
-    if (v == null) {
-      throw new SpecException(p.className() + ": missing required parameter '" + name + "'");
-    }
-    return v;
   }
 }

@@ -42,7 +42,7 @@ public class SphereFaceLoss extends LargeMarginSoftmaxLoss {
    * kwargs and {@code weight_regularizer}, {@code weight_reg_weight}.
    */
   public static SphereFaceLoss fromSpec(Params p) {
-    return new SphereFaceLoss(requiredInt(p, "num_classes"), requiredInt(p, "embedding_size"),
+    return new SphereFaceLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
         p.getDouble("margin", 4), p.getDouble("scale", 1), p.lossOptions(true));
   }
 }

@@ -137,8 +137,8 @@ public class SubCenterArcFaceLoss extends ArcFaceLoss implements CaseRunner.Outl
    * PML 2.8.1 does.
    */
   public static SubCenterArcFaceLoss fromSpec(Params p) {
-    int numClasses = requiredInt(p, "num_classes");
-    int embeddingSize = requiredInt(p, "embedding_size");
+    int numClasses = p.getRequiredInt("num_classes");
+    int embeddingSize = p.getRequiredInt("embedding_size");
     double margin = p.getDouble("margin", 28.6);
     double scale = p.getDouble("scale", 64);
     int subCenters = p.getInt("sub_centers", 3);

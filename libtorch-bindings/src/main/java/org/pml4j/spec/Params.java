@@ -131,6 +131,19 @@ public final class Params {
     throw bad(name, "\"all\" or a positive integer", n);
   }
 
+  /**
+   * A required integer.
+   *
+   * @throws SpecException when absent
+   */
+  public int getRequiredInt(String name) {
+    Integer v = getIntOrNull(name);
+    if (v == null) {
+      throw new SpecException(className + ": missing required parameter '" + name + "'");
+    }
+    return v;
+  }
+
   public boolean getBool(String name, boolean def) {
     JsonNode n = raw(name);
     if (n == null || n.isNull()) {
