@@ -76,8 +76,13 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss {
   }
 
   /**
-   * Beyond PML: for the first {@code steps} calls the memory is filled but not used as the reference (the loss sees
-   * only the current batch), avoiding stale negatives from an untrained encoder. 0 (the default) is PML's behaviour.
+   * Beyond PML: for the first {@code steps} calls the memory is filled but not used as the reference: the loss sees
+   * only the current batch (the miner, if any, mines within the batch; a caller's tuple then addresses batch rows),
+   * avoiding stale negatives from an untrained encoder. Call {@code steps + 1} and later use the memory, which then
+   * already holds the warm-up batches. 0 (the default) is PML's behaviour. {@link #resetQueue()} restarts the count.
+   * Spec key {@code warm_up}.
+   *
+   * @return this memory
    */
   public CrossBatchMemory withWarmUp(int steps) {
     if (steps < 0) {
@@ -85,6 +90,11 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss {
     }
     this.warmUpSteps = steps;
     return this;
+  }
+
+  /** The number of warm-up calls (0, the default, is PML's behaviour); see {@link #withWarmUp(int)}. */
+  public int warmUp() {
+    return warmUpSteps;
   }
 
   /** Empties the queue (zeros, pointer 0, not filled). */
@@ -165,12 +175,33 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss {
     Tensor currBatchIdx = addToMemory(embForQueue, labelsForQueue);
     calls++;
     if (calls <= warmUpSteps) {
-      return loss.forward(embeddings, labels, indicesTuple, null, null);
+      return loss.forward(embeddings, labels, warmUpIndicesTuple(embeddings, labels, indicesTuple), null, null);
     }
     Tensor eMem = hasBeenFilled ? embeddingMemory : embeddingMemory.narrow(0, 0, queueIdx);
     Tensor lMem = hasBeenFilled ? labelMemory : labelMemory.narrow(0, 0, queueIdx);
     IndicesTuple tuple = createIndicesTuple(embeddings, labels, eMem, lMem, indicesTuple, removeSelf, currBatchIdx);
     return loss.forward(embeddings, labels, tuple, eMem, lMem);
+  }
+
+  /**
+   * The tuple of a warm-up call: the miner's tuple within the batch (null without a miner: the loss takes all
+   * pairs/triplets of the batch), plus the caller's tuple, whose indices then address batch rows.
+   */
+  private IndicesTuple warmUpIndicesTuple(Tensor emb, Tensor labels, IndicesTuple input) {
+    IndicesTuple t = miner != null ? miner.forward(emb, labels) : null;
+    if (input == null) {
+      return t;
+    }
+    IndicesTuple in = input.to(emb);
+    if (t == null) {
+      return in;
+    }
+    if (in.isTriplets() && t.isPairs()) {
+      in = Lmu.convertToPairs(in, labels, null);
+    } else if (in.isPairs() && t.isTriplets()) {
+      in = Lmu.convertToTriplets(in, labels, null, null);
+    }
+    return Lmu.concatenate(t, in);
   }
 
   private Tensor addToMemory(Tensor emb, Tensor labels) {

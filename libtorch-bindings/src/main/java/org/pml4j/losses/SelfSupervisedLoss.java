@@ -81,6 +81,12 @@ public class SelfSupervisedLoss implements MetricLoss {
           + "a view of row i): embeddings " + Tensors.shapeString(embeddings) + ", ref_emb "
           + Tensors.shapeString(refEmb));
     }
+    Checks.checkEmbeddingsAndLabels(embeddings, null, "embeddings", "labels");
+    Checks.checkEmbeddingsAndLabels(refEmb, null, "ref_emb", "ref_labels");
+    if (Tensors.dtype(refEmb) != Tensors.dtype(embeddings)) {
+      throw new IllegalArgumentException("SelfSupervisedLoss: embeddings and ref_emb differ in dtype: "
+          + Tensors.dtype(embeddings) + " vs " + Tensors.dtype(refEmb));
+    }
     Tensor labels = Tensors.arange(embeddings.size(0), embeddings);
     if (symmetric) {
       return loss.forward(Tensors.cat(0, embeddings, refEmb), Tensors.cat(0, labels, labels), null, null, null);

@@ -20,10 +20,12 @@ import org.pml4j.torch.Tensors;
  * <p><b>PML 2.8.1 behaviour kept:</b> the constructor drops every keyword argument other than {@code num_classes},
  * {@code embedding_size}, {@code margin}, {@code scale} and {@code sub_centers}, so a distance, reducer or regularizer
  * given to it is silently ignored (fixed upstream after 2.8.1 by PR #746). The public constructors here do the same;
- * {@link #withOptions} builds a loss that honours its options (the fixed behaviour).
+ * {@link #withOptions} (spec key {@code honor_kwargs: true}) builds a loss that honours its options (the fixed
+ * behaviour).
  */
 public class SubCenterArcFaceLoss extends ArcFaceLoss implements CaseRunner.OutlierDetector {
   private final int subCenters;
+  private final boolean honorOptions;
 
   /** PML's defaults: margin 28.6 degrees, scale 64, 3 sub-centers. */
   public SubCenterArcFaceLoss(int numClasses, int embeddingSize) {
@@ -51,6 +53,7 @@ public class SubCenterArcFaceLoss extends ArcFaceLoss implements CaseRunner.Outl
     super(numClasses, embeddingSize, checkSubCenters(subCenters) * numClasses, marginDegrees, scale,
         honorOptions ? options : LossOptions.defaults());
     this.subCenters = subCenters;
+    this.honorOptions = honorOptions;
   }
 
   /**
@@ -131,10 +134,16 @@ public class SubCenterArcFaceLoss extends ArcFaceLoss implements CaseRunner.Outl
     return subCenters;
   }
 
+  /** Whether the options (distance, reducer, regularizers) are used: true only when built by {@link #withOptions}. */
+  public boolean honorsOptions() {
+    return honorOptions;
+  }
+
   /**
    * Registry factory: {@code num_classes}, {@code embedding_size} (required), {@code margin} (degrees), {@code scale},
    * {@code sub_centers}. The common kwargs ({@code distance}, {@code reducer}, regularizers) are read and ignored, as
-   * PML 2.8.1 does.
+   * PML 2.8.1 does, unless {@code honor_kwargs} (beyond PML, default false) is true: then they are used, as
+   * {@link #withOptions} does.
    */
   public static SubCenterArcFaceLoss fromSpec(Params p) {
     int numClasses = p.getRequiredInt("num_classes");
@@ -143,7 +152,10 @@ public class SubCenterArcFaceLoss extends ArcFaceLoss implements CaseRunner.Outl
     double scale = p.getDouble("scale", 64);
     int subCenters = p.getInt("sub_centers", 3);
     // PML 2.8.1 swallows these kwargs without using them; read them so that specs valid for PML stay valid here.
-    LossOptions ignored = p.lossOptions(true);
-    return new SubCenterArcFaceLoss(numClasses, embeddingSize, margin, scale, subCenters, ignored);
+    LossOptions options = p.lossOptions(true);
+    if (p.getBool("honor_kwargs", false)) {
+      return withOptions(numClasses, embeddingSize, margin, scale, subCenters, options);
+    }
+    return new SubCenterArcFaceLoss(numClasses, embeddingSize, margin, scale, subCenters, options);
   }
 }

@@ -17,17 +17,23 @@ import org.pml4j.tuples.Lmu;
  * {@code marginPlus - s}, negative pairs with {@code s >= marginMinus} the mean of {@code s - marginMinus};
  * {@code loss = lambdaPlus * pos + lambdaMinus * neg} (a part without such pairs is 0).
  *
- * <p>Pairs come from the labels (all pairs) or the tuple. As in PML 2.8.1 the similarities are always
- * {@code F.cosine_similarity} of rows of {@code embeddings}: the configured distance is not used, and with a reference
- * set the positive and negative indices (which address the reference) still index {@code embeddings}.
+ * <p>Pairs come from the labels (all pairs) or the tuple. <b>PML 2.8.1 bug kept by default:</b> the similarities
+ * are always {@code F.cosine_similarity} of rows of {@code embeddings}: the configured distance is not used, and with
+ * a reference set the positive and negative indices (which address the reference) still index {@code embeddings}
+ * (an index beyond the batch, where PML raises an index error, is an {@link IllegalArgumentException} here).
+ * {@link #withRefEmb(boolean) withRefEmb(true)} (spec key {@code use_ref_emb}) fixes both: the similarities are
+ * {@code distance(embeddings, refEmb)[a, p]}, i.e. the configured {@link CosineSimilarity} (with its
+ * {@code normalize_embeddings}, {@code power}) between the anchor and the reference row.
  *
- * <p>Distance: {@link CosineSimilarity} (required, though unused). Default reducer: MeanReducer (already reduced).
+ * <p>Distance: {@link CosineSimilarity} (required; unused unless {@link #withRefEmb}). Default reducer: MeanReducer
+ * (already reduced).
  */
 public class ThresholdConsistentMarginLoss extends BaseMetricLossFunction {
   private final double lambdaPlus;
   private final double lambdaMinus;
   private final double marginPlus;
   private final double marginMinus;
+  private final boolean useRefEmb;
 
   /** PML's defaults: lambda_plus 1, lambda_minus 1, margin_plus 0.9, margin_minus 0.5. */
   public ThresholdConsistentMarginLoss() {
@@ -43,12 +49,30 @@ public class ThresholdConsistentMarginLoss extends BaseMetricLossFunction {
    */
   public ThresholdConsistentMarginLoss(double lambdaPlus, double lambdaMinus, double marginPlus, double marginMinus,
       LossOptions options) {
+    this(lambdaPlus, lambdaMinus, marginPlus, marginMinus, options, false);
+  }
+
+  private ThresholdConsistentMarginLoss(double lambdaPlus, double lambdaMinus, double marginPlus, double marginMinus,
+      LossOptions options, boolean useRefEmb) {
     super(options);
     requireDistance(CosineSimilarity.class, null, null);
     this.lambdaPlus = lambdaPlus;
     this.lambdaMinus = lambdaMinus;
     this.marginPlus = marginPlus;
     this.marginMinus = marginMinus;
+    this.useRefEmb = useRefEmb;
+  }
+
+  /**
+   * Beyond PML (a fix of a PML 2.8.1 bug, off by default): a copy of this loss that takes the positive and negative
+   * rows from {@code refEmb} (not {@code embeddings}) and measures them with the configured distance, as the other
+   * pair losses do. Without a reference set and with the default CosineSimilarity the result equals PML's.
+   *
+   * @param fix true for the corrected loss, false for PML's behaviour
+   * @return a new loss with the same parameters and options
+   */
+  public ThresholdConsistentMarginLoss withRefEmb(boolean fix) {
+    return new ThresholdConsistentMarginLoss(lambdaPlus, lambdaMinus, marginPlus, marginMinus, options, fix);
   }
 
   @Override
@@ -61,20 +85,28 @@ public class ThresholdConsistentMarginLoss extends BaseMetricLossFunction {
       Tensor refLabels) {
     labelsOrIndicesTupleRequired(labels, indicesTuple);
     IndicesTuple pairs = Lmu.convertToPairs(indicesTuple, labels, refLabels);
-    long n = embeddings.size(0);
-    for (int i = 1; i < 4; i += 2) {
-      Tensor t = pairs.get(i);
-      if (Tensors.len(t) > 0 && t.max().item_long() >= n) {
-        throw new IllegalArgumentException("ThresholdConsistentMarginLoss indexes embeddings (not ref_emb) with the "
-            + "reference indices, as PML does, but index " + t.max().item_long() + " exceeds the " + n
-            + " embeddings");
+    Tensor posSims;
+    Tensor negSims;
+    if (useRefEmb) {
+      Tensor mat = distance.forward(embeddings, refEmb);
+      posSims = Tensors.index2(mat, pairs.get(0), pairs.get(1));
+      negSims = Tensors.index2(mat, pairs.get(2), pairs.get(3));
+    } else {
+      long n = embeddings.size(0);
+      for (int i = 1; i < 4; i += 2) {
+        Tensor t = pairs.get(i);
+        if (Tensors.len(t) > 0 && t.max().item_long() >= n) {
+          throw new IllegalArgumentException("ThresholdConsistentMarginLoss indexes embeddings (not ref_emb) with "
+              + "the reference indices, as PML 2.8.1 does, but index " + t.max().item_long() + " exceeds the " + n
+              + " embeddings; withRefEmb(true) (spec key use_ref_emb) uses ref_emb");
+        }
       }
+      // PML 2.8.1 indexes embeddings (not ref_emb) with the positive/negative indices, and ignores the distance.
+      posSims = torch.cosine_similarity(Tensors.index(embeddings, pairs.get(0)),
+          Tensors.index(embeddings, pairs.get(1)), 1, 1e-8);
+      negSims = torch.cosine_similarity(Tensors.index(embeddings, pairs.get(2)),
+          Tensors.index(embeddings, pairs.get(3)), 1, 1e-8);
     }
-    // PML 2.8.1 indexes embeddings (not ref_emb) with the positive/negative indices.
-    Tensor posSims = torch.cosine_similarity(Tensors.index(embeddings, pairs.get(0)),
-        Tensors.index(embeddings, pairs.get(1)), 1, 1e-8);
-    Tensor negSims = torch.cosine_similarity(Tensors.index(embeddings, pairs.get(2)),
-        Tensors.index(embeddings, pairs.get(3)), 1, 1e-8);
 
     Tensor sLteM = posSims.le(Tensors.s(marginPlus));
     Tensor posTcm = null;
@@ -118,9 +150,18 @@ public class ThresholdConsistentMarginLoss extends BaseMetricLossFunction {
     return marginMinus;
   }
 
-  /** Registry factory: {@code lambda_plus}, {@code lambda_minus}, {@code margin_plus}, {@code margin_minus}. */
+  /** Whether the loss uses {@code refEmb} and the distance (the fix; see {@link #withRefEmb}). */
+  public boolean useRefEmb() {
+    return useRefEmb;
+  }
+
+  /**
+   * Registry factory: {@code lambda_plus}, {@code lambda_minus}, {@code margin_plus}, {@code margin_minus}, common
+   * kwargs, and beyond PML {@code use_ref_emb} (default false; see {@link #withRefEmb}).
+   */
   public static ThresholdConsistentMarginLoss fromSpec(Params p) {
     return new ThresholdConsistentMarginLoss(p.getDouble("lambda_plus", 1.0), p.getDouble("lambda_minus", 1.0),
-        p.getDouble("margin_plus", 0.9), p.getDouble("margin_minus", 0.5), p.lossOptions(false));
+        p.getDouble("margin_plus", 0.9), p.getDouble("margin_minus", 0.5), p.lossOptions(false),
+        p.getBool("use_ref_emb", false));
   }
 }

@@ -17,12 +17,21 @@ import org.pml4j.tuples.Lmu;
  * {@code smoothLoss}); with {@code swap} the anchor-negative distance is replaced by the positive-negative one when
  * that is closer. Triplets come from the tuple (pairs are combined per anchor) or, without one, from the labels: all
  * of them, or {@code tripletsPerAnchor} random ones per anchor. Default reducer: {@link AvgNonZeroReducer}.
+ *
+ * <p><b>PML 2.8.1 bug kept by default:</b> with {@code swap} and a reference set, PML takes the positive-negative
+ * distance from the (query x reference) matrix as {@code mat[p, n]}: the positive index {@code p} addresses the
+ * reference but is used as a <em>query</em> row, so the "positive" is {@code embeddings[p]}, not {@code refEmb[p]}
+ * (it is only right when the reference is the batch). This port does the same, and raises an
+ * {@link IllegalArgumentException} where PML raises an index error (a positive index beyond the batch).
+ * {@link #withSwapFromRef(boolean) withSwapFromRef(true)} (spec key {@code swap_from_ref}) computes the correct
+ * {@code d(refEmb[p], refEmb[n])} instead; without a reference set both give the same result.
  */
 public class TripletMarginLoss extends BaseMetricLossFunction {
   private final double margin;
   private final boolean swap;
   private final boolean smoothLoss;
   private final Integer tripletsPerAnchor;
+  private final boolean swapFromRef;
 
   /** PML's defaults: margin 0.05, no swap, hinge, all triplets. */
   public TripletMarginLoss() {
@@ -43,6 +52,11 @@ public class TripletMarginLoss extends BaseMetricLossFunction {
    */
   public TripletMarginLoss(double margin, boolean swap, boolean smoothLoss, Integer tripletsPerAnchor,
       LossOptions options) {
+    this(margin, swap, smoothLoss, tripletsPerAnchor, options, false);
+  }
+
+  private TripletMarginLoss(double margin, boolean swap, boolean smoothLoss, Integer tripletsPerAnchor,
+      LossOptions options, boolean swapFromRef) {
     super(options);
     if (tripletsPerAnchor != null && tripletsPerAnchor < 1) {
       throw new IllegalArgumentException("triplets_per_anchor must be \"all\" or >= 1, got " + tripletsPerAnchor);
@@ -51,6 +65,19 @@ public class TripletMarginLoss extends BaseMetricLossFunction {
     this.swap = swap;
     this.smoothLoss = smoothLoss;
     this.tripletsPerAnchor = tripletsPerAnchor;
+    this.swapFromRef = swapFromRef;
+  }
+
+  /**
+   * Beyond PML (a fix of a PML 2.8.1 bug, off by default): a copy of this loss whose {@code swap} takes the
+   * positive-negative distance {@code d(refEmb[p], refEmb[n])} from the reference embeddings, instead of PML's
+   * {@code mat[p, n]} (query row {@code p}). Only matters with {@code swap} and a reference set.
+   *
+   * @param fix true for the corrected distance, false for PML's behaviour
+   * @return a new loss with the same parameters and options
+   */
+  public TripletMarginLoss withSwapFromRef(boolean fix) {
+    return new TripletMarginLoss(margin, swap, smoothLoss, tripletsPerAnchor, options, fix);
   }
 
   @Override
@@ -73,13 +100,35 @@ public class TripletMarginLoss extends BaseMetricLossFunction {
     Tensor ap = Tensors.index2(mat, a, p);
     Tensor an = Tensors.index2(mat, a, n);
     if (swap) {
-      // PML indexes the (query x ref) matrix with two ref indices here: only meaningful when ref is the batch.
-      Tensor pn = Tensors.index2(mat, p, n);
-      an = distance.smallestDist(an, pn);
+      an = distance.smallestDist(an, positiveNegativeDistances(mat, p, n, embeddings, refEmb));
     }
     Tensor violation = distance.margin(ap, an).add(Tensors.s(margin));
     Tensor loss = smoothLoss ? torch.softplus(violation) : torch.relu(violation);
     return LossDict.of("loss", new LossInfo(loss, t.tensors(), ReductionType.TRIPLET));
+  }
+
+  /**
+   * The swap's positive-negative distances. PML 2.8.1: {@code mat[p, n]}, two reference indices into the
+   * (query x reference) matrix, right only when the reference is the batch. With {@link #withSwapFromRef}: computed
+   * from the reference embeddings, one matrix row per distinct positive.
+   */
+  private Tensor positiveNegativeDistances(Tensor mat, Tensor p, Tensor n, Tensor embeddings, Tensor refEmb) {
+    if (refEmb == embeddings) {
+      return Tensors.index2(mat, p, n);
+    }
+    if (swapFromRef) {
+      Tensor[] u = Tensors.unique(p);
+      Tensor rows = distance.forward(Tensors.index(refEmb, u[0]), refEmb);
+      return Tensors.index2(rows, u[1], n);
+    }
+    long maxP = p.max().item_long();
+    if (maxP >= mat.size(0)) {
+      throw new IllegalArgumentException("TripletMarginLoss(swap=True) with ref_emb: PML 2.8.1 indexes the (query x "
+          + "ref) distance matrix with the positive (ref) index as a query row, and positive index " + maxP
+          + " exceeds the " + mat.size(0) + " query rows (PML raises an index error here). Use withSwapFromRef(true) "
+          + "(spec key swap_from_ref) for d(ref_emb[p], ref_emb[n])");
+    }
+    return Tensors.index2(mat, p, n);
   }
 
   public double margin() {
@@ -94,14 +143,23 @@ public class TripletMarginLoss extends BaseMetricLossFunction {
     return smoothLoss;
   }
 
+  /** Whether the swap uses {@code d(refEmb[p], refEmb[n])} (the fix; see {@link #withSwapFromRef}). */
+  public boolean swapFromRef() {
+    return swapFromRef;
+  }
+
   /** Null means "all". */
   public Integer tripletsPerAnchor() {
     return tripletsPerAnchor;
   }
 
-  /** Registry factory: {@code margin}, {@code swap}, {@code smooth_loss}, {@code triplets_per_anchor}, common kwargs. */
+  /**
+   * Registry factory: {@code margin}, {@code swap}, {@code smooth_loss}, {@code triplets_per_anchor}, common kwargs,
+   * and beyond PML {@code swap_from_ref} (default false; see {@link #withSwapFromRef}).
+   */
   public static TripletMarginLoss fromSpec(Params p) {
     return new TripletMarginLoss(p.getDouble("margin", 0.05), p.getBool("swap", false),
-        p.getBool("smooth_loss", false), p.getIntOrAll("triplets_per_anchor"), p.lossOptions(false));
+        p.getBool("smooth_loss", false), p.getIntOrAll("triplets_per_anchor"), p.lossOptions(false),
+        p.getBool("swap_from_ref", false));
   }
 }

@@ -1,5 +1,6 @@
 package org.pml4j.losses;
 
+import org.bytedeco.pytorch.ScalarOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.pml4j.distances.BaseDistance;
 import org.pml4j.distances.CosineSimilarity;
@@ -15,7 +16,12 @@ import org.pml4j.tuples.Lmu;
  * PML's {@code TupletMarginLoss} (Yu et al., "Deep Metric Learning with Tuplet Margin Loss"). For every positive pair
  * {@code (a, p)} with angle {@code theta_ap}:
  * {@code log(1 + sum_n exp(scale * (cos theta_an - cos(theta_ap - margin))))} over the negative pairs sharing the
- * anchor. {@code margin} is in degrees. As in PML, {@code acos} is not clamped: a cosine that rounds above 1 gives NaN.
+ * anchor. {@code margin} is in degrees.
+ *
+ * <p><b>PML 2.8.1 bug kept by default:</b> {@code acos} is not clamped, so a positive-pair cosine that rounds above 1
+ * (e.g. two identical embeddings, whose normalized dot product can come out as {@code 1 + 1 ulp}) gives a NaN loss.
+ * {@link #withClampCosine(boolean) withClampCosine(true)} (spec key {@code clamp_cosine}) clamps the cosines to
+ * {@code [-1, 1]} before {@code acos}, as ArcFace does.
  *
  * <p>The distance must be a {@link CosineSimilarity} (the default). Sub-loss {@code loss}, reduction {@code pos_pair},
  * default {@link org.pml4j.reducers.MeanReducer}; the zero loss when there are no positive or no negative pairs.
@@ -23,6 +29,7 @@ import org.pml4j.tuples.Lmu;
 public class TupletMarginLoss extends GenericPairLoss {
   private final double margin;
   private final double scale;
+  private final boolean clampCosine;
 
   /** PML's defaults: margin 5.73 degrees, scale 64. */
   public TupletMarginLoss() {
@@ -36,10 +43,26 @@ public class TupletMarginLoss extends GenericPairLoss {
    * @throws IllegalArgumentException for another distance
    */
   public TupletMarginLoss(double margin, double scale, LossOptions options) {
+    this(margin, scale, options, false);
+  }
+
+  private TupletMarginLoss(double margin, double scale, LossOptions options, boolean clampCosine) {
     super(false, options);
     requireDistance(CosineSimilarity.class, null, null);
     this.margin = margin;
     this.scale = scale;
+    this.clampCosine = clampCosine;
+  }
+
+  /**
+   * Beyond PML (a fix of a PML 2.8.1 bug, off by default): a copy of this loss that clamps the positive-pair cosines
+   * to {@code [-1, 1]} before {@code acos}, so a cosine rounding above 1 gives angle 0 instead of NaN.
+   *
+   * @param fix true to clamp, false for PML's behaviour
+   * @return a new loss with the same parameters and options
+   */
+  public TupletMarginLoss withClampCosine(boolean fix) {
+    return new TupletMarginLoss(margin, scale, options, fix);
   }
 
   @Override
@@ -55,7 +78,8 @@ public class TupletMarginLoss extends GenericPairLoss {
     if (Tensors.len(a1) == 0 || Tensors.len(a2) == 0) {
       return zeroLosses();
     }
-    Tensor posAngles = posPairs.acos();
+    // PML 2.8.1: acos without clamp (NaN for a cosine above 1); the opt-in fix clamps.
+    Tensor posAngles = (clampCosine ? posPairs.clamp(new ScalarOptional(Tensors.s(-1.0)), new ScalarOptional(Tensors.s(1.0))) : posPairs).acos();
     Tensor pos = posAngles.sub(Tensors.s(Math.toRadians(margin))).cos().unsqueeze(1);
     Tensor neg = negPairs.repeat(pos.size(0), 1);
     Tensor insideExp = neg.sub(pos).mul(Tensors.s(scale));
@@ -73,8 +97,17 @@ public class TupletMarginLoss extends GenericPairLoss {
     return scale;
   }
 
-  /** Registry factory: {@code margin} (degrees), {@code scale}, common kwargs. */
+  /** Whether the cosines are clamped before {@code acos} (the fix; see {@link #withClampCosine}). */
+  public boolean clampCosine() {
+    return clampCosine;
+  }
+
+  /**
+   * Registry factory: {@code margin} (degrees), {@code scale}, common kwargs, and beyond PML {@code clamp_cosine}
+   * (default false; see {@link #withClampCosine}).
+   */
   public static TupletMarginLoss fromSpec(Params p) {
-    return new TupletMarginLoss(p.getDouble("margin", 5.73), p.getDouble("scale", 64), p.lossOptions(false));
+    return new TupletMarginLoss(p.getDouble("margin", 5.73), p.getDouble("scale", 64), p.lossOptions(false),
+        p.getBool("clamp_cosine", false));
   }
 }
