@@ -10,6 +10,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 
 /**
  * Trainer snapshots as files, written atomically: the bytes go to a temporary file in the same directory, which is
@@ -50,6 +53,17 @@ public final class Checkpoints {
     }
   }
 
+  /** The target's permissions when it exists, else rw-r--r-- (a temporary file starts as rw-------). */
+  private static void setPermissions(Path tmp, Path target) {
+    try {
+      Set<PosixFilePermission> perms = Files.exists(target) ? Files.getPosixFilePermissions(target)
+          : PosixFilePermissions.fromString("rw-r--r--");
+      Files.setPosixFilePermissions(tmp, perms);
+    } catch (UnsupportedOperationException | IOException ignored) {
+      // not a POSIX file system: keep the default
+    }
+  }
+
   /** Writes bytes to {@code file} atomically (temporary file, fsync, rename, directory fsync). */
   public static void write(Path file, byte[] bytes) {
     Path target = file.toAbsolutePath();
@@ -58,6 +72,7 @@ public final class Checkpoints {
     try {
       Files.createDirectories(dir);
       tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+      setPermissions(tmp, target);
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
         ByteBuffer buf = ByteBuffer.wrap(bytes);
         while (buf.hasRemaining()) {
