@@ -19,7 +19,6 @@ import java.util.Random;
 import java.util.function.LongFunction;
 import java.util.zip.CRC32;
 import org.bytedeco.pytorch.Generator;
-import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.pml4j.losses.BaseMetricLossFunction;
@@ -421,6 +420,13 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
     }
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Every section is parsed and checked against this trainer (kind, config, names, shapes, dtypes, checksum)
+   * before anything changes, so a rejected snapshot leaves the trainer as it was (LibTorch checks the optimizer archive
+   * only while loading it, which happens first).
+   */
   @Override
   public void restore(byte[] state) {
     requireOpen();
@@ -446,24 +452,35 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
         throw new IllegalArgumentException("snapshot lacks its '" + r + "' section");
       }
     }
-    // Parse everything that can fail before changing anything.
+    // Parse and check everything that can fail before changing anything; the optimizer (whose archive LibTorch checks
+    // only while loading it) goes first.
     Random rng = readRandom(p.sections().get("java_rng"));
     try (Scope s = Scope.open()) {
       Tensor rngState = StateDicts.read(p.sections().get("torch_rng")).get("state");
       if (rngState == null) {
         throw new IllegalArgumentException("snapshot's torch_rng section has no 'state'");
       }
+      checkFits("encoder", encoder.stateDict(), p.sections().get("encoder"));
+      if (head != null) {
+        checkFits("head", head.stateDict(), p.sections().get("head"));
+      }
+      checkFits("loss_parameters", loss.parameters(), p.sections().get("loss_parameters"));
       MemoryState mem = memory == null ? null : readMemory(p.sections().get("memory"));
+      if (mem != null && (mem.embeddings.size(0) != memory.memorySize()
+          || mem.embeddings.size(1) != memory.embeddingSize() || mem.queueIdx < 0
+          || mem.queueIdx >= memory.memorySize())) {
+        throw new IllegalArgumentException("snapshot's memory does not fit this CrossBatchMemory");
+      }
+      optimizer.loadState(p.sections().get("optimizer"));
       encoder.loadState(p.sections().get("encoder"));
       if (head != null) {
         head.loadState(p.sections().get("head"));
       }
       StateDicts.load(loss.parameters(), p.sections().get("loss_parameters"));
-      optimizer.loadState(p.sections().get("optimizer"));
       if (mem != null) {
         memory.restoreState(mem.embeddings, mem.labels, mem.queueIdx, mem.filled);
       }
-      try (NoGradGuard g = new NoGradGuard()) {
+      try {
         torch.getDefaultCPUGenerator().set_state(rngState);
       } catch (RuntimeException e) {
         throw new IllegalArgumentException("LibTorch rejected the generator state: " + e.getMessage(), e);
@@ -471,6 +488,24 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
     }
     this.random = rng;
     this.steps = p.steps();
+  }
+
+  /** Names, shapes and dtypes of a saved state dict must be those of {@code targets}. */
+  private static void checkFits(String section, Map<String, Tensor> targets, byte[] saved) {
+    Map<String, Tensor> got = StateDicts.read(saved);
+    if (!got.keySet().equals(targets.keySet())) {
+      throw new IllegalArgumentException("snapshot's " + section + " holds " + got.keySet() + ", expected "
+          + targets.keySet());
+    }
+    for (Map.Entry<String, Tensor> e : targets.entrySet()) {
+      Tensor g = got.get(e.getKey());
+      if (!Arrays.equals(Tensors.shape(g), Tensors.shape(e.getValue()))
+          || Tensors.dtype(g) != Tensors.dtype(e.getValue())) {
+        throw new IllegalArgumentException("snapshot's " + section + " entry '" + e.getKey() + "' is "
+            + Tensors.dtype(g) + Tensors.shapeString(g) + ", expected " + Tensors.dtype(e.getValue())
+            + Tensors.shapeString(e.getValue()));
+      }
+    }
   }
 
   private record MemoryState(Tensor embeddings, Tensor labels, long queueIdx, boolean filled) {}
