@@ -15,7 +15,8 @@ import picocli.CommandLine.Parameters;
 /** The {@code pml4j} command line. */
 @Command(name = "pml4j", mixinStandardHelpOptions = true, version = "pml4j 0.1.0",
     description = "Metric learning for JVM pipelines: pytorch-metric-learning on LibTorch.",
-    subcommands = {Main.Conformance.class, Main.Components.class, Main.SoakCmd.class, CommandLine.HelpCommand.class})
+    subcommands = {TrainCommand.class, ExportCommand.class, EvalCommand.class, Main.Conformance.class,
+        Main.Components.class, Main.SoakCmd.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @Override
   public void run() {
@@ -24,8 +25,27 @@ public final class Main implements Runnable {
 
   /** Entry point. */
   public static void main(String[] args) {
-    int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
-    System.exit(code);
+    System.exit(commandLine().execute(args));
+  }
+
+  /**
+   * The configured command line (for tests: {@code commandLine().setOut(...).execute(args)}). Errors in the user's
+   * input (bad specs, missing or corrupt files) print one line {@code pml4j <command>: message} and exit with 2;
+   * anything else prints its stack trace and exits with 1.
+   */
+  public static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
+    cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
+      if (e instanceof IllegalArgumentException || e instanceof java.io.UncheckedIOException
+          || e instanceof java.io.IOException) {
+        cmd.getErr().println(cmd.getCommandName().equals("pml4j") ? "pml4j: " + e.getMessage()
+            : "pml4j " + cmd.getCommandName() + ": " + e.getMessage());
+        cmd.getErr().flush();
+        return 2;
+      }
+      throw e;
+    });
+    return cl;
   }
 
   /** {@code pml4j conformance DIR...}. */

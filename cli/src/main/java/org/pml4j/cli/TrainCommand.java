@@ -1,0 +1,194 @@
+package org.pml4j.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import org.pml4j.data.LabeledDataset;
+import org.pml4j.onnx.OnnxExporter;
+import org.pml4j.samplers.MPerClassSampler;
+import org.pml4j.torch.Torch;
+import org.pml4j.train.BaseTrainer;
+import org.pml4j.train.Checkpoints;
+import org.pml4j.train.StepResult;
+import org.pml4j.train.TrainerConfig;
+import org.pml4j.train.Trainers;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code pml4j train}. */
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Trains an encoder with a metric loss (PML's MetricLossOnly, or TrainWithClassifier when the loss "
+        + "spec is {\"class\": \"TrainWithClassifier\", \"params\": {\"metric_loss\", \"num_classes\", "
+        + "\"loss_weights\"}}) and writes DIR/checkpoint.bin, DIR/model.onnx and DIR/metrics.json (final loss, steps, "
+        + "steps/s, precision_at_1 and mean_average_precision_at_r on the test split, each test row a query against "
+        + "the other test rows).",
+        "SPEC: inline JSON {\"class\": ..., \"params\": {...}}, a path to a JSON file, or a bare class name."})
+final class TrainCommand implements Callable<Integer> {
+  @Spec
+  CommandSpec spec;
+
+  @Mixin
+  DatasetOptions data = new DatasetOptions();
+
+  @Option(names = "--encoder", paramLabel = "SPEC",
+      description = "encoder (Sequential) spec (default: Linear(in, 512), ReLU, Linear(512, 128), L2Normalize)")
+  String encoder;
+
+  @Option(names = "--loss", paramLabel = "SPEC", description = "loss spec (default: ${DEFAULT-VALUE})")
+  String loss = "TripletMarginLoss";
+
+  @Option(names = "--miner", paramLabel = "SPEC", description = "miner spec, or 'none' (default: ${DEFAULT-VALUE})")
+  String miner = "MultiSimilarityMiner";
+
+  @Option(names = "--optimizer", paramLabel = "SPEC", description = "optimizer spec: SGD, Adam or AdamW "
+      + "(default: ${DEFAULT-VALUE})")
+  String optimizer = "{\"class\": \"Adam\", \"params\": {\"lr\": 0.001}}";
+
+  @Option(names = "--memory-size", paramLabel = "N",
+      description = "wrap the loss in a CrossBatchMemory of N slots (default: ${DEFAULT-VALUE}: none)")
+  int memorySize = 0;
+
+  @Option(names = "--epochs", description = "passes over the training split (default: ${DEFAULT-VALUE})")
+  int epochs = 1;
+
+  @Option(names = "--batch-size", paramLabel = "B", description = "rows per step (default: ${DEFAULT-VALUE})")
+  int batchSize = 256;
+
+  @Option(names = "--m-per-class", paramLabel = "M",
+      description = "batches of B/M classes with M rows each (PML's MPerClassSampler); default: shuffled rows")
+  Integer mPerClass;
+
+  @Option(names = "--out", paramLabel = "DIR", required = true, description = "output directory")
+  Path out;
+
+  @Option(names = "--threads", paramLabel = "T", description = "ATen and OpenBLAS threads (default: ${DEFAULT-VALUE})")
+  int threads = 1;
+
+  @Option(names = "--seed", paramLabel = "S", description = "seed of the initialization, the batch order and "
+      + "LibTorch's generator (default: ${DEFAULT-VALUE})")
+  long seed = 0;
+
+  @Option(names = "--no-progress", description = "no progress bar")
+  boolean noProgress;
+
+  @Override
+  public Integer call() throws Exception {
+    if (epochs < 1 || batchSize < 2) {
+      throw new IllegalArgumentException("--epochs must be >= 1 and --batch-size >= 2");
+    }
+    if (threads < 1) {
+      throw new IllegalArgumentException("--threads must be >= 1");
+    }
+    PrintWriter stdout = spec.commandLine().getOut();
+    PrintWriter stderr = spec.commandLine().getErr();
+    Torch.setNumThreads(threads);
+    LabeledDataset train = data.load("train");
+    LabeledDataset test = data.load("test");
+    JsonNode enc = encoder == null ? Trainers.defaultEncoder(train.numFeatures()) : SpecArgs.read("--encoder", encoder);
+    JsonNode minerSpec = miner.trim().equalsIgnoreCase("none") ? null : SpecArgs.read("--miner", miner);
+    TrainerConfig config = new TrainerConfig(enc, SpecArgs.read("--loss", loss), minerSpec,
+        SpecArgs.read("--optimizer", optimizer), memorySize, seed, threads);
+    try (BaseTrainer trainer = Trainers.fromConfig(config)) {
+      if (trainer.encoder().inputSize() != train.numFeatures()) {
+        throw new IllegalArgumentException("the encoder takes " + trainer.encoder().inputSize() + " values per row "
+            + "but " + train.name() + " has " + train.numFeatures());
+      }
+      Random rng = trainer.random();
+      MPerClassSampler sampler = mPerClass == null ? null
+          : new MPerClassSampler(train.labels(), mPerClass, batchSize, train.size(), rng);
+      List<int[]> firstEpoch = batches(train, sampler, rng);
+      long total = (long) firstEpoch.size() * epochs;
+      if (total == 0) {
+        throw new IllegalArgumentException("no batch of at least 2 rows in " + train.name());
+      }
+      ProgressBar bar = new ProgressBar(stderr, total, !noProgress);
+      double lastLoss = Double.NaN;
+      double epochLossSum = 0;
+      long t0 = System.nanoTime();
+      for (int epoch = 0; epoch < epochs; epoch++) {
+        List<int[]> batches = epoch == 0 ? firstEpoch : batches(train, sampler, rng);
+        epochLossSum = 0;
+        for (int[] idx : batches) {
+          LabeledDataset b = train.select(idx);
+          StepResult r = trainer.trainStep(b.features(), b.labels());
+          lastLoss = r.loss();
+          epochLossSum += r.loss();
+          bar.update(r.step(), r.loss());
+        }
+      }
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      bar.finish(trainer.steps());
+      long lastEpochSteps = total / epochs;
+
+      Checkpoints.save(trainer, out.resolve("checkpoint.bin"));
+      byte[] onnx = OnnxExporter.export(trainer.encoder(), new OnnxExporter.ExportInfo(1, trainer.steps(),
+          ExportCommand.metadata(trainer, data.name()), true));
+      Checkpoints.write(out.resolve("model.onnx"), onnx);
+      Map<String, Double> metrics = Evaluation.metrics(Evaluation.embed(trainer.encoder(), test), test.labels());
+
+      ObjectNode m = SpecArgs.JSON.createObjectNode();
+      m.put("dataset", data.name());
+      m.put("train_rows", train.size());
+      m.put("test_rows", test.size());
+      m.put("epochs", epochs);
+      m.put("batch_size", batchSize);
+      m.put("steps", trainer.steps());
+      m.put("train_seconds", seconds);
+      m.put("steps_per_second", trainer.steps() / seconds);
+      m.put("final_loss", lastLoss);
+      m.put("mean_loss_last_epoch", epochLossSum / lastEpochSteps);
+      m.put("eval_split", "test");
+      metrics.forEach(m::put);
+      m.put("threads", threads);
+      m.set("config", Trainers.toJson(config));
+      Checkpoints.write(out.resolve("metrics.json"),
+          SpecArgs.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(m).getBytes(StandardCharsets.UTF_8));
+      stdout.printf(Locale.ROOT, "steps %d (%.1f steps/s), final loss %.6f%n", trainer.steps(),
+          trainer.steps() / seconds, lastLoss);
+      stdout.printf(Locale.ROOT, "precision_at_1 %.6f%nmean_average_precision_at_r %.6f%n",
+          metrics.get("precision_at_1"), metrics.get("mean_average_precision_at_r"));
+      stdout.println("wrote " + out.resolve("checkpoint.bin") + ", " + out.resolve("model.onnx") + ", "
+          + out.resolve("metrics.json"));
+      stdout.flush();
+    }
+    return 0;
+  }
+
+  /** One epoch's batches: MPerClassSampler's pass in chunks of B, or a shuffle (last batch kept if >= 2 rows). */
+  private List<int[]> batches(LabeledDataset train, MPerClassSampler sampler, Random rng) {
+    int[] order;
+    if (sampler != null) {
+      order = sampler.epoch();
+    } else {
+      order = new int[train.size()];
+      for (int i = 0; i < order.length; i++) {
+        order[i] = i;
+      }
+      for (int i = order.length - 1; i > 0; i--) {
+        int j = rng.nextInt(i + 1);
+        int t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+      }
+    }
+    List<int[]> out = new ArrayList<>();
+    for (int from = 0; from < order.length; from += batchSize) {
+      int n = Math.min(batchSize, order.length - from);
+      if (n >= 2 && (sampler == null || n == batchSize)) {
+        out.add(java.util.Arrays.copyOfRange(order, from, from + n));
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,177 @@
+package org.pml4j.train;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.NullNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.util.Objects;
+
+/**
+ * Builds trainers: {@link #fromConfig(TrainerConfig)} picks the trainer from the config, {@link #fromSnapshot(byte[])}
+ * rebuilds one from a snapshot alone (the snapshot carries its config); plus the defaults and the config's JSON form.
+ */
+public final class Trainers {
+  static final ObjectMapper JSON = new ObjectMapper();
+
+  /** {@code TripletMarginLoss} with PML's defaults. */
+  public static final String DEFAULT_LOSS = "{\"class\": \"TripletMarginLoss\"}";
+  /** {@code MultiSimilarityMiner} with PML's defaults. */
+  public static final String DEFAULT_MINER = "{\"class\": \"MultiSimilarityMiner\"}";
+  /** Adam, lr 1e-3. */
+  public static final String DEFAULT_OPTIMIZER = "{\"class\": \"Adam\", \"params\": {\"lr\": 0.001}}";
+
+  private Trainers() {}
+
+  /**
+   * The trainer a config describes: a {@link TrainWithClassifier} when its loss spec is the
+   * {@code {"class": "TrainWithClassifier", ...}} wrapper, otherwise a {@link MetricLossTrainer}.
+   *
+   * @throws IllegalArgumentException (or {@link org.pml4j.spec.SpecException}) for a bad config
+   */
+  public static BaseTrainer fromConfig(TrainerConfig config) {
+    Objects.requireNonNull(config, "config");
+    return TrainWithClassifier.isWrapper(config.loss()) ? new TrainWithClassifier(config)
+        : new MetricLossTrainer(config);
+  }
+
+  /**
+   * Rebuilds the trainer a snapshot was taken from (its config is inside) and restores it.
+   *
+   * @throws IllegalArgumentException for bytes that are not an intact snapshot
+   */
+  public static BaseTrainer fromSnapshot(byte[] snapshot) {
+    BaseTrainer.Parsed p = BaseTrainer.parse(snapshot);
+    TrainerConfig config = configFromJson(p.config());
+    BaseTrainer t = fromConfig(config);
+    if (!t.kind().equals(p.kind())) {
+      t.close();
+      throw new IllegalArgumentException("snapshot of a " + p.kind() + " whose config builds a " + t.kind());
+    }
+    try {
+      t.restore(snapshot);
+    } catch (RuntimeException e) {
+      t.close();
+      throw e;
+    }
+    return t;
+  }
+
+  /** The config stored in a snapshot, without building anything. */
+  public static TrainerConfig configOf(byte[] snapshot) {
+    return configFromJson(BaseTrainer.parse(snapshot).config());
+  }
+
+  /** The step counter stored in a snapshot. */
+  public static long stepsOf(byte[] snapshot) {
+    return BaseTrainer.parse(snapshot).steps();
+  }
+
+  /**
+   * The default encoder: {@code Linear(inputSize, 512) → ReLU → Linear(512, 128) → L2Normalize}.
+   */
+  public static ObjectNode defaultEncoder(int inputSize) {
+    return defaultEncoder(inputSize, 512, 128);
+  }
+
+  /** An MLP {@code Linear(inputSize, hidden) → ReLU → Linear(hidden, embedding) → L2Normalize}. */
+  public static ObjectNode defaultEncoder(int inputSize, int hidden, int embedding) {
+    try {
+      return (ObjectNode) JSON.readTree("{\"class\": \"Sequential\", \"params\": {\"layers\": ["
+          + "{\"class\": \"Linear\", \"params\": {\"in_features\": " + inputSize + ", \"out_features\": " + hidden
+          + "}}, {\"class\": \"ReLU\"}, {\"class\": \"Linear\", \"params\": {\"in_features\": " + hidden
+          + ", \"out_features\": " + embedding + "}}, {\"class\": \"L2Normalize\"}]}}");
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** The config as JSON: {@code {"encoder", "loss", "miner", "optimizer", "memory_size", "seed", "threads"}}. */
+  public static ObjectNode toJson(TrainerConfig c) {
+    ObjectNode n = JSON.createObjectNode();
+    n.set("encoder", orNull(c.encoder()));
+    n.set("loss", orNull(c.loss()));
+    n.set("miner", orNull(c.miner()));
+    n.set("optimizer", orNull(c.optimizer()));
+    n.put("memory_size", c.memorySize());
+    n.put("seed", c.seed());
+    n.put("threads", c.threads());
+    return n;
+  }
+
+  /**
+   * The config from its JSON form ({@link #toJson}); absent or null specs are null.
+   *
+   * @throws IllegalArgumentException for unknown keys or wrong types
+   */
+  public static TrainerConfig configFromJson(JsonNode n) {
+    if (n == null || !n.isObject()) {
+      throw new IllegalArgumentException("a trainer config is a JSON object, got " + n);
+    }
+    n.fieldNames().forEachRemaining(f -> {
+      if (!java.util.List.of("encoder", "loss", "miner", "optimizer", "memory_size", "seed", "threads").contains(f)) {
+        throw new IllegalArgumentException("unknown trainer config key '" + f + "'; valid keys are [encoder, loss, "
+            + "miner, optimizer, memory_size, seed, threads]");
+      }
+    });
+    for (String k : new String[] {"memory_size", "seed", "threads"}) {
+      if (n.has(k) && !n.get(k).isIntegralNumber()) {
+        throw new IllegalArgumentException("trainer config '" + k + "' must be an integer, got " + n.get(k));
+      }
+    }
+    return new TrainerConfig(spec(n.get("encoder")), spec(n.get("loss")), spec(n.get("miner")),
+        spec(n.get("optimizer")), n.path("memory_size").asInt(0), n.path("seed").asLong(0),
+        n.path("threads").asInt(0));
+  }
+
+  /** A copy of the config with another loss spec. */
+  public static TrainerConfig withLoss(TrainerConfig c, JsonNode loss) {
+    return new TrainerConfig(c.encoder(), loss, c.miner(), c.optimizer(), c.memorySize(), c.seed(), c.threads());
+  }
+
+  /**
+   * Why a snapshot taken under {@code saved} cannot be restored into a trainer of {@code current}, or null when it
+   * can: the specs and the memory size must agree; seed and threads may differ.
+   */
+  static String incompatibility(TrainerConfig saved, TrainerConfig current) {
+    String[] names = {"encoder", "loss", "miner", "optimizer"};
+    JsonNode[] a = {saved.encoder(), lossSpecOrDefault(saved.loss()), saved.miner(),
+        optimizerSpecOrDefault(saved.optimizer())};
+    JsonNode[] b = {current.encoder(), lossSpecOrDefault(current.loss()), current.miner(),
+        optimizerSpecOrDefault(current.optimizer())};
+    for (int i = 0; i < names.length; i++) {
+      if (!orNull(a[i]).equals(orNull(b[i]))) {
+        return names[i] + " spec differs: snapshot " + orNull(a[i]) + ", trainer " + orNull(b[i]);
+      }
+    }
+    if (saved.memorySize() != current.memorySize()) {
+      return "memory size differs: snapshot " + saved.memorySize() + ", trainer " + current.memorySize();
+    }
+    return null;
+  }
+
+  static JsonNode lossSpecOrDefault(JsonNode loss) {
+    return loss == null || loss.isNull() ? parse(DEFAULT_LOSS) : loss;
+  }
+
+  static JsonNode optimizerSpecOrDefault(JsonNode opt) {
+    return opt == null || opt.isNull() ? parse(DEFAULT_OPTIMIZER) : opt;
+  }
+
+  /** Parses spec JSON text. */
+  public static JsonNode parse(String json) {
+    try {
+      return JSON.readTree(json);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("not valid JSON: " + e.getMessage(), e);
+    }
+  }
+
+  private static JsonNode spec(JsonNode n) {
+    return n == null || n.isNull() || n.isMissingNode() ? null : n;
+  }
+
+  private static JsonNode orNull(JsonNode n) {
+    return n == null ? NullNode.getInstance() : n;
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * Training: optimizers, trainers and checkpoints.
+ *
+ * <ul>
+ *   <li>{@link org.pml4j.train.SGD}, {@link org.pml4j.train.Adam}, {@link org.pml4j.train.AdamW}: optimizer specs
+ *       ({@code {"class": "Adam", "params": {"lr": 1e-3}}}) on LibTorch's optimizers, with the loss's learnable
+ *       parameters in a second group at {@code loss_lr};</li>
+ *   <li>{@link org.pml4j.train.MetricLossTrainer} (PML's MetricLossOnly) and
+ *       {@link org.pml4j.train.TrainWithClassifier}, both {@link org.pml4j.train.CheckpointableTrainer}s built from a
+ *       {@link org.pml4j.train.TrainerConfig} by {@link org.pml4j.train.Trainers#fromConfig};</li>
+ *   <li>snapshots that restore bit-identically (see {@link org.pml4j.train.BaseTrainer}) and
+ *       {@link org.pml4j.train.Checkpoints} to write them atomically.</li>
+ * </ul>
+ */
+package org.pml4j.train;
