@@ -167,6 +167,14 @@ final class TestSupport {
     }
   }
 
+  static JsonNode readJsonString(String s) {
+    try {
+      return JSON.readTree(s);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
   static JsonNode readJson(Path p) {
     try {
       return JSON.readTree(p.toFile());
