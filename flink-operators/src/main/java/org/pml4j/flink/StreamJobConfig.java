@@ -72,6 +72,14 @@ public class StreamJobConfig {
   public boolean trainFinalPartialBatch;
   public boolean verifyExport = true;
   public int embedParallelism = 1;
+  /**
+   * The query/catalog stream that the embed operator serves: {@code train} (every {@link #queryEvery}-th valid
+   * training record, so queries keep flowing while the model changes and every version's refresh latency is
+   * measured) or {@code heldout} (the held-out stream).
+   */
+  public String queries = "train";
+  /** With {@code queries = train}: embed the training records whose id is a multiple of this. */
+  public int queryEvery = 10;
   public int keepModels = 100;
   public long checkpointIntervalMs = 2000;
   /** Web UI port (0: any free port). */
@@ -161,6 +169,12 @@ public class StreamJobConfig {
     if ((dataset.equals("csv") || dataset.equals("jsonl") || dataset.equals("kafka")) && dimension < 1
         && trainer == null) {
       throw new IllegalArgumentException("dataset " + dataset + " needs dimension (or a trainer config)");
+    }
+    if (!queries.equals("train") && !queries.equals("heldout")) {
+      throw new IllegalArgumentException("queries must be 'train' or 'heldout', got '" + queries + "'");
+    }
+    if (queryEvery < 1) {
+      throw new IllegalArgumentException("query_every must be >= 1");
     }
     if (batchSize < 2 || heldoutRecords < 2 || embedParallelism < 1 || keepModels < 1) {
       throw new IllegalArgumentException("batch_size, heldout_records must be >= 2; embed_parallelism, keep_models"

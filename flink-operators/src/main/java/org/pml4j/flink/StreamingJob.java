@@ -38,17 +38,19 @@ import org.pml4j.train.TrainerConfig;
 
 /**
  * The pml4j streaming job: online metric learning on a labeled stream, publishing versioned ONNX models, embedding a
- * held-out query stream with the newest model and measuring retrieval accuracy per model version.
+ * query stream with the newest model and measuring retrieval accuracy per model version on a held-out stream.
  *
  * <pre>
  *  train source ─► validate ─(bad)─► rejected.jsonl (+ counter)
  *                     │
- *                     ▼
- *               TrainerOperator (p=1) ─► ModelUpdate ─┬─► ModelPublisherSink ─► DIR/models (versioned ONNX + manifest)
- *                                                     ├─► model_updates.jsonl
- *  held-out source ─► validate ───────────┬──────────┴─► (broadcast) EmbedOperator (p=N) ─► embeddings
- *                                         └─────────────► RetrievalEvaluator ─► evaluations.jsonl
+ *                     ├─► TrainerOperator (p=1) ─► ModelUpdate ─┬─► ModelPublisherSink ─► DIR/models (ONNX + manifest)
+ *                     │                                         ├─► model_updates.jsonl
+ *                     │                                         ├─► RetrievalEvaluator ◄─ validate ◄─ held-out source
+ *                     │                                         │        └─► evaluations.jsonl
+ *                     └─► queries (every k-th) ─► EmbedOperator (p=N, model broadcast) ─► embeddings
  * </pre>
+ *
+ * (With {@code queries = heldout} the embed operator serves the held-out stream instead.)
  *
  * {@link #run} starts an embedded MiniCluster with the Flink Web UI on localhost (its address is printed), submits the
  * job, waits for it, and writes {@code DIR/summary.json}:
@@ -193,7 +195,13 @@ public final class StreamingJob {
         .setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(MODEL_UPDATES))).name("model-updates")
         .uid("model-updates").setParallelism(1);
 
-    SingleOutputStreamOperator<Embedding> embeddings = EmbedOperator.apply(validHeldout, models, c.embedParallelism);
+    DataStream<LabeledVector> queries = validHeldout;
+    if (c.queries.equals("train")) {
+      long every = c.queryEvery;
+      queries = validTrain.filter(v -> Math.floorMod(v.id, every) == 0).name("queries").uid("queries")
+          .setParallelism(1);
+    }
+    SingleOutputStreamOperator<Embedding> embeddings = EmbedOperator.apply(queries, models, c.embedParallelism);
     if (c.writeEmbeddings) {
       embeddings.map(StreamingJob::embeddingJson).returns(Types.STRING).name("embedding-json")
           .uid("embedding-json").setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(EMBEDDINGS)))
