@@ -116,6 +116,9 @@ public class EmbedOperator extends BroadcastProcessFunction<LabeledVector, Model
       buffer.add(value);
       return;
     }
+    if (!buffer.isEmpty()) {
+      flush(out); // records restored into the buffer together with a model: serve them first, in order
+    }
     float[] e = encoder.embed(value.features);
     served();
     embedded.inc();
@@ -123,26 +126,33 @@ public class EmbedOperator extends BroadcastProcessFunction<LabeledVector, Model
   }
 
   @Override
-  public void processBroadcastElement(ModelUpdate update, Context ctx, Collector<Embedding> out) throws Exception {
+  public void processBroadcastElement(ModelUpdate update, Context ctx, Collector<Embedding> out)
+      throws Exception {
     if (update.version <= servingVersion) {
       return; // a replay after recovery, or out of order: keep the newer model
     }
     ctx.getBroadcastState(MODELS).put(LATEST, update);
     install(update);
-    if (!buffer.isEmpty()) {
-      float[][] rows = new float[buffer.size()][];
-      for (int i = 0; i < rows.length; i++) {
-        rows[i] = buffer.get(i).features;
-      }
-      float[][] e = encoder.embed(rows);
-      served();
-      for (int i = 0; i < rows.length; i++) {
-        LabeledVector v = buffer.get(i);
-        embedded.inc();
-        out.collect(new Embedding(v.id, e[i], servingVersion, v.label));
-      }
-      buffer.clear();
+    flush(out);
+  }
+
+  /** Embeds the buffered records, in arrival order, with the current model. */
+  private void flush(Collector<Embedding> out) {
+    if (buffer.isEmpty()) {
+      return;
     }
+    float[][] rows = new float[buffer.size()][];
+    for (int i = 0; i < rows.length; i++) {
+      rows[i] = buffer.get(i).features;
+    }
+    float[][] e = encoder.embed(rows);
+    served();
+    for (int i = 0; i < rows.length; i++) {
+      LabeledVector v = buffer.get(i);
+      embedded.inc();
+      out.collect(new Embedding(v.id, e[i], servingVersion, v.label));
+    }
+    buffer.clear();
   }
 
   private void install(ModelUpdate update) {

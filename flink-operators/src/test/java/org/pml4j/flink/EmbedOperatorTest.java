@@ -2,7 +2,6 @@ package org.pml4j.flink;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -152,6 +151,75 @@ class EmbedOperatorTest {
     assertFalse(out.stream().anyMatch(e -> e.modelVersion != 2), "all tagged with the restored version 2");
   }
 
+  /** Emits one fixed model. */
+  static final class OneModel implements org.apache.flink.connector.datagen.source.GeneratorFunction<Long, ModelUpdate> {
+    private static final long serialVersionUID = 1L;
+    private final byte[] onnx;
+
+    OneModel(byte[] onnx) {
+      this.onnx = onnx;
+    }
+
+    @Override
+    public ModelUpdate map(Long i) {
+      return new ModelUpdate(7, 70, onnx, Map.of(), System.currentTimeMillis());
+    }
+  }
+
+  @Test
+  void queriesBufferedBeforeTheFirstModelSurviveARestore() throws Exception {
+    Path chk = tmp.resolve("buffered");
+    StreamExecutionEnvironment env = TestSupport.env(chk, 100, 0);
+    env.configure(new Configuration().set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION,
+        ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION));
+    SyntheticClusters gen = new SyntheticClusters(4, DIM, 0.4, 1.0, 9, 0, 0);
+    // A model stream that keeps the job alive but never emits.
+    DataStream<ModelUpdate> never = env.fromSource(new DataGeneratorSource<>(i -> new ModelUpdate(), 1000,
+        org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy.perSecond(1),
+        TypeInformation.of(ModelUpdate.class)), WatermarkStrategy.noWatermarks(), "never").uid("never")
+        .filter(m -> false).uid("never-filter");
+    DataStream<LabeledVector> queries = env.fromSource(Sources.synthetic(gen, 30, 0),
+        WatermarkStrategy.noWatermarks(), "queries").uid("queries");
+    EmbedOperator.apply(queries, never, 1).sinkTo(TestSupport.collect("buffered-first"));
+    JobClient job = env.executeAsync("buffer-first");
+    long start = System.currentTimeMillis();
+    Path latest = null;
+    while (latest == null || Files.getLastModifiedTime(latest.resolve("_metadata")).toMillis() < start + 1500) {
+      assertTrue(System.currentTimeMillis() < start + 60_000, "no checkpoint");
+      Thread.sleep(100);
+      latest = latestCheckpoint(chk);
+    }
+    job.cancel().get();
+    assertEquals(0, TestSupport.collected("buffered-first").size(), "nothing served without a model");
+
+    byte[] onnx;
+    try (SimpleTrainer t = new SimpleTrainer(TestSupport.tinyConfig(DIM, 4, 2))) {
+      onnx = org.pml4j.onnx.OnnxExporter.export(t.encoder(), 7, 70);
+    }
+    StreamExecutionEnvironment env2 = TestSupport.env(null, 0, 0);
+    env2.configure(new Configuration().set(StateRecoveryOptions.SAVEPOINT_PATH, latest.toString())
+        .set(StateRecoveryOptions.SAVEPOINT_IGNORE_UNCLAIMED_STATE, true));
+    DataStream<ModelUpdate> one = env2.fromSource(new DataGeneratorSource<>(new OneModel(onnx), 1,
+        TypeInformation.of(ModelUpdate.class)), WatermarkStrategy.noWatermarks(), "one-model").uid("one-model");
+    DataStream<LabeledVector> more = env2.fromSource(Sources.synthetic(gen.withIdOffset(500), 5, 0),
+        WatermarkStrategy.noWatermarks(), "queries-2").uid("queries-2");
+    EmbedOperator.apply(more, one, 1).sinkTo(TestSupport.collect("buffered-second"));
+    env2.execute("buffer-restored");
+    List<Embedding> out = TestSupport.collected("buffered-second");
+    Set<Long> ids = new HashSet<>();
+    out.forEach(e -> ids.add(e.id));
+    Set<Long> expected = new HashSet<>();
+    for (long i = 0; i < 30; i++) {
+      expected.add(i);
+    }
+    for (long i = 500; i < 505; i++) {
+      expected.add(i);
+    }
+    assertEquals(expected, ids, "the 30 buffered queries from the first job and the 5 new ones");
+    assertEquals(35, out.size());
+    assertTrue(out.stream().allMatch(e -> e.modelVersion == 7));
+  }
+
   private static Path latestCheckpoint(Path root) throws Exception {
     if (!Files.exists(root)) {
       return null;
@@ -162,9 +230,5 @@ class EmbedOperatorTest {
           .max(Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring(4))))
           .orElse(null);
     }
-  }
-
-  static void assertPresent(Object o) {
-    assertNotNull(o);
   }
 }
