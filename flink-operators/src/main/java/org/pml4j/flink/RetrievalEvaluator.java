@@ -197,6 +197,7 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
   }
 
   /** precision_at_1 and mean_average_precision_at_r of embeddings as their own reference. */
+  @SuppressWarnings("try")
   public static Map<String, Double> accuracy(float[][] embeddings, long[] labels) {
     AccuracyCalculator calc = new AccuracyCalculator(METRICS, List.of(), false, false,
         AccuracyCalculator.MAX_BIN_COUNT, null, null);

@@ -12,7 +12,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Iterator;
 import java.util.Map;
 
 /**
@@ -222,9 +221,7 @@ public class StreamJobConfig {
   }
 
   private static void merge(ObjectNode into, JsonNode from) {
-    Iterator<Map.Entry<String, JsonNode>> it = from.fields();
-    while (it.hasNext()) {
-      Map.Entry<String, JsonNode> e = it.next();
+    for (Map.Entry<String, JsonNode> e : from.properties()) {
       JsonNode old = into.get(e.getKey());
       if (old instanceof ObjectNode o && e.getValue().isObject() && !e.getKey().equals("trainer")) {
         merge(o, e.getValue());

@@ -247,6 +247,7 @@ public final class StreamingJob {
    * @param log where progress lines (the Web UI address) go
    * @return the summary
    */
+  @SuppressWarnings("try")
   public static JsonNode run(StreamJobConfig c, TrainerFactory factory, PrintStream log) throws Exception {
     Path dir = Path.of(c.outputDir).toAbsolutePath();
     clean(dir);
