@@ -1,0 +1,43 @@
+package org.pml4j.flink;
+
+import java.util.Objects;
+
+/** A record that failed validation, with the reason; the element type of {@link ValidateFunction#REJECTED}. */
+public class RejectedRecord {
+  /** Reason codes. */
+  public static final String WRONG_DIMENSION = "wrong_dimension";
+  public static final String NON_FINITE = "non_finite";
+  public static final String MISSING_LABEL = "missing_label";
+  public static final String MISSING_FEATURES = "missing_features";
+
+  /** The record (as received). */
+  public LabeledVector record;
+  /** One of the reason codes above. */
+  public String reason;
+  /** Human-readable detail ("expected 784 features, got 783"). */
+  public String detail;
+
+  public RejectedRecord() {}
+
+  public RejectedRecord(LabeledVector record, String reason, String detail) {
+    this.record = record;
+    this.reason = reason;
+    this.detail = detail;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof RejectedRecord r && Objects.equals(r.record, record) && Objects.equals(r.reason, reason)
+        && Objects.equals(r.detail, detail);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(record, reason, detail);
+  }
+
+  @Override
+  public String toString() {
+    return "RejectedRecord{id=" + (record == null ? "null" : record.id) + ", reason=" + reason + ", " + detail + "}";
+  }
+}

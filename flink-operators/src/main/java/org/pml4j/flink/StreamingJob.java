@@ -1,0 +1,471 @@
+package org.pml4j.flink;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.flink.api.common.JobExecutionResult;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.api.connector.source.Source;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.PipelineOptions;
+import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.runtime.jobgraph.JobGraph;
+import org.apache.flink.runtime.jobmaster.JobResult;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
+import org.pml4j.train.TrainerConfig;
+
+/**
+ * The pml4j streaming job: online metric learning on a labeled stream, publishing versioned ONNX models, embedding a
+ * query stream with the newest model and measuring retrieval accuracy per model version on a held-out stream.
+ *
+ * <pre>
+ *  train source ─► validate ─(bad)─► rejected.jsonl (+ counter)
+ *                     │
+ *                     ├─► TrainerOperator (p=1) ─► ModelUpdate ─┬─► ModelPublisherSink ─► DIR/models (ONNX + manifest)
+ *                     │                                         ├─► model_updates.jsonl
+ *                     │                                         ├─► RetrievalEvaluator ◄─ validate ◄─ held-out source
+ *                     │                                         │        └─► evaluations.jsonl
+ *                     └─► queries (every k-th) ─► EmbedOperator (p=N, model broadcast) ─► embeddings
+ * </pre>
+ *
+ * (With {@code queries = heldout} the embed operator serves the held-out stream instead.)
+ *
+ * {@link #run} starts an embedded MiniCluster with the Flink Web UI on localhost (its address is printed), submits the
+ * job, waits for it, and writes {@code DIR/summary.json}:
+ *
+ * <pre>{@code
+ * {"model_versions": 11, "final": {"version", "step", "precision_at_1", "mean_average_precision_at_r"},
+ *  "untrained": {...}, "samples_per_sec": ..., "rejected": 0, "refresh_latency_ms": {"p50", "max", "count"}, ...}
+ * }</pre>
+ *
+ * <p>Checkpoints go to {@code DIR/checkpoints} (filesystem storage) every {@code checkpoint_interval_ms}; a task
+ * failure restarts from the last one (fixed delay, 3 attempts). The trainer comes from a {@link TrainerFactory};
+ * {@link TrainerFactory#DEFAULT} is {@code org.pml4j.train.Trainers.fromConfig}.
+ *
+ * <p><b>On a Flink cluster</b> ({@code flink run}), build the same topology with {@link #build} in a main class. Put
+ * the Bytedeco (pytorch, openblas, javacpp) and ONNX Runtime jars into Flink's {@code lib/} and set {@code
+ * classloader.parent-first-patterns.additional: org.bytedeco.;ai.onnxruntime.}: a second job in the same TaskManager
+ * otherwise loads a second {@code libtorch_cpu.so} from its user-code class loader and aborts the process. (Or run one
+ * job per TaskManager, application mode.) In the embedded MiniCluster all jobs share the application class loader,
+ * so this does not arise.
+ */
+public final class StreamingJob {
+  /** Id offset of generated held-out records (disjoint from training ids). */
+  public static final long HELDOUT_ID_OFFSET = 1L << 40;
+
+  private StreamingJob() {}
+
+  /** Output files inside the output directory. */
+  public static final String MODELS = "models";
+  public static final String CHECKPOINTS = "checkpoints";
+  public static final String SUMMARY = "summary.json";
+  public static final String EVALUATIONS = "evaluations.jsonl";
+  public static final String MODEL_UPDATES = "model_updates.jsonl";
+  public static final String REJECTED = "rejected.jsonl";
+  public static final String EMBEDDINGS = "embeddings.jsonl";
+
+  /** The feature dimension of the configured dataset. */
+  public static int dimension(StreamJobConfig c) {
+    return switch (c.dataset) {
+      case "synthetic" -> c.synthetic.dimension;
+      case "fashion-mnist" -> FashionMnist.PIXELS;
+      default -> c.dimension;
+    };
+  }
+
+  /** The trainer config: the configured one, or the dataset's default. */
+  public static TrainerConfig trainerConfig(StreamJobConfig c) {
+    return TrainerConfigs.fromTree(c.trainer != null ? c.trainer : defaultTrainer(c.dataset, dimension(c)));
+  }
+
+  /**
+   * The default trainer of a dataset: an MLP encoder {@code dim → hidden → ReLU → emb → L2Normalize}
+   * (Fashion-MNIST: 784 → 256 → 64; otherwise dim → 64 → 16), MultiSimilarityLoss with MultiSimilarityMiner
+   * (O(B²), PML's usual pairing), Adam(lr 1e-3), one thread.
+   */
+  public static JsonNode defaultTrainer(String dataset, int dim) {
+    boolean images = dataset.equals("fashion-mnist");
+    int hidden = images ? 256 : 64;
+    int emb = images ? 64 : 16;
+    String s = """
+        {"encoder": {"class": "Sequential", "params": {"layers": [
+            {"class": "Linear", "params": {"in_features": %d, "out_features": %d}},
+            {"class": "ReLU"},
+            {"class": "Linear", "params": {"in_features": %d, "out_features": %d}},
+            {"class": "L2Normalize"}]}},
+         "loss": {"class": "MultiSimilarityLoss"},
+         "miner": {"class": "MultiSimilarityMiner", "params": {"epsilon": 0.1}},
+         "optimizer": {"class": "Adam", "params": {"lr": 0.001}},
+         "memory_size": 0, "seed": 0, "threads": 1}
+        """.formatted(dim, hidden, hidden, emb);
+    try {
+      return StreamJobConfig.JSON.readTree(s);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  private static DataStream<LabeledVector> source(StreamExecutionEnvironment env, Source<LabeledVector, ?, ?> s,
+      String name) {
+    return env.fromSource(s, WatermarkStrategy.noWatermarks(), name).uid(name).setParallelism(1);
+  }
+
+  /**
+   * Adds the whole topology to {@code env} (sources, validation, trainer, publisher, embed operator, evaluator and the
+   * report sinks under {@code c.outputDir}).
+   */
+  public static void build(StreamExecutionEnvironment env, StreamJobConfig c, TrainerFactory factory) {
+    Path dir = Path.of(c.outputDir).toAbsolutePath();
+    int dim = dimension(c);
+    TrainerConfig tc = trainerConfig(c);
+    DataStream<LabeledVector> train;
+    DataStream<LabeledVector> heldout;
+    switch (c.dataset) {
+      case "synthetic" -> {
+        StreamJobConfig.Synthetic s = c.synthetic;
+        SyntheticClusters g = new SyntheticClusters(s.classes, s.dimension, s.noise, s.centerScale, s.seed, 0,
+            s.corruptEvery);
+        train = source(env, Sources.synthetic(g, c.trainRecords > 0 ? c.trainRecords : 20_000, c.recordsPerSecond),
+            "train-source");
+        heldout = source(env, Sources.synthetic(g.withIdOffset(HELDOUT_ID_OFFSET).withCorruptEvery(0),
+            c.heldoutRecords, c.heldoutRecordsPerSecond), "heldout-source");
+      }
+      case "fashion-mnist" -> {
+        Path data = Path.of(c.dataDir);
+        train = source(env, Sources.fashionMnist(data, FashionMnist.Split.TRAIN, c.trainRecords, c.shuffleSeed, 0,
+            c.recordsPerSecond), "train-source");
+        // A seeded random subset of t10k: every class represented.
+        heldout = source(env, Sources.fashionMnist(data, FashionMnist.Split.TEST, c.heldoutRecords, 7L, 1_000_000,
+            c.heldoutRecordsPerSecond), "heldout-source");
+      }
+      case "csv" -> {
+        train = source(env, Sources.csv(Path.of(c.trainPath)), "train-source");
+        heldout = source(env, Sources.csv(Path.of(c.heldoutPath)), "heldout-source");
+      }
+      case "jsonl" -> {
+        train = source(env, Sources.jsonLines(Path.of(c.trainPath)), "train-source");
+        heldout = source(env, Sources.jsonLines(Path.of(c.heldoutPath)), "heldout-source");
+      }
+      case "kafka" -> {
+        StreamJobConfig.Kafka k = c.kafka;
+        train = source(env, Sources.kafka(k.bootstrapServers, k.trainTopic, k.groupId + "-train", k.bounded),
+            "train-source");
+        heldout = source(env, Sources.kafka(k.bootstrapServers, k.heldoutTopic, k.groupId + "-heldout", k.bounded),
+            "heldout-source");
+      }
+      default -> throw new IllegalArgumentException("unknown dataset " + c.dataset);
+    }
+
+    SingleOutputStreamOperator<LabeledVector> validTrain = train.process(new ValidateFunction(dim, true))
+        .name("validate-train").uid("validate-train").setParallelism(1);
+    SingleOutputStreamOperator<LabeledVector> validHeldout = heldout.process(new ValidateFunction(dim, true))
+        .name("validate-heldout").uid("validate-heldout").setParallelism(1);
+    validTrain.getSideOutput(ValidateFunction.REJECTED).union(validHeldout.getSideOutput(ValidateFunction.REJECTED))
+        .map(StreamingJob::rejectedJson).returns(Types.STRING).name("rejected-json").uid("rejected-json")
+        .setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(REJECTED))).name("rejected").uid("rejected")
+        .setParallelism(1);
+
+    TrainerOperator.Settings settings = new TrainerOperator.Settings(c.batchSize, c.publishEverySteps,
+        Math.round(c.publishEverySeconds * 1000), true, c.trainFinalPartialBatch, c.verifyExport);
+    SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(validTrain, factory, tc, settings);
+    ModelPublisherSink.apply(models, dir.resolve(MODELS), c.keepModels);
+    models.map(StreamingJob::updateJson).returns(Types.STRING).name("update-json").uid("update-json")
+        .setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(MODEL_UPDATES))).name("model-updates")
+        .uid("model-updates").setParallelism(1);
+
+    DataStream<LabeledVector> queries = validHeldout;
+    if (c.queries.equals("train")) {
+      long every = c.queryEvery;
+      queries = validTrain.filter(v -> Math.floorMod(v.id, every) == 0).name("queries").uid("queries")
+          .setParallelism(1);
+    }
+    SingleOutputStreamOperator<Embedding> embeddings = EmbedOperator.apply(queries, models, c.embedParallelism);
+    if (c.writeEmbeddings) {
+      embeddings.map(StreamingJob::embeddingJson).returns(Types.STRING).name("embedding-json")
+          .uid("embedding-json").setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(EMBEDDINGS)))
+          .name("embeddings").uid("embeddings").setParallelism(1);
+    } else {
+      embeddings.sinkTo(new DiscardingSink<>()).name("embeddings").uid("embeddings")
+          .setParallelism(c.embedParallelism);
+    }
+    RetrievalEvaluator.apply(validHeldout, models, c.heldoutRecords).map(StreamingJob::evalJson)
+        .returns(Types.STRING).name("eval-json").uid("eval-json").setParallelism(1)
+        .sinkTo(new TextLinesSink(dir.resolve(EVALUATIONS))).name("evaluations").uid("evaluations")
+        .setParallelism(1);
+  }
+
+  /** The job-level Flink configuration: checkpoints into DIR/checkpoints, restarts, no Kryo. */
+  public static Configuration jobConfiguration(StreamJobConfig c) {
+    Path dir = Path.of(c.outputDir).toAbsolutePath();
+    Configuration conf = new Configuration();
+    conf.set(PipelineOptions.GENERIC_TYPES, false);
+    conf.set(PipelineOptions.NAME, "pml4j-stream-" + c.dataset);
+    conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
+    conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir.resolve(CHECKPOINTS).toUri().toString());
+    conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+    conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 3);
+    conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofSeconds(1));
+    return conf;
+  }
+
+  /** A fresh environment for the job (checkpointing enabled when the interval is positive). */
+  public static StreamExecutionEnvironment environment(StreamJobConfig c) {
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(jobConfiguration(c));
+    env.setParallelism(1);
+    if (c.checkpointIntervalMs > 0) {
+      env.enableCheckpointing(c.checkpointIntervalMs);
+    }
+    return env;
+  }
+
+  /**
+   * Runs the job in an embedded MiniCluster with the Web UI on localhost, waits for it and writes
+   * {@code summary.json}. Earlier outputs in the directory (models, reports, checkpoints) are removed first.
+   *
+   * @param log where progress lines (the Web UI address) go
+   * @return the summary
+   */
+  @SuppressWarnings("try")
+  public static JsonNode run(StreamJobConfig c, TrainerFactory factory, PrintStream log) throws Exception {
+    Path dir = Path.of(c.outputDir).toAbsolutePath();
+    clean(dir);
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve("config.json"), c.toJson());
+    Configuration cluster = new Configuration();
+    cluster.set(RestOptions.ADDRESS, "localhost");
+    cluster.set(RestOptions.BIND_ADDRESS, "localhost");
+    cluster.set(RestOptions.BIND_PORT, Integer.toString(c.webUiPort));
+    int slots = c.slots > 0 ? c.slots : Math.max(1, c.embedParallelism);
+    MiniClusterConfiguration mcc = new MiniClusterConfiguration.Builder().setConfiguration(cluster)
+        .setNumTaskManagers(1).setNumSlotsPerTaskManager(slots).build();
+    long t0 = System.nanoTime();
+    try (MiniCluster mc = new MiniCluster(mcc)) {
+      mc.start();
+      URI ui = mc.getRestAddress().get();
+      log.println("pml4j stream: Flink Web UI at " + ui + " (dataset " + c.dataset + ", output " + dir + ")");
+      StreamExecutionEnvironment env = environment(c);
+      build(env, c, factory);
+      JobGraph job = env.getStreamGraph().getJobGraph();
+      mc.submitJob(job).get();
+      log.println("pml4j stream: submitted job " + job.getJobID());
+      JobResult result = mc.requestJobResult(job.getJobID()).get();
+      JobExecutionResult r = result.toJobExecutionResult(StreamingJob.class.getClassLoader());
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      ObjectNode summary = summarize(dir, r, seconds, ui.toString());
+      summary.put("dataset", c.dataset);
+      writeAtomically(dir.resolve(SUMMARY), StreamJobConfig.JSON.writeValueAsString(summary));
+      log.println("pml4j stream: " + oneLine(summary));
+      log.println("pml4j stream: wrote " + dir.resolve(SUMMARY));
+      if (c.keepUiSeconds > 0) {
+        log.println("pml4j stream: Web UI stays up for " + c.keepUiSeconds + " s at " + ui);
+        Thread.sleep(c.keepUiSeconds * 1000L);
+      }
+      return summary;
+    }
+  }
+
+  private static String oneLine(JsonNode s) {
+    return String.format("%d model versions; untrained precision_at_1=%.4f MAP@R=%.4f; final precision_at_1=%.4f"
+        + " MAP@R=%.4f; %.0f samples/s; %d rejected; refresh latency p50=%s ms max=%s ms",
+        s.path("model_versions").asInt(), s.path("untrained").path("precision_at_1").asDouble(Double.NaN),
+        s.path("untrained").path("mean_average_precision_at_r").asDouble(Double.NaN),
+        s.path("final").path("precision_at_1").asDouble(Double.NaN),
+        s.path("final").path("mean_average_precision_at_r").asDouble(Double.NaN),
+        s.path("samples_per_sec").asDouble(), s.path("rejected").asLong(),
+        s.path("refresh_latency_ms").path("p50").asText(), s.path("refresh_latency_ms").path("max").asText());
+  }
+
+  /** Builds summary.json from the report files and the job's accumulators. */
+  static ObjectNode summarize(Path dir, JobExecutionResult r, double jobSeconds, String webUi) throws IOException {
+    ObjectMapper m = StreamJobConfig.JSON;
+    Map<Long, JsonNode> evals = lastByVersion(dir.resolve(EVALUATIONS));
+    Map<Long, JsonNode> updates = lastByVersion(dir.resolve(MODEL_UPDATES));
+    ObjectNode s = m.createObjectNode();
+    s.put("model_versions", updates.size());
+    ArrayNode versions = s.putArray("versions");
+    for (Map.Entry<Long, JsonNode> e : updates.entrySet()) {
+      ObjectNode v = versions.addObject();
+      v.put("version", e.getKey());
+      v.put("step", e.getValue().path("step").asLong());
+      v.put("loss", e.getValue().path("metrics").path(TrainerOperator.METRIC_LOSS).asDouble());
+      JsonNode ev = evals.get(e.getKey());
+      if (ev != null) {
+        v.put("precision_at_1", ev.path("precision_at_1").asDouble());
+        v.put("mean_average_precision_at_r", ev.path("mean_average_precision_at_r").asDouble());
+      }
+    }
+    if (!evals.isEmpty()) {
+      s.set("final", evalNode(evals.get(((TreeMap<Long, JsonNode>) evals).lastKey())));
+      s.set("untrained", evals.containsKey(0L) ? evalNode(evals.get(0L)) : m.nullNode());
+    }
+    if (!updates.isEmpty()) {
+      JsonNode last = updates.get(((TreeMap<Long, JsonNode>) updates).lastKey());
+      JsonNode metrics = last.path("metrics");
+      s.put("final_step", last.path("step").asLong());
+      s.put("samples", metrics.path(TrainerOperator.METRIC_SAMPLES).asLong());
+      s.put("train_seconds", metrics.path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble());
+      s.put("samples_per_sec", metrics.path(TrainerOperator.METRIC_SAMPLES_PER_SEC).asDouble());
+    }
+    s.put("job_seconds", jobSeconds);
+    Object rejected = r.getAccumulatorResult(ValidateFunction.ACCUMULATOR);
+    s.put("rejected", rejected == null ? 0 : ((Number) rejected).longValue());
+    Object hist = r.getAccumulatorResult(EmbedOperator.LATENCY_ACCUMULATOR);
+    ObjectNode lat = s.putObject("refresh_latency_ms");
+    List<Integer> values = new ArrayList<>();
+    if (hist instanceof Map<?, ?> h) {
+      for (Map.Entry<?, ?> e : new TreeMap<>(h).entrySet()) {
+        for (int i = 0; i < ((Number) e.getValue()).intValue(); i++) {
+          values.add(((Number) e.getKey()).intValue());
+        }
+      }
+    }
+    if (values.isEmpty()) {
+      lat.putNull("p50");
+      lat.putNull("max");
+    } else {
+      lat.put("p50", values.get((values.size() - 1) / 2));
+      lat.put("max", values.get(values.size() - 1));
+    }
+    lat.put("count", values.size());
+    s.put("web_ui", webUi);
+    s.put("net_runtime_ms", r.getNetRuntime());
+    return s;
+  }
+
+  private static ObjectNode evalNode(JsonNode e) {
+    ObjectNode n = StreamJobConfig.JSON.createObjectNode();
+    n.put("version", e.path("version").asLong());
+    n.put("step", e.path("step").asLong());
+    n.put("precision_at_1", e.path("precision_at_1").asDouble());
+    n.put("mean_average_precision_at_r", e.path("mean_average_precision_at_r").asDouble());
+    n.put("samples", e.path("samples").asInt());
+    return n;
+  }
+
+  private static Map<Long, JsonNode> lastByVersion(Path p) throws IOException {
+    Map<Long, JsonNode> out = new TreeMap<>();
+    if (!Files.exists(p)) {
+      return out;
+    }
+    for (String line : Files.readAllLines(p)) {
+      if (!line.isBlank()) {
+        JsonNode n = StreamJobConfig.JSON.readTree(line);
+        out.put(n.path("version").asLong(), n);
+      }
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- report lines
+
+  private static final ObjectMapper LINES = new ObjectMapper().disable(SerializationFeature.INDENT_OUTPUT);
+
+  static String rejectedJson(RejectedRecord r) {
+    ObjectNode n = LINES.createObjectNode();
+    n.put("id", r.record.id);
+    n.put("reason", r.reason);
+    n.put("detail", r.detail);
+    return n.toString();
+  }
+
+  static String updateJson(ModelUpdate u) {
+    ObjectNode n = LINES.createObjectNode();
+    n.put("version", u.version);
+    n.put("step", u.step);
+    n.put("onnx_bytes", u.onnx.length);
+    n.put("created_at_ms", u.createdAtMillis);
+    ObjectNode m = n.putObject("metrics");
+    u.metrics.forEach(m::put);
+    return n.toString();
+  }
+
+  static String evalJson(EvalResult e) {
+    ObjectNode n = LINES.createObjectNode();
+    n.put("version", e.modelVersion);
+    n.put("step", e.step);
+    n.put("precision_at_1", e.precisionAt1);
+    n.put("mean_average_precision_at_r", e.meanAveragePrecisionAtR);
+    n.put("samples", e.samples);
+    n.put("evaluated_at_ms", e.evaluatedAtMillis);
+    return n.toString();
+  }
+
+  static String embeddingJson(Embedding e) {
+    ObjectNode n = LINES.createObjectNode();
+    n.put("id", e.id);
+    if (e.label != null) {
+      n.put("label", e.label);
+    }
+    n.put("model_version", e.modelVersion);
+    ArrayNode a = n.putArray("vector");
+    for (float x : e.vector) {
+      a.add(x);
+    }
+    return n.toString();
+  }
+
+  // ---------------------------------------------------------------- files
+
+  private static void clean(Path dir) throws IOException {
+    for (String name : new String[] {SUMMARY, EVALUATIONS, MODEL_UPDATES, REJECTED, EMBEDDINGS}) {
+      Files.deleteIfExists(dir.resolve(name));
+    }
+    for (String sub : new String[] {MODELS, CHECKPOINTS}) {
+      Path p = dir.resolve(sub);
+      if (Files.exists(p)) {
+        try (var walk = Files.walk(p)) {
+          for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+            Files.delete(f);
+          }
+        }
+      }
+    }
+  }
+
+  private static void writeAtomically(Path target, String content) throws IOException {
+    Path tmp = target.resolveSibling("." + target.getFileName() + ".tmp");
+    Files.writeString(tmp, content);
+    Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+  }
+
+  /**
+   * Command line: {@code StreamingJob [--config FILE] [--key value ...]} (see {@link StreamJobConfig}). Uses
+   * {@link TrainerFactory#DEFAULT}.
+   */
+  public static void main(String[] args) throws Exception {
+    if (args.length > 0 && (args[0].equals("-h") || args[0].equals("--help"))) {
+      System.out.println("usage: StreamingJob [--config FILE.json] [--key value ...]\n"
+          + "  keys (snake_case or kebab-case): output_dir, dataset (synthetic|fashion-mnist|csv|jsonl|kafka),\n"
+          + "  data_dir, train_path, heldout_path, dimension, train_records, heldout_records, batch_size,\n"
+          + "  publish_every_steps, publish_every_seconds, embed_parallelism, checkpoint_interval_ms, web_ui_port,\n"
+          + "  keep_ui_seconds, write_embeddings, synthetic.{classes,dimension,noise,center_scale,seed,corrupt_every},\n"
+          + "  kafka.{bootstrap_servers,train_topic,heldout_topic,group_id,bounded}, trainer (JSON)\n"
+          + "defaults:\n" + new StreamJobConfig().toJson());
+      return;
+    }
+    StreamJobConfig c = StreamJobConfig.fromArgs(args);
+    run(c, TrainerFactory.DEFAULT, System.out);
+  }
+}
