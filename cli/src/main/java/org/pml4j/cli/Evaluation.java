@@ -4,83 +4,36 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Tensor;
-import org.pml4j.accuracy.AccuracyCalculator;
 import org.pml4j.data.LabeledDataset;
 import org.pml4j.nn.Sequential;
 import org.pml4j.onnx.OnnxEncoder;
-import org.pml4j.torch.Scope;
-import org.pml4j.torch.Tensors;
+import org.pml4j.train.RetrievalEval;
 
 /**
- * Retrieval accuracy of an encoder on a dataset split: every row is a query against all the others (no self match),
- * PML's {@code AccuracyCalculator(include=("precision_at_1", "mean_average_precision_at_r"), k="max_bin_count")}.
+ * Retrieval accuracy for {@code train} and {@code eval}: the LibTorch side is {@link RetrievalEval} (shared with
+ * {@code bench}); this adds the ONNX Runtime encoder and the checkpoint sniffing.
  */
 final class Evaluation {
-  static final List<String> METRICS = List.of("precision_at_1", "mean_average_precision_at_r");
-  private static final int CHUNK = 1024;
+  static final List<String> METRICS = RetrievalEval.METRICS;
 
   private Evaluation() {}
 
   /** Embeddings from the LibTorch encoder in evaluation mode (its mode is restored afterwards). */
   static float[][] embed(Sequential encoder, LabeledDataset data) {
-    checkWidth(encoder.inputSize(), data);
-    long[] inShape = encoder.inputShape();
-    boolean wasTraining = encoder.isTraining();
-    encoder.eval();
-    float[][] out = new float[data.size()][];
-    try (NoGradGuard g = new NoGradGuard()) {
-      for (int from = 0; from < data.size(); from += CHUNK) {
-        int n = Math.min(CHUNK, data.size() - from);
-        try (Scope s = Scope.open()) {
-          long[] shape = new long[inShape.length + 1];
-          shape[0] = n;
-          System.arraycopy(inShape, 0, shape, 1, inShape.length);
-          Tensor x = Tensors.floats(Arrays.copyOfRange(data.features(), from, from + n)).reshape(shape);
-          Tensor e = encoder.forward(x).contiguous();
-          int width = (int) e.size(1);
-          float[] flat = Tensors.toFloats(e);
-          for (int i = 0; i < n; i++) {
-            out[from + i] = Arrays.copyOfRange(flat, i * width, (i + 1) * width);
-          }
-        }
-      }
-    } finally {
-      encoder.train(wasTraining);
-    }
-    return out;
+    return RetrievalEval.embed(encoder, data);
   }
 
   /** Embeddings from an ONNX model run by ONNX Runtime. */
   static float[][] embed(OnnxEncoder encoder, LabeledDataset data) {
-    checkWidth(encoder.inputSize(), data);
+    RetrievalEval.checkWidth(encoder.inputSize(), data);
     return encoder.embed(data.features());
-  }
-
-  private static void checkWidth(long inputSize, LabeledDataset data) {
-    if (inputSize != data.numFeatures()) {
-      throw new IllegalArgumentException("the model takes " + inputSize + " values per row but " + data.name()
-          + " has " + data.numFeatures());
-    }
   }
 
   /** precision_at_1 and mean_average_precision_at_r of the embeddings, query = reference, self excluded. */
   static Map<String, Double> metrics(float[][] embeddings, long[] labels) {
-    AccuracyCalculator calc = new AccuracyCalculator(METRICS, List.of(), false, false,
-        AccuracyCalculator.MAX_BIN_COUNT, null, null);
-    Map<String, Double> out = new LinkedHashMap<>();
-    try (Scope s = Scope.open(); NoGradGuard g = new NoGradGuard()) {
-      Map<String, Object> m = calc.getAccuracy(Tensors.floats(embeddings), Tensors.longs(labels));
-      for (String k : METRICS) {
-        out.put(k, ((Number) m.get(k)).doubleValue());
-      }
-    }
-    return out;
+    return RetrievalEval.metrics(embeddings, labels);
   }
 
   /** Whether a file starts like a pml4j trainer checkpoint ({@code PML4JCK1}). */

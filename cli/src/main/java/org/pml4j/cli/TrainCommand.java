@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -17,7 +16,8 @@ import org.pml4j.samplers.MPerClassSampler;
 import org.pml4j.torch.Torch;
 import org.pml4j.train.BaseTrainer;
 import org.pml4j.train.Checkpoints;
-import org.pml4j.train.StepResult;
+import org.pml4j.train.Epochs;
+import org.pml4j.train.RetrievalEval;
 import org.pml4j.train.TrainerConfig;
 import org.pml4j.train.Trainers;
 import picocli.CommandLine.Command;
@@ -107,35 +107,27 @@ final class TrainCommand implements Callable<Integer> {
       Random rng = trainer.random();
       MPerClassSampler sampler = mPerClass == null ? null
           : new MPerClassSampler(train.labels(), mPerClass, batchSize, train.size(), rng);
-      List<int[]> firstEpoch = batches(train, sampler, rng);
+      List<int[]> firstEpoch = Epochs.batches(train.size(), sampler, batchSize, rng);
       long total = (long) firstEpoch.size() * epochs;
       if (total == 0) {
         throw new IllegalArgumentException("no batch of at least 2 rows in " + train.name());
       }
       ProgressBar bar = new ProgressBar(stderr, total, !noProgress);
-      double lastLoss = Double.NaN;
-      double epochLossSum = 0;
-      long t0 = System.nanoTime();
+      double seconds = 0;
+      Epochs.Stats last = null;
       for (int epoch = 0; epoch < epochs; epoch++) {
-        List<int[]> batches = epoch == 0 ? firstEpoch : batches(train, sampler, rng);
-        epochLossSum = 0;
-        for (int[] idx : batches) {
-          LabeledDataset b = train.select(idx);
-          StepResult r = trainer.trainStep(b.features(), b.labels());
-          lastLoss = r.loss();
-          epochLossSum += r.loss();
-          bar.update(r.step(), r.loss());
-        }
+        List<int[]> batches = epoch == 0 ? firstEpoch : Epochs.batches(train.size(), sampler, batchSize, rng);
+        last = Epochs.run(trainer, train, batches, r -> bar.update(r.step(), r.loss()));
+        seconds += last.seconds();
       }
-      double seconds = (System.nanoTime() - t0) / 1e9;
+      double lastLoss = last.lastLoss();
       bar.finish(trainer.steps());
-      long lastEpochSteps = total / epochs;
 
       Checkpoints.save(trainer, out.resolve("checkpoint.bin"));
       byte[] onnx = OnnxExporter.export(trainer.encoder(), new OnnxExporter.ExportInfo(1, trainer.steps(),
           ExportCommand.metadata(trainer, data.name()), true));
       Checkpoints.write(out.resolve("model.onnx"), onnx);
-      Map<String, Double> metrics = Evaluation.metrics(Evaluation.embed(trainer.encoder(), test), test.labels());
+      Map<String, Double> metrics = RetrievalEval.evaluate(trainer.encoder(), test);
 
       ObjectNode m = SpecArgs.JSON.createObjectNode();
       m.put("dataset", data.name());
@@ -147,7 +139,7 @@ final class TrainCommand implements Callable<Integer> {
       m.put("train_seconds", seconds);
       m.put("steps_per_second", trainer.steps() / seconds);
       m.put("final_loss", lastLoss);
-      m.put("mean_loss_last_epoch", epochLossSum / lastEpochSteps);
+      m.put("mean_loss_last_epoch", last.meanLoss());
       m.put("eval_split", "test");
       metrics.forEach(m::put);
       m.put("threads", threads);
@@ -163,32 +155,5 @@ final class TrainCommand implements Callable<Integer> {
       stdout.flush();
     }
     return 0;
-  }
-
-  /** One epoch's batches: MPerClassSampler's pass in chunks of B, or a shuffle (last batch kept if >= 2 rows). */
-  private List<int[]> batches(LabeledDataset train, MPerClassSampler sampler, Random rng) {
-    int[] order;
-    if (sampler != null) {
-      order = sampler.epoch();
-    } else {
-      order = new int[train.size()];
-      for (int i = 0; i < order.length; i++) {
-        order[i] = i;
-      }
-      for (int i = order.length - 1; i > 0; i--) {
-        int j = rng.nextInt(i + 1);
-        int t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-      }
-    }
-    List<int[]> out = new ArrayList<>();
-    for (int from = 0; from < order.length; from += batchSize) {
-      int n = Math.min(batchSize, order.length - from);
-      if (n >= 2 && (sampler == null || n == batchSize)) {
-        out.add(java.util.Arrays.copyOfRange(order, from, from + n));
-      }
-    }
-    return out;
   }
 }

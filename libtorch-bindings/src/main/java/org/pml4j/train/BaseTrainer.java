@@ -88,6 +88,7 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
   private long steps;
   private boolean closed;
   private Thread threadsSetFor;
+  private StepPhases phases;
 
   /**
    * @param config the configuration (encoder required; null optimizer: Adam lr 1e-3), stored as given and written
@@ -177,13 +178,44 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
    */
   protected abstract Tensor computeLoss(Tensor embeddings, Tensor labels);
 
-  /** PML's MetricLossOnly part: miner then loss, or the CrossBatchMemory (with its miner) when there is one. */
-  protected final Tensor metricLoss(Tensor embeddings, Tensor labels) {
+  /**
+   * PML's MetricLossOnly part: miner then loss, or the CrossBatchMemory (with its miner) when there is one. Public so
+   * that a benchmark can time the loss alone on given embeddings; a CrossBatchMemory enqueues them.
+   *
+   * @param embeddings {@code [B, E]} embeddings (with grad to back-propagate)
+   * @param labels {@code [B]} int64
+   * @return the scalar loss
+   */
+  public final Tensor metricLoss(Tensor embeddings, Tensor labels) {
     if (memory != null) {
-      return memory.forward(embeddings, labels);
+      Tensor l = memory.forward(embeddings, labels);
+      mark(StepPhases.Phase.LOSS);
+      return l;
     }
     IndicesTuple tuple = miner == null ? null : miner.forward(embeddings, labels);
-    return loss.forward(embeddings, labels, tuple, null, null);
+    mark(StepPhases.Phase.MINER);
+    Tensor l = loss.forward(embeddings, labels, tuple, null, null);
+    mark(StepPhases.Phase.LOSS);
+    return l;
+  }
+
+  /**
+   * Records the wall time of every following step by phase into {@code p} (null: stop recording). Costs two clock
+   * reads per phase.
+   */
+  public void setPhaseTimes(StepPhases p) {
+    this.phases = p;
+  }
+
+  /** The phase recorder, or null. */
+  public StepPhases phaseTimes() {
+    return phases;
+  }
+
+  private void mark(StepPhases.Phase p) {
+    if (phases != null) {
+      phases.mark(p);
+    }
   }
 
   /** Extra checks of a batch's labels (TrainWithClassifier: within the classifier's classes). */
@@ -200,6 +232,10 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
     }
     int b = labels.length;
     double value;
+    StepPhases ph = phases;
+    if (ph != null) {
+      ph.start();
+    }
     try (Scope s = Scope.open()) {
       long[] shape = new long[inputShape.length + 1];
       shape[0] = b;
@@ -210,12 +246,22 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
       if (head != null) {
         head.train(true);
       }
+      mark(StepPhases.Phase.OTHER);
       optimizer.zeroGrad();
+      mark(StepPhases.Phase.OPTIMIZER);
       Tensor embeddings = encoder.forward(x);
+      mark(StepPhases.Phase.ENCODER_FORWARD);
       Tensor total = computeLoss(embeddings, y);
+      mark(StepPhases.Phase.LOSS);
       total.backward();
+      mark(StepPhases.Phase.BACKWARD);
       optimizer.step();
+      mark(StepPhases.Phase.OPTIMIZER);
       value = total.item_double();
+    }
+    if (ph != null) {
+      ph.mark(StepPhases.Phase.OTHER);
+      ph.stepDone();
     }
     steps++;
     return new StepResult(steps, value, b, queueFill());

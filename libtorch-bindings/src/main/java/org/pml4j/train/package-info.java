@@ -9,7 +9,10 @@
  *       {@link org.pml4j.train.TrainWithClassifier}, both {@link org.pml4j.train.CheckpointableTrainer}s built from a
  *       {@link org.pml4j.train.TrainerConfig} by {@link org.pml4j.train.Trainers#fromConfig};</li>
  *   <li>snapshots that restore bit-identically (see {@link org.pml4j.train.BaseTrainer}) and
- *       {@link org.pml4j.train.Checkpoints} to write them atomically.</li>
+ *       {@link org.pml4j.train.Checkpoints} to write them atomically;</li>
+ *   <li>the epoch loop ({@link org.pml4j.train.Epochs}), test-split retrieval accuracy
+ *       ({@link org.pml4j.train.RetrievalEval}) and per-phase step timing ({@link org.pml4j.train.StepPhases}) shared
+ *       by {@code pml4j train}, {@code eval} and {@code bench}.</li>
  * </ul>
  */
 package org.pml4j.train;
