@@ -26,6 +26,7 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.PipelineOptions;
 import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.jobgraph.JobGraph;
 import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.runtime.minicluster.MiniCluster;
@@ -62,7 +63,8 @@ import org.pml4j.train.TrainerConfig;
  *
  * <p>Checkpoints go to {@code DIR/checkpoints} (filesystem storage) every {@code checkpoint_interval_ms}; a task
  * failure restarts from the last one (fixed delay, 3 attempts). The trainer comes from a {@link TrainerFactory};
- * {@link TrainerFactory#DEFAULT} is {@code org.pml4j.train.Trainers.fromConfig}.
+ * {@link TrainerFactory#DEFAULT} is {@code org.pml4j.train.Trainers.fromConfig}. With {@code duration_seconds} the
+ * job is stopped after that long with a draining savepoint, which ends the input and publishes the final model.
  *
  * <p><b>On a Flink cluster</b> ({@code flink run}), build the same topology with {@link #build} in a main class. Put
  * the Bytedeco (pytorch, openblas, javacpp) and ONNX Runtime jars into Flink's {@code lib/} and set {@code
@@ -80,6 +82,7 @@ public final class StreamingJob {
   /** Output files inside the output directory. */
   public static final String MODELS = "models";
   public static final String CHECKPOINTS = "checkpoints";
+  public static final String SAVEPOINTS = "savepoints";
   public static final String SUMMARY = "summary.json";
   public static final String EVALUATIONS = "evaluations.jsonl";
   public static final String MODEL_UPDATES = "model_updates.jsonl";
@@ -270,7 +273,22 @@ public final class StreamingJob {
       JobGraph job = env.getStreamGraph().getJobGraph();
       mc.submitJob(job).get();
       log.println("pml4j stream: submitted job " + job.getJobID());
-      JobResult result = mc.requestJobResult(job.getJobID()).get();
+      JobResult result;
+      if (c.durationSeconds > 0) {
+        try {
+          result = mc.requestJobResult(job.getJobID()).get(Math.round(c.durationSeconds * 1000),
+              java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+          log.println("pml4j stream: duration of " + c.durationSeconds + " s reached; stopping the job with a "
+              + "draining savepoint (the trainer publishes its final model)");
+          String sp = mc.stopWithSavepoint(job.getJobID(), dir.resolve(SAVEPOINTS).toUri().toString(), true,
+              SavepointFormatType.CANONICAL).get();
+          log.println("pml4j stream: savepoint " + sp);
+          result = mc.requestJobResult(job.getJobID()).get();
+        }
+      } else {
+        result = mc.requestJobResult(job.getJobID()).get();
+      }
       JobExecutionResult r = result.toJobExecutionResult(StreamingJob.class.getClassLoader());
       double seconds = (System.nanoTime() - t0) / 1e9;
       ObjectNode summary = summarize(dir, r, seconds, ui.toString());
@@ -432,7 +450,7 @@ public final class StreamingJob {
     for (String name : new String[] {SUMMARY, EVALUATIONS, MODEL_UPDATES, REJECTED, EMBEDDINGS}) {
       Files.deleteIfExists(dir.resolve(name));
     }
-    for (String sub : new String[] {MODELS, CHECKPOINTS}) {
+    for (String sub : new String[] {MODELS, CHECKPOINTS, SAVEPOINTS}) {
       Path p = dir.resolve(sub);
       if (Files.exists(p)) {
         try (var walk = Files.walk(p)) {
@@ -452,7 +470,8 @@ public final class StreamingJob {
 
   /**
    * Command line: {@code StreamingJob [--config FILE] [--key value ...]} (see {@link StreamJobConfig}). Uses
-   * {@link TrainerFactory#DEFAULT}.
+   * {@link TrainerFactory#DEFAULT}. Started by {@code flink run} (the shaded {@code pml4j-flink-<version>-job.jar}),
+   * it submits the topology to that cluster; started any other way, it runs {@link #run} in an embedded MiniCluster.
    */
   public static void main(String[] args) throws Exception {
     if (args.length > 0 && (args[0].equals("-h") || args[0].equals("--help"))) {
@@ -460,12 +479,23 @@ public final class StreamingJob {
           + "  keys (snake_case or kebab-case): output_dir, dataset (synthetic|fashion-mnist|csv|jsonl|kafka),\n"
           + "  data_dir, train_path, heldout_path, dimension, train_records, heldout_records, batch_size,\n"
           + "  publish_every_steps, publish_every_seconds, embed_parallelism, checkpoint_interval_ms, web_ui_port,\n"
-          + "  keep_ui_seconds, write_embeddings, synthetic.{classes,dimension,noise,center_scale,seed,corrupt_every},\n"
+          + "  keep_ui_seconds, duration_seconds, write_embeddings,\n"
+          + "  synthetic.{classes,dimension,noise,center_scale,seed,corrupt_every},\n"
           + "  kafka.{bootstrap_servers,train_topic,heldout_topic,group_id,bounded}, trainer (JSON)\n"
           + "defaults:\n" + new StreamJobConfig().toJson());
       return;
     }
     StreamJobConfig c = StreamJobConfig.fromArgs(args);
+    StreamExecutionEnvironment env = environment(c);
+    if (env instanceof org.apache.flink.client.program.StreamContextEnvironment) {
+      // Submitted with `flink run` (the CLI installed its context environment): build the topology into it and let
+      // the cluster run it. output_dir must be a path that every TaskManager can write (a shared mount).
+      build(env, c, TrainerFactory.DEFAULT);
+      JobExecutionResult r = env.execute("pml4j-stream-" + c.dataset);
+      System.out.println("pml4j stream: job " + r.getJobID() + " finished in " + r.getNetRuntime() + " ms; "
+          + "rejected " + r.getAccumulatorResult(ValidateFunction.ACCUMULATOR) + "; outputs in " + c.outputDir);
+      return;
+    }
     run(c, TrainerFactory.DEFAULT, System.out);
   }
 }
