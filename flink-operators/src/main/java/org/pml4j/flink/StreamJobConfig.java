@@ -90,6 +90,14 @@ public class StreamJobConfig {
    * reproducible to the record; a bounded {@link #trainRecords} is.)
    */
   public double durationSeconds;
+  /**
+   * Restore from this retained checkpoint or savepoint ({@code .../checkpoints/<job>/chk-N}; null: start fresh). The
+   * output directory should be a new one: {@link StreamingJob#run} clears the reports, models and checkpoints of its
+   * own directory.
+   */
+  public String restoreFrom;
+  /** Keep the last checkpoint when the job is cancelled (it is kept anyway when the process dies). */
+  public boolean retainCheckpoints = true;
   /** Keep the MiniCluster (and its Web UI) up this long after the job. */
   public int keepUiSeconds;
   /** Also write every embedding to embeddings.jsonl. */

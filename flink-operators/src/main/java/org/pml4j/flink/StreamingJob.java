@@ -25,9 +25,12 @@ import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.PipelineOptions;
 import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.configuration.ExternalizedCheckpointRetention;
 import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.jobgraph.JobGraph;
+import org.apache.flink.runtime.jobgraph.SavepointRestoreSettings;
 import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
@@ -227,6 +230,13 @@ public final class StreamingJob {
     conf.set(PipelineOptions.NAME, "pml4j-stream-" + c.dataset);
     conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
     conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir.resolve(CHECKPOINTS).toUri().toString());
+    if (c.retainCheckpoints) {
+      conf.set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION,
+          ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
+    }
+    if (c.restoreFrom != null && !c.restoreFrom.isBlank()) {
+      conf.set(StateRecoveryOptions.SAVEPOINT_PATH, Path.of(c.restoreFrom).toAbsolutePath().toUri().toString());
+    }
     conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
     conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 3);
     conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofSeconds(1));
@@ -271,6 +281,12 @@ public final class StreamingJob {
       StreamExecutionEnvironment env = environment(c);
       build(env, c, factory);
       JobGraph job = env.getStreamGraph().getJobGraph();
+      if (c.restoreFrom != null && !c.restoreFrom.isBlank()) {
+        // env.execute() would take this from the configuration; a JobGraph submitted directly needs it set.
+        job.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(
+            Path.of(c.restoreFrom).toAbsolutePath().toUri().toString(), false));
+        log.println("pml4j stream: restoring from " + c.restoreFrom);
+      }
       mc.submitJob(job).get();
       log.println("pml4j stream: submitted job " + job.getJobID());
       JobResult result;
@@ -479,7 +495,7 @@ public final class StreamingJob {
           + "  keys (snake_case or kebab-case): output_dir, dataset (synthetic|fashion-mnist|csv|jsonl|kafka),\n"
           + "  data_dir, train_path, heldout_path, dimension, train_records, heldout_records, batch_size,\n"
           + "  publish_every_steps, publish_every_seconds, embed_parallelism, checkpoint_interval_ms, web_ui_port,\n"
-          + "  keep_ui_seconds, duration_seconds, write_embeddings,\n"
+          + "  keep_ui_seconds, duration_seconds, restore_from, retain_checkpoints, write_embeddings,\n"
           + "  synthetic.{classes,dimension,noise,center_scale,seed,corrupt_every},\n"
           + "  kafka.{bootstrap_servers,train_topic,heldout_topic,group_id,bounded}, trainer (JSON)\n"
           + "defaults:\n" + new StreamJobConfig().toJson());
