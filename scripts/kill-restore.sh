@@ -27,7 +27,7 @@ latest_chk() {
     | awk -F'chk-' '{print $NF" "$0}' | sort -n | tail -1 | cut -d' ' -f2-
 }
 for _ in $(seq 1 600); do
-  versions=$(wc -l < "$work/killed/model_updates.jsonl" 2>/dev/null || echo 0)
+  versions=$(cat "$work/killed/model_updates.jsonl" 2>/dev/null | wc -l)
   if [[ -n "$(latest_chk)" && "$versions" -ge 3 ]]; then break; fi
   if ! kill -0 "$pid" 2>/dev/null; then echo "kill-restore: the run ended before it could be killed"; exit 1; fi
   sleep 0.2
