@@ -23,11 +23,11 @@ echo "kill-restore: 2/3 run to be killed"
 "$pml4j" "${common[@]}" --out "$work/killed" > "$work/killed.log" 2>&1 &
 pid=$! # bin/pml4j execs java: this is the JVM
 latest_chk() {
-  find "$work/killed/checkpoints" -mindepth 3 -maxdepth 3 -name _metadata 2>/dev/null | sed 's|/_metadata$||' \
+  { find "$work/killed/checkpoints" -mindepth 3 -maxdepth 3 -name _metadata 2>/dev/null || true; } | sed 's|/_metadata$||' \
     | awk -F'chk-' '{print $NF" "$0}' | sort -n | tail -1 | cut -d' ' -f2-
 }
 for _ in $(seq 1 600); do
-  versions=$(cat "$work/killed/model_updates.jsonl" 2>/dev/null | wc -l)
+  versions=$({ cat "$work/killed/model_updates.jsonl" 2>/dev/null || true; } | wc -l)
   if [[ -n "$(latest_chk)" && "$versions" -ge 3 ]]; then break; fi
   if ! kill -0 "$pid" 2>/dev/null; then echo "kill-restore: the run ended before it could be killed"; exit 1; fi
   sleep 0.2
