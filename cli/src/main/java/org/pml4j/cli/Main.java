@@ -15,7 +15,7 @@ import picocli.CommandLine.Parameters;
 /** The {@code pml4j} command line. */
 @Command(name = "pml4j", mixinStandardHelpOptions = true, version = "pml4j 0.1.0",
     description = "Metric learning for JVM pipelines: pytorch-metric-learning on LibTorch.",
-    subcommands = {TrainCommand.class, ExportCommand.class, EvalCommand.class, BenchCommand.class,
+    subcommands = {TrainCommand.class, ExportCommand.class, EvalCommand.class, BenchCommand.class, StreamCommand.class,
         Main.Conformance.class, Main.Components.class, Main.SoakCmd.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @Override

@@ -83,6 +83,21 @@ public class StreamJobConfig {
   public long checkpointIntervalMs = 2000;
   /** Web UI port (0: any free port). */
   public int webUiPort = 8081;
+  /**
+   * Wall-clock budget of the job in {@link StreamingJob#run} (seconds, 0: until the bounded input ends). When it is
+   * exceeded the job is stopped with a draining savepoint (into {@code DIR/savepoints}): the sources end, the trainer
+   * trains its last full batch and publishes the final model, as at the end of the input. (A stop by time is not
+   * reproducible to the record; a bounded {@link #trainRecords} is.)
+   */
+  public double durationSeconds;
+  /**
+   * Restore from this retained checkpoint or savepoint ({@code .../checkpoints/<job>/chk-N}; null: start fresh). The
+   * output directory should be a new one: {@link StreamingJob#run} clears the reports, models and checkpoints of its
+   * own directory.
+   */
+  public String restoreFrom;
+  /** Keep the last checkpoint when the job is cancelled (it is kept anyway when the process dies). */
+  public boolean retainCheckpoints = true;
   /** Keep the MiniCluster (and its Web UI) up this long after the job. */
   public int keepUiSeconds;
   /** Also write every embedding to embeddings.jsonl. */
@@ -171,6 +186,9 @@ public class StreamJobConfig {
     }
     if (!queries.equals("train") && !queries.equals("heldout")) {
       throw new IllegalArgumentException("queries must be 'train' or 'heldout', got '" + queries + "'");
+    }
+    if (durationSeconds < 0) {
+      throw new IllegalArgumentException("duration_seconds must be >= 0");
     }
     if (queryEvery < 1) {
       throw new IllegalArgumentException("query_every must be >= 1");

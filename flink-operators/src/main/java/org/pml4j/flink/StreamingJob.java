@@ -25,8 +25,12 @@ import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.PipelineOptions;
 import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.configuration.ExternalizedCheckpointRetention;
 import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.StateRecoveryOptions;
+import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.runtime.jobgraph.JobGraph;
+import org.apache.flink.runtime.jobgraph.SavepointRestoreSettings;
 import org.apache.flink.runtime.jobmaster.JobResult;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
@@ -62,7 +66,8 @@ import org.pml4j.train.TrainerConfig;
  *
  * <p>Checkpoints go to {@code DIR/checkpoints} (filesystem storage) every {@code checkpoint_interval_ms}; a task
  * failure restarts from the last one (fixed delay, 3 attempts). The trainer comes from a {@link TrainerFactory};
- * {@link TrainerFactory#DEFAULT} is {@code org.pml4j.train.Trainers.fromConfig}.
+ * {@link TrainerFactory#DEFAULT} is {@code org.pml4j.train.Trainers.fromConfig}. With {@code duration_seconds} the
+ * job is stopped after that long with a draining savepoint, which ends the input and publishes the final model.
  *
  * <p><b>On a Flink cluster</b> ({@code flink run}), build the same topology with {@link #build} in a main class. Put
  * the Bytedeco (pytorch, openblas, javacpp) and ONNX Runtime jars into Flink's {@code lib/} and set {@code
@@ -80,6 +85,7 @@ public final class StreamingJob {
   /** Output files inside the output directory. */
   public static final String MODELS = "models";
   public static final String CHECKPOINTS = "checkpoints";
+  public static final String SAVEPOINTS = "savepoints";
   public static final String SUMMARY = "summary.json";
   public static final String EVALUATIONS = "evaluations.jsonl";
   public static final String MODEL_UPDATES = "model_updates.jsonl";
@@ -224,6 +230,13 @@ public final class StreamingJob {
     conf.set(PipelineOptions.NAME, "pml4j-stream-" + c.dataset);
     conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
     conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir.resolve(CHECKPOINTS).toUri().toString());
+    if (c.retainCheckpoints) {
+      conf.set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION,
+          ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
+    }
+    if (c.restoreFrom != null && !c.restoreFrom.isBlank()) {
+      conf.set(StateRecoveryOptions.SAVEPOINT_PATH, Path.of(c.restoreFrom).toAbsolutePath().toUri().toString());
+    }
     conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
     conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 3);
     conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofSeconds(1));
@@ -268,9 +281,30 @@ public final class StreamingJob {
       StreamExecutionEnvironment env = environment(c);
       build(env, c, factory);
       JobGraph job = env.getStreamGraph().getJobGraph();
+      if (c.restoreFrom != null && !c.restoreFrom.isBlank()) {
+        // env.execute() would take this from the configuration; a JobGraph submitted directly needs it set.
+        job.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(
+            Path.of(c.restoreFrom).toAbsolutePath().toUri().toString(), false));
+        log.println("pml4j stream: restoring from " + c.restoreFrom);
+      }
       mc.submitJob(job).get();
       log.println("pml4j stream: submitted job " + job.getJobID());
-      JobResult result = mc.requestJobResult(job.getJobID()).get();
+      JobResult result;
+      if (c.durationSeconds > 0) {
+        try {
+          result = mc.requestJobResult(job.getJobID()).get(Math.round(c.durationSeconds * 1000),
+              java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+          log.println("pml4j stream: duration of " + c.durationSeconds + " s reached; stopping the job with a "
+              + "draining savepoint (the trainer publishes its final model)");
+          String sp = mc.stopWithSavepoint(job.getJobID(), dir.resolve(SAVEPOINTS).toUri().toString(), true,
+              SavepointFormatType.CANONICAL).get();
+          log.println("pml4j stream: savepoint " + sp);
+          result = mc.requestJobResult(job.getJobID()).get();
+        }
+      } else {
+        result = mc.requestJobResult(job.getJobID()).get();
+      }
       JobExecutionResult r = result.toJobExecutionResult(StreamingJob.class.getClassLoader());
       double seconds = (System.nanoTime() - t0) / 1e9;
       ObjectNode summary = summarize(dir, r, seconds, ui.toString());
@@ -432,7 +466,7 @@ public final class StreamingJob {
     for (String name : new String[] {SUMMARY, EVALUATIONS, MODEL_UPDATES, REJECTED, EMBEDDINGS}) {
       Files.deleteIfExists(dir.resolve(name));
     }
-    for (String sub : new String[] {MODELS, CHECKPOINTS}) {
+    for (String sub : new String[] {MODELS, CHECKPOINTS, SAVEPOINTS}) {
       Path p = dir.resolve(sub);
       if (Files.exists(p)) {
         try (var walk = Files.walk(p)) {
@@ -452,7 +486,8 @@ public final class StreamingJob {
 
   /**
    * Command line: {@code StreamingJob [--config FILE] [--key value ...]} (see {@link StreamJobConfig}). Uses
-   * {@link TrainerFactory#DEFAULT}.
+   * {@link TrainerFactory#DEFAULT}. Started by {@code flink run} (the shaded {@code pml4j-flink-<version>-job.jar}),
+   * it submits the topology to that cluster; started any other way, it runs {@link #run} in an embedded MiniCluster.
    */
   public static void main(String[] args) throws Exception {
     if (args.length > 0 && (args[0].equals("-h") || args[0].equals("--help"))) {
@@ -460,12 +495,23 @@ public final class StreamingJob {
           + "  keys (snake_case or kebab-case): output_dir, dataset (synthetic|fashion-mnist|csv|jsonl|kafka),\n"
           + "  data_dir, train_path, heldout_path, dimension, train_records, heldout_records, batch_size,\n"
           + "  publish_every_steps, publish_every_seconds, embed_parallelism, checkpoint_interval_ms, web_ui_port,\n"
-          + "  keep_ui_seconds, write_embeddings, synthetic.{classes,dimension,noise,center_scale,seed,corrupt_every},\n"
+          + "  keep_ui_seconds, duration_seconds, restore_from, retain_checkpoints, write_embeddings,\n"
+          + "  synthetic.{classes,dimension,noise,center_scale,seed,corrupt_every},\n"
           + "  kafka.{bootstrap_servers,train_topic,heldout_topic,group_id,bounded}, trainer (JSON)\n"
           + "defaults:\n" + new StreamJobConfig().toJson());
       return;
     }
     StreamJobConfig c = StreamJobConfig.fromArgs(args);
+    StreamExecutionEnvironment env = environment(c);
+    if (env instanceof org.apache.flink.client.program.StreamContextEnvironment) {
+      // Submitted with `flink run` (the CLI installed its context environment): build the topology into it and let
+      // the cluster run it. output_dir must be a path that every TaskManager can write (a shared mount).
+      build(env, c, TrainerFactory.DEFAULT);
+      JobExecutionResult r = env.execute("pml4j-stream-" + c.dataset);
+      System.out.println("pml4j stream: job " + r.getJobID() + " finished in " + r.getNetRuntime() + " ms; "
+          + "rejected " + r.getAccumulatorResult(ValidateFunction.ACCUMULATOR) + "; outputs in " + c.outputDir);
+      return;
+    }
     run(c, TrainerFactory.DEFAULT, System.out);
   }
 }

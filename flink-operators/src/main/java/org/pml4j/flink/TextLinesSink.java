@@ -36,6 +36,7 @@ public final class TextLinesSink implements Sink<String> {
       public void write(String line, Context ctx) throws IOException {
         w.write(line);
         w.newLine();
+        w.flush(); // few, small lines: readers (the CLI's progress) see each one at once
       }
 
       @Override

@@ -60,7 +60,7 @@ class EmbedOperatorTest {
     SyntheticClusters gen = new SyntheticClusters(4, DIM, 0.4, 1.0, 9, 0, 0);
     DataStream<LabeledVector> train = env.fromSource(Sources.synthetic(gen, 640, 0),
         WatermarkStrategy.noWatermarks(), "train");
-    DataStream<ModelUpdate> models = TrainerOperator.apply(train, SimpleTrainer.factory(),
+    DataStream<ModelUpdate> models = TrainerOperator.apply(train, TrainerFactory.DEFAULT,
         TestSupport.tinyConfig(DIM, 4, 2), TrainerOperator.Settings.of(32, 5));
     models.sinkTo(TestSupport.collect("embed-models"));
     DataStream<ModelUpdate> delayed = models.map(new DelayFirst()).setParallelism(1);
@@ -112,7 +112,7 @@ class EmbedOperatorTest {
     SyntheticClusters gen = new SyntheticClusters(4, DIM, 0.4, 1.0, 9, 0, 0);
     DataStream<LabeledVector> train = env.fromSource(Sources.synthetic(gen, 320, 0),
         WatermarkStrategy.noWatermarks(), "train").uid("train");
-    DataStream<ModelUpdate> models = TrainerOperator.apply(train, SimpleTrainer.factory(),
+    DataStream<ModelUpdate> models = TrainerOperator.apply(train, TrainerFactory.DEFAULT,
         TestSupport.tinyConfig(DIM, 4, 2), TrainerOperator.Settings.of(32, 5));
     DataStream<LabeledVector> slowQueries = env.fromSource(
         Sources.synthetic(gen.withIdOffset(1_000_000), 1_000_000, 50), WatermarkStrategy.noWatermarks(), "queries")
@@ -193,7 +193,7 @@ class EmbedOperatorTest {
     assertEquals(0, TestSupport.collected("buffered-first").size(), "nothing served without a model");
 
     byte[] onnx;
-    try (SimpleTrainer t = new SimpleTrainer(TestSupport.tinyConfig(DIM, 4, 2))) {
+    try (org.pml4j.train.CheckpointableTrainer t = TrainerFactory.DEFAULT.apply(TestSupport.tinyConfig(DIM, 4, 2))) {
       onnx = org.pml4j.onnx.OnnxExporter.export(t.encoder(), 7, 70);
     }
     StreamExecutionEnvironment env2 = TestSupport.env(null, 0, 0);

@@ -47,7 +47,7 @@ class FaultToleranceTest {
         WatermarkStrategy.noWatermarks(), "synthetic").uid("source");
     DataStream<LabeledVector> checked = src.process(new ValidateFunction(DIM, true)).uid("validate")
         .map(new TestSupport.FailOnce(markers, failAt)).uid("fail-once");
-    SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(checked, SimpleTrainer.factory(),
+    SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(checked, CountingTrainerFactory.factory(),
         TestSupport.tinyConfig(DIM, 4, 3), TrainerOperator.Settings.of(BATCH, 10));
     ModelPublisherSink.apply(models, dir.resolve("models"), 100);
     models.sinkTo(TestSupport.collect(name));
@@ -73,9 +73,9 @@ class FaultToleranceTest {
   @Test
   void recoveredRunIsBitIdenticalToFailureFreeRun() throws Exception {
     Map<Long, byte[]> clean = run("clean", Set.of());
-    int restoresBefore = SimpleTrainer.RESTORES.get();
+    int restoresBefore = CountingTrainerFactory.RESTORES.get();
     Map<Long, byte[]> failing = run("failing", FAIL_AT);
-    int restores = SimpleTrainer.RESTORES.get() - restoresBefore;
+    int restores = CountingTrainerFactory.RESTORES.get() - restoresBefore;
 
     assertTrue(restores >= 1, "recovery should restore trainer state from a checkpoint, got " + restores);
     assertEquals(clean.keySet(), failing.keySet());

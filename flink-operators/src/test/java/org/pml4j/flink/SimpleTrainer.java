@@ -34,7 +34,8 @@ import org.pml4j.train.TrainerConfig;
 import org.pml4j.tuples.IndicesTuple;
 
 /**
- * A small real trainer for the Flink tests until org.pml4j.train.Trainers exists: a {@link Sequential} encoder and a
+ * A minimal independent trainer (kept as a second CheckpointableTrainer implementation for the operator contract; the
+ * Flink tests use the real one, {@link TrainerFactory#DEFAULT}): a {@link Sequential} encoder and a
  * loss (and optional miner) from the registry, LibTorch's Adam. Snapshot = step counter + {@code Layer.saveState} +
  * loss parameters + the Adam archive. No CrossBatchMemory, no randomness during training.
  */

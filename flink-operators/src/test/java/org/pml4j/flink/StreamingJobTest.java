@@ -42,7 +42,7 @@ class StreamingJobTest {
   void runWritesModelsAndSummary() throws Exception {
     Path out = tmp.resolve("run");
     ByteArrayOutputStream log = new ByteArrayOutputStream();
-    JsonNode s = StreamingJob.run(config(out), SimpleTrainer.factory(), new PrintStream(log, true,
+    JsonNode s = StreamingJob.run(config(out), TrainerFactory.DEFAULT, new PrintStream(log, true,
         StandardCharsets.UTF_8));
     String printed = log.toString(StandardCharsets.UTF_8);
     System.out.print(printed);
@@ -78,7 +78,7 @@ class StreamingJobTest {
     for (int i = 0; i < 2; i++) {
       StreamJobConfig c = config(tmp.resolve("twice-" + i));
       StreamExecutionEnvironment env = StreamingJob.environment(c);
-      StreamingJob.build(env, c, SimpleTrainer.factory());
+      StreamingJob.build(env, c, TrainerFactory.DEFAULT);
       JobExecutionResult r = env.execute("twice-" + i);
       assertEquals(25L, (Long) r.getAccumulatorResult(ValidateFunction.ACCUMULATOR));
       ModelPublisher.PublishedModel latest = ModelPublisher.readLatest(tmp.resolve("twice-" + i)

@@ -38,7 +38,7 @@ class ValidationJobTest {
     SingleOutputStreamOperator<LabeledVector> valid = src.process(new ValidateFunction(dim, true)).name("validate");
     valid.getSideOutput(ValidateFunction.REJECTED).sinkTo(TestSupport.collect("rejected"));
     valid.sinkTo(TestSupport.collect("valid"));
-    TrainerOperator.apply(valid, SimpleTrainer.factory(), TestSupport.tinyConfig(dim, 4, 1),
+    TrainerOperator.apply(valid, TrainerFactory.DEFAULT, TestSupport.tinyConfig(dim, 4, 1),
         TrainerOperator.Settings.of(16, 5)).sinkTo(TestSupport.collect("models"));
     JobExecutionResult r = env.execute("validation");
 

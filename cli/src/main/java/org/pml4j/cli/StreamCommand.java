@@ -1,0 +1,277 @@
+package org.pml4j.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.pml4j.flink.FashionMnist;
+import org.pml4j.flink.StreamJobConfig;
+import org.pml4j.flink.StreamingJob;
+import org.pml4j.flink.TrainerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code pml4j stream}. */
+@Command(name = "stream", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Runs the streaming job (org.pml4j.flink.StreamingJob) in an embedded Flink MiniCluster with the "
+        + "Web UI on localhost: online metric learning on a labeled stream, versioned ONNX models published to "
+        + "DIR/models, each version's precision@1 and MAP@R on a held-out stream. Prints progress per model version "
+        + "and writes DIR/summary.json and the plot DIR/quality.png (loss, P@1, MAP@R per version).",
+        "Dataset: Fashion-MNIST when its files exist (" + FashionMnist.DEFAULT_DIR + "), otherwise the seeded "
+            + "synthetic stream."})
+final class StreamCommand implements Callable<Integer> {
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "job config JSON (StreamingJob keys, snake_case); the flags below override it")
+  Path config;
+
+  @Option(names = "--dataset", description = "fashion-mnist or synthetic (default: fashion-mnist when "
+      + FashionMnist.DEFAULT_DIR + " exists, else synthetic)")
+  String dataset;
+
+  @Option(names = "--out", paramLabel = "DIR", description = "output directory (default: ${DEFAULT-VALUE})")
+  Path out = Path.of("pml4j-out");
+
+  @Option(names = "--duration", paramLabel = "TIME", description = "stop after this long (e.g. 90s, 3m; a bare number "
+      + "is seconds) with a draining savepoint: the trainer publishes its final model; default: until the stream ends")
+  String duration;
+
+  @Option(names = "--records", paramLabel = "N", description = "training records of the stream (default: "
+      + "fashion-mnist 0 = the whole training split, one epoch of 60,000; synthetic 20000)")
+  Long records;
+
+  @Option(names = "--heldout", paramLabel = "N", description = "held-out records for P@1 / MAP@R (default: "
+      + "fashion-mnist 10000 = the whole t10k split; synthetic 1000)")
+  Integer heldout;
+
+  @Option(names = "--web-ui-port", paramLabel = "PORT", description = "Flink Web UI port, 0 for any free one "
+      + "(default: 8081, or a free one when 8081 is taken)")
+  Integer webUiPort;
+
+  @Option(names = "--keep-ui", paramLabel = "SECONDS", description = "keep the Web UI up this long after the job "
+      + "(default: ${DEFAULT-VALUE})")
+  int keepUi = 0;
+
+  @Option(names = "--set", paramLabel = "KEY=VALUE", description = "any other StreamingJob key (repeatable), e.g. "
+      + "--set batch_size=128 --set publish_every_steps=25 --set trainer.optimizer='{\"class\": \"Adam\", ...}'")
+  List<String> sets = new ArrayList<>();
+
+  @Override
+  public Integer call() throws Exception {
+    List<String> args = new ArrayList<>();
+    JsonNode file = null;
+    if (config != null) {
+      if (!Files.isRegularFile(config)) {
+        throw new IllegalArgumentException("--config: no such file " + config);
+      }
+      file = JSON.readTree(config.toFile());
+      args.add("--config");
+      args.add(config.toString());
+    }
+    String ds = dataset != null ? dataset.trim().toLowerCase(Locale.ROOT)
+        : file != null && file.hasNonNull("dataset") ? file.get("dataset").asText() : null;
+    String why;
+    if (ds == null) {
+      boolean present = Files.exists(Path.of(FashionMnist.DEFAULT_DIR, "train-images-idx3-ubyte.gz"))
+          || Files.exists(Path.of(FashionMnist.DEFAULT_DIR, "train-images-idx3-ubyte"));
+      ds = present ? "fashion-mnist" : "synthetic";
+      why = present ? "found in " + FashionMnist.DEFAULT_DIR
+          : "Fashion-MNIST not found in " + FashionMnist.DEFAULT_DIR + " (Debian package dataset-fashion-mnist)";
+    } else {
+      why = dataset != null ? "--dataset" : "from " + config;
+    }
+    if (dataset != null && !ds.equals("fashion-mnist") && !ds.equals("synthetic")) {
+      throw new IllegalArgumentException("--dataset: unknown dataset '" + dataset
+          + "'; use fashion-mnist or synthetic");
+    }
+    add(args, "dataset", ds);
+    add(args, "output_dir", out.toAbsolutePath().toString());
+    add(args, "web_ui_port", Integer.toString(webUiPort != null ? webUiPort : portFree(8081) ? 8081 : 0));
+    add(args, "keep_ui_seconds", Integer.toString(keepUi));
+    boolean fileSets = file != null && file.has("train_records");
+    if (records != null) {
+      add(args, "train_records", Long.toString(records));
+    } else if (!fileSets) {
+      add(args, "train_records", ds.equals("fashion-mnist") ? "0" : "20000");
+    }
+    if (heldout != null) {
+      add(args, "heldout_records", Integer.toString(heldout));
+    } else if (!(file != null && file.has("heldout_records"))) {
+      add(args, "heldout_records", ds.equals("fashion-mnist") ? "10000" : "1000");
+    }
+    if (duration != null) {
+      add(args, "duration_seconds", Double.toString(parseDuration(duration)));
+    }
+    for (String s : sets) {
+      int eq = s.indexOf('=');
+      if (eq < 1) {
+        throw new IllegalArgumentException("--set expects KEY=VALUE, got '" + s + "'");
+      }
+      add(args, s.substring(0, eq), s.substring(eq + 1));
+    }
+    StreamJobConfig c = StreamJobConfig.fromArgs(args.toArray(String[]::new));
+    PrintStream o = System.out;
+    o.println("pml4j stream: dataset " + c.dataset + " (" + why + ")" + (c.dataset.equals("synthetic")
+        ? ", seeded synthetic clusters: " + c.synthetic.classes + " classes, " + c.synthetic.dimension + " features"
+        : "") + "; " + (c.trainRecords > 0 ? c.trainRecords : "all") + " training records, " + c.heldoutRecords
+        + " held out, batches of "
+        + c.batchSize + ", a model version every " + c.publishEverySteps + " steps"
+        + (c.durationSeconds > 0 ? ", at most " + c.durationSeconds + " s" : ""));
+    Path dir = Path.of(c.outputDir);
+    Progress progress = new Progress(dir, System.out);
+    // The job's own lines (Web UI address, summary) come after the progress lines that precede them.
+    o = new PrintStream(System.out, true) {
+      @Override
+      public void println(String x) {
+        progress.poll();
+        super.println(x);
+      }
+    };
+    Thread t = new Thread(progress, "pml4j-stream-progress");
+    t.setDaemon(true);
+    JsonNode summary;
+    try {
+      t.start();
+      summary = StreamingJob.run(c, TrainerFactory.DEFAULT, o);
+    } finally {
+      progress.stop();
+      t.join(5000);
+    }
+    progress.poll(); // the last lines
+    Path png = dir.resolve("quality.png");
+    QualityPlot.write(summary, "pml4j stream: " + c.dataset + " (" + summary.path("model_versions").asInt()
+        + " model versions)", png);
+    o.println("pml4j stream: models in " + dir.resolve(StreamingJob.MODELS) + ", plot " + png);
+    return 0;
+  }
+
+  private static boolean portFree(int port) {
+    try (java.net.ServerSocket s = new java.net.ServerSocket()) {
+      s.bind(new java.net.InetSocketAddress("localhost", port));
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private static void add(List<String> args, String key, String value) {
+    args.add("--" + key);
+    args.add(value);
+  }
+
+  /** {@code 90}, {@code 90s}, {@code 1.5m}, {@code 2h}, or ISO-8601 {@code PT90S}: seconds. */
+  static double parseDuration(String s) {
+    String d = s.trim().toLowerCase(Locale.ROOT);
+    try {
+      if (d.startsWith("pt")) {
+        return java.time.Duration.parse(d.toUpperCase(Locale.ROOT)).toMillis() / 1000.0;
+      }
+      double mult = 1;
+      if (d.endsWith("ms")) {
+        mult = 0.001;
+        d = d.substring(0, d.length() - 2);
+      } else if (d.endsWith("s")) {
+        d = d.substring(0, d.length() - 1);
+      } else if (d.endsWith("m") || d.endsWith("min")) {
+        mult = 60;
+        d = d.substring(0, d.length() - (d.endsWith("min") ? 3 : 1));
+      } else if (d.endsWith("h")) {
+        mult = 3600;
+        d = d.substring(0, d.length() - 1);
+      }
+      double v = Double.parseDouble(d.trim()) * mult;
+      if (!(v > 0)) {
+        throw new NumberFormatException();
+      }
+      return v;
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException("--duration: expected e.g. 90s, 3m or PT2M, got '" + s + "'");
+    }
+  }
+
+  /** Follows model_updates.jsonl and evaluations.jsonl and prints one line per evaluated model version. */
+  private static final class Progress implements Runnable {
+    private final Path updates;
+    private final Path evals;
+    private final PrintStream out;
+    private final Map<Long, JsonNode> updateByVersion = new HashMap<>();
+    private int updateLines;
+    private int evalLines;
+    private volatile boolean stopped;
+
+    Progress(Path dir, PrintStream out) {
+      this.updates = dir.resolve(StreamingJob.MODEL_UPDATES);
+      this.evals = dir.resolve(StreamingJob.EVALUATIONS);
+      this.out = out;
+    }
+
+    void stop() {
+      stopped = true;
+    }
+
+    @Override
+    public void run() {
+      while (!stopped) {
+        try {
+          Thread.sleep(500);
+          poll();
+        } catch (InterruptedException e) {
+          return;
+        } catch (RuntimeException e) {
+          // a half-written line: read again next time
+        }
+      }
+    }
+
+    synchronized void poll() {
+      List<String> u = lines(updates);
+      for (; updateLines < u.size(); updateLines++) {
+        JsonNode n = parse(u.get(updateLines));
+        if (n == null) {
+          break;
+        }
+        updateByVersion.put(n.path("version").asLong(), n);
+      }
+      List<String> e = lines(evals);
+      for (; evalLines < e.size(); evalLines++) {
+        JsonNode n = parse(e.get(evalLines));
+        if (n == null) {
+          break;
+        }
+        long v = n.path("version").asLong();
+        JsonNode up = updateByVersion.get(v);
+        double loss = up == null ? Double.NaN : up.path("metrics").path("loss").asDouble(Double.NaN);
+        out.printf(Locale.ROOT, "  model v%-3d step %6d  loss %s  P@1 %.4f  MAP@R %.4f%s%n", v,
+            n.path("step").asLong(), v == 0 || Double.isNaN(loss) ? "   -   " : String.format(Locale.ROOT, "%.4f",
+                loss), n.path("precision_at_1").asDouble(), n.path("mean_average_precision_at_r").asDouble(),
+            v == 0 ? "  (untrained)" : up == null ? "" : String.format(Locale.ROOT, "  %.0f samples/s",
+                up.path("metrics").path("samples_per_sec").asDouble()));
+      }
+    }
+
+    private static List<String> lines(Path p) {
+      try {
+        return Files.exists(p) ? Files.readAllLines(p) : List.of();
+      } catch (IOException e) {
+        return List.of();
+      }
+    }
+
+    private static JsonNode parse(String line) {
+      try {
+        return line.isBlank() ? null : JSON.readTree(line);
+      } catch (IOException e) {
+        return null;
+      }
+    }
+  }
+}
