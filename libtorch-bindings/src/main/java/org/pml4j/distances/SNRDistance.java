@@ -33,6 +33,9 @@ public class SNRDistance extends BaseDistance {
   /** Registry factory: {@code normalize_embeddings}, {@code p}, {@code power}, {@code collect_stats}. */
   public static SNRDistance fromSpec(Params p) {
     p.collectStats();
+    if (p.getBool("is_inverted", false)) {
+      throw new IllegalArgumentException("SNRDistance cannot be inverted");
+    }
     return new SNRDistance(p.getBool("normalize_embeddings", true), p.getDouble("p", 2), p.getDouble("power", 1));
   }
 }

@@ -321,6 +321,7 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss {
     }
     CrossBatchMemory cbm = new CrossBatchMemory(loss, size, p.getInt("memory_size", 1024),
         p.getComponent("miner", BaseMiner.class));
+    p.collectStats(); // PML's ModuleWithRecords keyword; no statistics are recorded
     return cbm.withWarmUp(p.getInt("warm_up", 0));
   }
 }

@@ -3,6 +3,7 @@ package org.pml4j.miners;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.pml4j.distances.BaseDistance;
 import org.pml4j.losses.Checks;
 import org.pml4j.spec.Params;
 import org.pml4j.torch.Tensors;
@@ -18,6 +19,15 @@ public class EmbeddingsAlreadyPackagedAsTriplets extends BaseMiner {
 
   public EmbeddingsAlreadyPackagedAsTriplets() {
     super(null);
+  }
+
+  /**
+   * PML accepts the common miner keyword {@code distance} here too and never uses it for mining.
+   *
+   * @param distance null for the default LpDistance (only reported by {@link #distance()})
+   */
+  public EmbeddingsAlreadyPackagedAsTriplets(BaseDistance distance) {
+    super(distance);
   }
 
   /**
@@ -55,7 +65,8 @@ public class EmbeddingsAlreadyPackagedAsTriplets extends BaseMiner {
 
   /** Registry factory: {@code collect_stats} only. */
   public static EmbeddingsAlreadyPackagedAsTriplets fromSpec(Params p) {
+    BaseDistance d = p.getComponent("distance", BaseDistance.class);
     p.collectStats();
-    return new EmbeddingsAlreadyPackagedAsTriplets();
+    return new EmbeddingsAlreadyPackagedAsTriplets(d);
   }
 }

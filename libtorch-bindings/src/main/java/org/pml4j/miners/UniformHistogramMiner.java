@@ -76,13 +76,27 @@ public class UniformHistogramMiner extends BaseMiner {
       // PML's torch.multinomial rejects 0 samples; pml4j returns no pairs for that side.
       return empty(values);
     }
-    Tensor bins = torch.linspace(Tensors.s(values.min().item_double()), Tensors.s(values.max().item_double()),
-        numBins + 1, Tensors.options(Tensors.dtype(values), values));
+    ScalarType dtype = Tensors.dtype(values);
+    double min = values.min().item_double();
+    double max = values.max().item_double();
+    // PML's bins come from torch.linspace; PyTorch 1.13's CPU kernel rounds some edges differently from LibTorch's,
+    // the last one included (it can fall an ulp below the maximum, which then belongs to no bin).
+    double[] edges = dtype == ScalarType.Double ? linspaceTorch113(min, max, numBins + 1)
+        : dtype == ScalarType.Float ? linspaceTorch113((float) min, (float) max, numBins + 1) : null;
+    Tensor bins = edges != null ? null : torch.linspace(Tensors.s(min), Tensors.s(max), numBins + 1,
+        Tensors.options(dtype, values));
     List<Tensor> out = new ArrayList<>();
     for (int i = 0; i < numBins; i++) {
-      Tensor lo = bins.get(i);
-      Tensor hi = bins.get(i + 1);
-      Tensor inBin = values.ge(lo).logical_and(i != numBins - 1 ? values.lt(hi) : values.le(hi));
+      Tensor inBin;
+      if (edges != null) {
+        org.bytedeco.pytorch.Scalar lo = Tensors.s(edges[i]);
+        org.bytedeco.pytorch.Scalar hi = Tensors.s(edges[i + 1]);
+        inBin = values.ge(lo).logical_and(i != numBins - 1 ? values.lt(hi) : values.le(hi));
+      } else {
+        Tensor lo = bins.get(i);
+        Tensor hi = bins.get(i + 1);
+        inBin = values.ge(lo).logical_and(i != numBins - 1 ? values.lt(hi) : values.le(hi));
+      }
       Tensor members = Tensors.where(inBin)[0];
       if (Tensors.len(members) == 0) {
         continue;
@@ -95,6 +109,63 @@ public class UniformHistogramMiner extends BaseMiner {
       throw new IllegalArgumentException("UniformHistogramMiner: no pair value falls in the histogram (NaN values?)");
     }
     return Tensors.cat(0, out.toArray(new Tensor[0]));
+  }
+
+  /**
+   * {@code torch.linspace(start, end, steps)} in float64 exactly as PyTorch 1.13's CPU kernel computes it (the one PML's
+   * reference values come from, AVX2 dispatch): elements are produced in pairs of 4-wide vectors, each vector from a
+   * base {@code fma(step, i, start)} (first half) or {@code fma(-step, steps - 1 - i, end)} (second half) plus
+   * {@code k * step}; the elements after the last full pair of vectors are computed one by one with the same fused
+   * formulas. So the last edge differs from {@code end} by an ulp whenever it falls inside a vector, e.g. with 16 or
+   * 24 steps. LibTorch 2.x computes every element with the scalar formulas, which always end exactly at {@code end}.
+   */
+  static double[] linspaceTorch113(double start, double end, int steps) {
+    double[] out = new double[steps];
+    if (steps == 1) {
+      out[0] = start;
+      return out;
+    }
+    final int width = 4;
+    double step = (end - start) / (steps - 1);
+    int half = steps / 2;
+    int i = 0;
+    for (; i <= steps - 2 * width; i += 2 * width) {
+      for (int c = i; c < i + 2 * width; c += width) {
+        double base = c < half ? Math.fma(step, c, start) : Math.fma(-step, steps - c - 1, end);
+        for (int k = 0; k < width; k++) {
+          out[c + k] = k == 0 ? base : base + k * step;
+        }
+      }
+    }
+    for (; i < steps; i++) {
+      out[i] = i < half ? Math.fma(step, i, start) : Math.fma(-step, steps - i - 1, end);
+    }
+    return out;
+  }
+
+  /** As {@link #linspaceTorch113(double, double, int)} in float32 arithmetic (8-wide vectors). */
+  static double[] linspaceTorch113(float start, float end, int steps) {
+    double[] out = new double[steps];
+    if (steps == 1) {
+      out[0] = start;
+      return out;
+    }
+    final int width = 8;
+    float step = (end - start) / (steps - 1);
+    int half = steps / 2;
+    int i = 0;
+    for (; i <= steps - 2 * width; i += 2 * width) {
+      for (int c = i; c < i + 2 * width; c += width) {
+        float base = c < half ? Math.fma(step, (float) c, start) : Math.fma(-step, (float) (steps - c - 1), end);
+        for (int k = 0; k < width; k++) {
+          out[c + k] = k == 0 ? base : base + k * step;
+        }
+      }
+    }
+    for (; i < steps; i++) {
+      out[i] = i < half ? Math.fma(step, (float) i, start) : Math.fma(-step, (float) (steps - i - 1), end);
+    }
+    return out;
   }
 
   public int numBins() {
