@@ -68,7 +68,7 @@ final class QualityPlot {
       int panelH = (H - 60 - 70 - 50) / 2;
       int top1 = 60;
       int top2 = top1 + panelH + 50;
-      panel(g, top1, panelH, xMax, "training loss", List.of(new Series("loss at the version's last step", LOSS,
+      panel(g, top1, panelH, xMax, "training loss", List.of(new Series("mean loss of the steps since the previous version", LOSS,
           loss)), false);
       panel(g, top2, panelH, xMax, "held-out retrieval", List.of(new Series("precision@1", P1, p1),
           new Series("MAP@R", MAP, map)), true);

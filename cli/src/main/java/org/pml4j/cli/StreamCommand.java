@@ -53,6 +53,11 @@ final class StreamCommand implements Callable<Integer> {
       + "fashion-mnist 10000 = the whole t10k split; synthetic 1000)")
   Integer heldout;
 
+  @Option(names = "--evaluate", paramLabel = "MODE", description = "which model versions are scored on the held-out "
+      + "set: latest (default: the newest whenever the evaluator is free, plus the untrained and the final version; "
+      + "never slows the trainer) or every (each version, in order)")
+  String evaluate;
+
   @Option(names = "--web-ui-port", paramLabel = "PORT", description = "Flink Web UI port, 0 for any free one "
       + "(default: 8081, or a free one when 8081 is taken)")
   Integer webUiPort;
@@ -107,6 +112,9 @@ final class StreamCommand implements Callable<Integer> {
       add(args, "heldout_records", Integer.toString(heldout));
     } else if (!(file != null && file.has("heldout_records"))) {
       add(args, "heldout_records", ds.equals("fashion-mnist") ? "10000" : "1000");
+    }
+    if (evaluate != null) {
+      add(args, "evaluate", evaluate);
     }
     if (duration != null) {
       add(args, "duration_seconds", Double.toString(parseDuration(duration)));
@@ -198,7 +206,7 @@ final class StreamCommand implements Callable<Integer> {
     }
   }
 
-  /** Follows model_updates.jsonl and evaluations.jsonl and prints one line per evaluated model version. */
+  /** Follows model_updates.jsonl and evaluations.jsonl: one line per published and per evaluated model version. */
   private static final class Progress implements Runnable {
     private final Path updates;
     private final Path evals;
@@ -239,7 +247,13 @@ final class StreamCommand implements Callable<Integer> {
         if (n == null) {
           break;
         }
-        updateByVersion.put(n.path("version").asLong(), n);
+        long v = n.path("version").asLong();
+        updateByVersion.put(v, n);
+        JsonNode m = n.path("metrics");
+        out.printf(Locale.ROOT, "  model v%-3d step %6d  %s%n", v, n.path("step").asLong(), v == 0
+            && n.path("step").asLong() == 0 ? "(untrained)" : String.format(Locale.ROOT,
+                "loss %.4f (mean since the previous version)  %.0f samples/s", m.path("loss").asDouble(),
+                m.path("samples_per_sec").asDouble()));
       }
       List<String> e = lines(evals);
       for (; evalLines < e.size(); evalLines++) {
@@ -247,14 +261,9 @@ final class StreamCommand implements Callable<Integer> {
         if (n == null) {
           break;
         }
-        long v = n.path("version").asLong();
-        JsonNode up = updateByVersion.get(v);
-        double loss = up == null ? Double.NaN : up.path("metrics").path("loss").asDouble(Double.NaN);
-        out.printf(Locale.ROOT, "  model v%-3d step %6d  loss %s  P@1 %.4f  MAP@R %.4f%s%n", v,
-            n.path("step").asLong(), v == 0 || Double.isNaN(loss) ? "   -   " : String.format(Locale.ROOT, "%.4f",
-                loss), n.path("precision_at_1").asDouble(), n.path("mean_average_precision_at_r").asDouble(),
-            v == 0 ? "  (untrained)" : up == null ? "" : String.format(Locale.ROOT, "  %.0f samples/s",
-                up.path("metrics").path("samples_per_sec").asDouble()));
+        out.printf(Locale.ROOT, "  eval  v%-3d step %6d  P@1 %.4f  MAP@R %.4f  (%d held-out records)%n",
+            n.path("version").asLong(), n.path("step").asLong(), n.path("precision_at_1").asDouble(),
+            n.path("mean_average_precision_at_r").asDouble(), n.path("samples").asInt());
       }
     }
 

@@ -35,6 +35,9 @@ import picocli.CommandLine.Spec;
         + "the other test rows).",
         "SPEC: inline JSON {\"class\": ..., \"params\": {...}}, a path to a JSON file, or a bare class name."})
 final class TrainCommand implements Callable<Integer> {
+  /** Steps left out of {@code steady_steps_per_second} in metrics.json (warm-up). */
+  static final int WARMUP_STEPS = 50;
+
   @Spec
   CommandSpec spec;
 
@@ -115,9 +118,19 @@ final class TrainCommand implements Callable<Integer> {
       ProgressBar bar = new ProgressBar(stderr, total, !noProgress);
       double seconds = 0;
       Epochs.Stats last = null;
+      // Steady-state rate: the steps after the first WARMUP_STEPS (JIT, allocator and cache warm-up), so that a
+      // short run compares with a long-running stream.
+      long[] warm = {-1, -1};
       for (int epoch = 0; epoch < epochs; epoch++) {
         List<int[]> batches = epoch == 0 ? firstEpoch : Epochs.batches(train.size(), sampler, batchSize, rng);
-        last = Epochs.run(trainer, train, batches, r -> bar.update(r.step(), r.loss()));
+        last = Epochs.run(trainer, train, batches, r -> {
+          bar.update(r.step(), r.loss());
+          if (r.step() == WARMUP_STEPS) {
+            warm[0] = System.nanoTime();
+          } else if (r.step() > WARMUP_STEPS) {
+            warm[1] = System.nanoTime();
+          }
+        });
         seconds += last.seconds();
       }
       double lastLoss = last.lastLoss();
@@ -138,6 +151,12 @@ final class TrainCommand implements Callable<Integer> {
       m.put("steps", trainer.steps());
       m.put("train_seconds", seconds);
       m.put("steps_per_second", trainer.steps() / seconds);
+      m.put("warmup_steps", WARMUP_STEPS);
+      if (warm[0] > 0 && warm[1] > warm[0]) {
+        m.put("steady_steps_per_second", (trainer.steps() - WARMUP_STEPS) / ((warm[1] - warm[0]) / 1e9));
+      } else {
+        m.putNull("steady_steps_per_second");
+      }
       m.put("final_loss", lastLoss);
       m.put("mean_loss_last_epoch", last.meanLoss());
       m.put("eval_split", "test");

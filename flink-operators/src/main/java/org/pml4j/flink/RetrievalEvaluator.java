@@ -1,9 +1,15 @@
 package org.pml4j.flink;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
@@ -30,44 +36,112 @@ import org.pml4j.torch.Torch;
  * matches removed, {@code k = "max_bin_count"}).
  *
  * <p>Input 1 is the held-out stream (its first {@code maxRecords} records are kept in operator state); input 2 is the
- * trainer's {@link ModelUpdate} stream. Every version is evaluated on the same, complete held-out set: versions that
- * arrive before the held-out input has ended (or reached {@code maxRecords}) wait in state and are evaluated then, in
- * version order; later ones are evaluated on arrival. Each version is evaluated once (a replayed version after
- * recovery is skipped). The embedding is the ONNX model in ONNX Runtime, i.e. exactly what the embed operator serves.
+ * trainer's {@link ModelUpdate} stream. Every evaluation uses the same, complete held-out set: versions that arrive
+ * before the held-out input has ended (or reached {@code maxRecords}) wait in state. The embedding is the ONNX model
+ * in ONNX Runtime, i.e. exactly what the embed operator serves.
+ *
+ * <p><b>Evaluation runs beside the task thread</b>, on one background thread of the operator, so that the trainer is
+ * never held back by it: a model update is taken off the input at once, and its result is emitted (on the task
+ * thread, through the mailbox) when the evaluation is done. Exact k-NN over the held-out set costs seconds per version
+ * (10,000 Fashion-MNIST rows: about 3.5 s on one core), much more than the steps between two versions, so a
+ * synchronous evaluator would throttle training to its own pace through back-pressure. Which versions are evaluated
+ * is the {@link Mode}:
+ * <ul>
+ *   <li>{@link Mode#LATEST} (the default): when a new version arrives while another is being evaluated, it replaces
+ *       any version still waiting (that one is counted as skipped). Version 0 (the untrained model) and the last
+ *       version before the end of the input are always evaluated, and so is every version when the evaluator keeps
+ *       up with the publishing rate.
+ *   <li>{@link Mode#EVERY}: every version, in version order; the waiting versions queue up in operator state (a
+ *       warning is logged past {@value #BACKLOG_WARNING} waiting).
+ * </ul>
+ * The waiting versions and the one in flight are part of the checkpoint; after a restore they are evaluated again.
+ * Each version is emitted at most once per run (a replayed version after recovery is skipped). At the end of the
+ * input the operator waits for the evaluation in flight and evaluates what is still waiting before it finishes.
  *
  * <p>Parallelism 1. Metrics: {@code evaluatedVersion}, {@code precisionAt1}, {@code meanAveragePrecisionAtR},
- * {@code heldOutRecords}.
+ * {@code heldOutRecords}, {@code skippedVersions}, {@code waitingVersions}, {@code lastEvaluationMillis}.
  */
 public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
     implements TwoInputStreamOperator<LabeledVector, ModelUpdate, EvalResult>, BoundedMultiInput {
-  private static final long serialVersionUID = 1L;
+  private static final long serialVersionUID = 2L;
   private static final org.slf4j.Logger LOGGER = org.slf4j.LoggerFactory.getLogger(RetrievalEvaluator.class);
   public static final List<String> METRICS = List.of("precision_at_1", "mean_average_precision_at_r");
+  /** Waiting versions (mode {@link Mode#EVERY}) past which a warning is logged. */
+  public static final int BACKLOG_WARNING = 10;
+
+  /** Which model versions the evaluator evaluates. */
+  public enum Mode {
+    /** The newest version whenever the evaluator is free (plus version 0 and the final version). */
+    LATEST,
+    /** Every version, in order. */
+    EVERY;
+
+    /** {@code latest} or {@code every} (case-insensitive). */
+    public static Mode parse(String s) {
+      for (Mode m : values()) {
+        if (m.name().equalsIgnoreCase(s == null ? "" : s.trim())) {
+          return m;
+        }
+      }
+      throw new IllegalArgumentException("evaluate must be 'latest' or 'every', got '" + s + "'");
+    }
+  }
 
   private final int maxRecords;
+  private final Mode mode;
 
   private transient List<LabeledVector> heldOut;
-  private transient List<ModelUpdate> pending;
+  private transient float[][] rows;
+  private transient long[] labels;
+  /** Versions waiting for an evaluation, in version order. */
+  private transient ArrayDeque<ModelUpdate> waiting;
+  private transient ModelUpdate inFlight;
+  private transient CompletableFuture<Map<String, Double>> inFlightResult;
   private transient boolean heldOutComplete;
   private transient long lastEvaluated;
+  private transient long skipped;
+  private transient volatile long lastEvaluationMillis;
+  private transient ExecutorService worker;
+  private transient MailboxExecutor mailbox;
   private transient ListState<LabeledVector> heldOutState;
   private transient ListState<ModelUpdate> pendingState;
   private transient ListState<Long> progressState;
   private transient EvalResult last;
 
-  /** @param maxRecords held-out records to keep (the rest of the held-out stream is ignored) */
+  /** Mode {@link Mode#LATEST}. @param maxRecords held-out records to keep (the rest is ignored) */
   public RetrievalEvaluator(int maxRecords) {
+    this(maxRecords, Mode.LATEST);
+  }
+
+  /**
+   * @param maxRecords held-out records to keep (the rest of the held-out stream is ignored)
+   * @param mode which versions to evaluate
+   */
+  public RetrievalEvaluator(int maxRecords, Mode mode) {
     if (maxRecords < 2) {
       throw new IllegalArgumentException("maxRecords must be >= 2, got " + maxRecords);
     }
     this.maxRecords = maxRecords;
+    this.mode = java.util.Objects.requireNonNull(mode, "mode");
+  }
+
+  /** {@code heldOut.connect(models) → evaluator} at parallelism 1 (uid "pml4j-evaluator"), mode LATEST. */
+  public static SingleOutputStreamOperator<EvalResult> apply(DataStream<LabeledVector> heldOut,
+      DataStream<ModelUpdate> models, int maxRecords) {
+    return apply(heldOut, models, maxRecords, Mode.LATEST);
   }
 
   /** {@code heldOut.connect(models) → evaluator} at parallelism 1 (uid "pml4j-evaluator"). */
   public static SingleOutputStreamOperator<EvalResult> apply(DataStream<LabeledVector> heldOut,
-      DataStream<ModelUpdate> models, int maxRecords) {
+      DataStream<ModelUpdate> models, int maxRecords, Mode mode) {
     return heldOut.connect(models).transform("pml4j-evaluator", TypeInformation.of(EvalResult.class),
-        new RetrievalEvaluator(maxRecords)).uid("pml4j-evaluator").setParallelism(1).setMaxParallelism(1);
+        new RetrievalEvaluator(maxRecords, mode)).uid("pml4j-evaluator").setParallelism(1).setMaxParallelism(1);
+  }
+
+  @Override
+  public void setMailboxExecutor(MailboxExecutor mailboxExecutor) {
+    super.setMailboxExecutor(mailboxExecutor);
+    this.mailbox = mailboxExecutor;
   }
 
   @Override
@@ -80,17 +154,26 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
         new ListStateDescriptor<>("pml4j-eval-pending", TypeInformation.of(ModelUpdate.class)));
     progressState = store.getListState(new ListStateDescriptor<>("pml4j-eval-progress", Types.LONG));
     heldOut = new ArrayList<>();
-    pending = new ArrayList<>();
+    waiting = new ArrayDeque<>();
     heldOutComplete = false;
     lastEvaluated = -1;
     if (context.isRestored()) {
       heldOutState.get().forEach(heldOut::add);
-      pendingState.get().forEach(pending::add);
-      List<Long> p = new ArrayList<>();
-      progressState.get().forEach(p::add);
-      if (p.size() == 2) {
-        lastEvaluated = p.get(0);
-        heldOutComplete = p.get(1) != 0;
+      List<ModelUpdate> p = new ArrayList<>();
+      pendingState.get().forEach(p::add);
+      p.sort(Comparator.comparingLong(m -> m.version));
+      waiting.addAll(p);
+      List<Long> progress = new ArrayList<>();
+      progressState.get().forEach(progress::add);
+      if (progress.size() >= 2) {
+        lastEvaluated = progress.get(0);
+        heldOutComplete = progress.get(1) != 0;
+      }
+      if (progress.size() >= 3) {
+        skipped = progress.get(2);
+      }
+      if (heldOutComplete) {
+        freezeHeldOut();
       }
     }
   }
@@ -100,20 +183,38 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
     super.open();
     Torch.ensureLoaded();
     Torch.setNumThreads(1);
+    if (mailbox == null) {
+      throw new IllegalStateException("RetrievalEvaluator needs the task's mailbox executor (use apply(...))");
+    }
+    String name = "pml4j-evaluator-" + getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
+    worker = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    });
     var g = getMetricGroup();
     g.gauge("evaluatedVersion", (Gauge<Long>) () -> lastEvaluated);
     g.gauge("precisionAt1", (Gauge<Double>) () -> last == null ? Double.NaN : last.precisionAt1);
     g.gauge("meanAveragePrecisionAtR", (Gauge<Double>) () -> last == null ? Double.NaN
         : last.meanAveragePrecisionAtR);
     g.gauge("heldOutRecords", (Gauge<Integer>) () -> heldOut.size());
+    g.gauge("skippedVersions", (Gauge<Long>) () -> skipped);
+    g.gauge("waitingVersions", (Gauge<Integer>) () -> waiting.size());
+    g.gauge("lastEvaluationMillis", (Gauge<Long>) () -> lastEvaluationMillis);
+    startNext();
   }
 
   @Override
   public void snapshotState(StateSnapshotContext context) throws Exception {
     super.snapshotState(context);
     heldOutState.update(new ArrayList<>(heldOut));
-    pendingState.update(new ArrayList<>(pending));
-    progressState.update(List.of(lastEvaluated, heldOutComplete ? 1L : 0L));
+    List<ModelUpdate> p = new ArrayList<>();
+    if (inFlight != null) {
+      p.add(inFlight);
+    }
+    p.addAll(waiting);
+    pendingState.update(p);
+    progressState.update(List.of(lastEvaluated, heldOutComplete ? 1L : 0L, skipped));
   }
 
   @Override
@@ -134,14 +235,30 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
   @Override
   public void processElement2(StreamRecord<ModelUpdate> element) {
     ModelUpdate m = element.getValue();
-    if (m.version <= lastEvaluated || pending.stream().anyMatch(p -> p.version == m.version)) {
+    if (m.version <= lastEvaluated || (inFlight != null && inFlight.version == m.version)
+        || waiting.stream().anyMatch(p -> p.version == m.version)) {
       return;
     }
-    if (heldOutComplete) {
-      evaluate(m);
-    } else {
-      pending.add(m);
+    if (mode == Mode.LATEST && m.version != 0 && waiting.stream().anyMatch(p -> p.version > m.version)) {
+      skipped++; // an older version than one already waiting
+      return;
     }
+    if (mode == Mode.LATEST) {
+      // Keep version 0 (the untrained baseline); a newer version replaces any other waiting one.
+      waiting.removeIf(p -> {
+        boolean drop = p.version != 0 && p.version < m.version;
+        if (drop) {
+          skipped++;
+        }
+        return drop;
+      });
+    }
+    waiting.add(m);
+    if (mode == Mode.EVERY && waiting.size() > BACKLOG_WARNING) {
+      LOGGER.warn("pml4j evaluator: {} versions wait for an evaluation (evaluation is slower than publishing; "
+          + "evaluate=latest keeps only the newest)", waiting.size());
+    }
+    startNext();
   }
 
   @Override
@@ -151,37 +268,105 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
     }
   }
 
+  /** Waits for the evaluation in flight and evaluates every waiting version before the operator finishes. */
+  @Override
+  public void finish() throws Exception {
+    completeHeldOut();
+    while (inFlight != null || !waiting.isEmpty()) {
+      if (inFlight == null) {
+        startNext();
+      }
+      ModelUpdate m = inFlight;
+      Map<String, Double> r;
+      try {
+        r = inFlightResult.get();
+      } catch (ExecutionException e) {
+        throw new IllegalStateException("evaluation of model version " + m.version + " failed", e.getCause());
+      }
+      done(m, r, null);
+    }
+    super.finish();
+  }
+
+  @Override
+  public void close() throws Exception {
+    try {
+      if (worker != null) {
+        worker.shutdownNow();
+        worker = null;
+      }
+    } finally {
+      super.close();
+    }
+  }
+
   private void completeHeldOut() {
     if (heldOutComplete) {
       return;
     }
     heldOutComplete = true;
-    pending.sort(Comparator.comparingLong(p -> p.version));
-    for (ModelUpdate m : pending) {
-      if (m.version > lastEvaluated) {
-        evaluate(m);
-      }
-    }
-    pending.clear();
+    freezeHeldOut();
+    startNext();
   }
 
-  private void evaluate(ModelUpdate m) {
-    lastEvaluated = m.version;
-    if (heldOut.size() < 2) {
-      LOGGER.warn("pml4j evaluator: {} held-out records; version {} not evaluated", heldOut.size(), m.version);
-      return;
-    }
-    float[][] rows = new float[heldOut.size()][];
-    long[] labels = new long[rows.length];
+  private void freezeHeldOut() {
+    rows = new float[heldOut.size()][];
+    labels = new long[rows.length];
     for (int i = 0; i < rows.length; i++) {
       rows[i] = heldOut.get(i).features;
       labels[i] = heldOut.get(i).label;
     }
-    Map<String, Double> metrics = accuracy(m.onnx, rows, labels);
-    last = new EvalResult(m.version, m.step, metrics.get("precision_at_1"),
-        metrics.get("mean_average_precision_at_r"), rows.length, System.currentTimeMillis());
+  }
+
+  /** Starts the evaluation of the oldest waiting version on the worker thread (when free and the set complete). */
+  private void startNext() {
+    if (!heldOutComplete || inFlight != null || waiting.isEmpty() || worker == null) {
+      return;
+    }
+    ModelUpdate m = waiting.poll();
+    if (rows.length < 2) {
+      LOGGER.warn("pml4j evaluator: {} held-out records; version {} not evaluated", rows.length, m.version);
+      lastEvaluated = m.version;
+      startNext();
+      return;
+    }
+    float[][] x = rows;
+    long[] y = labels;
+    inFlight = m;
+    inFlightResult = CompletableFuture.supplyAsync(() -> {
+      Torch.setNumThreads(1);
+      long t0 = System.nanoTime();
+      Map<String, Double> r = accuracy(m.onnx, x, y);
+      lastEvaluationMillis = (System.nanoTime() - t0) / 1_000_000;
+      return r;
+    }, worker);
+    inFlightResult.whenComplete((r, e) -> {
+      try {
+        mailbox.execute(() -> done(m, r, e), "pml4j evaluation of version %d", m.version);
+      } catch (java.util.concurrent.RejectedExecutionException closing) {
+        // the task is shutting down: the version is in the checkpoint's waiting list and is evaluated after a restore
+      }
+    });
+  }
+
+  /** On the task thread: emits the result of {@code m} (once) and starts the next evaluation. */
+  private void done(ModelUpdate m, Map<String, Double> r, Throwable error) {
+    if (inFlight != m) {
+      return; // already emitted by finish()
+    }
+    if (error != null) {
+      Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+          ? error.getCause() : error;
+      throw new IllegalStateException("evaluation of model version " + m.version + " failed: " + cause, cause);
+    }
+    inFlight = null;
+    inFlightResult = null;
+    lastEvaluated = m.version;
+    last = new EvalResult(m.version, m.step, r.get("precision_at_1"), r.get("mean_average_precision_at_r"),
+        rows.length, System.currentTimeMillis());
     LOGGER.info("pml4j evaluator: {}", last);
     output.collect(new StreamRecord<>(last));
+    startNext();
   }
 
   /**

@@ -53,6 +53,13 @@ public class StreamJobConfig {
   public long trainRecords;
   /** Held-out records kept by the evaluator (and embedded). */
   public int heldoutRecords = 1000;
+  /**
+   * Which model versions the evaluator scores ({@link RetrievalEvaluator.Mode}): {@code latest} (the default: the
+   * newest version whenever the evaluator is free, plus version 0 and the final version; never holds back the
+   * trainer) or {@code every} (every version, in order; a backlog waits in state when evaluating is slower than
+   * publishing).
+   */
+  public String evaluate = "latest";
   /** Seed of the Fashion-MNIST training permutation (null: file order). */
   public Long shuffleSeed = 1L;
   /** Rate limit of the training source (records/s, 0: none). */
@@ -190,6 +197,7 @@ public class StreamJobConfig {
     if (durationSeconds < 0) {
       throw new IllegalArgumentException("duration_seconds must be >= 0");
     }
+    RetrievalEvaluator.Mode.parse(evaluate);
     if (queryEvery < 1) {
       throw new IllegalArgumentException("query_every must be >= 1");
     }

@@ -77,6 +77,9 @@ import org.pml4j.train.TrainerConfig;
  * so this does not arise.
  */
 public final class StreamingJob {
+  /** summary.json's {@code steady_samples_per_sec} leaves out the steps before the first version at this step. */
+  public static final long STEADY_AFTER_STEPS = 50;
+
   /** Id offset of generated held-out records (disjoint from training ids). */
   public static final long HELDOUT_ID_OFFSET = 1L << 40;
 
@@ -216,7 +219,8 @@ public final class StreamingJob {
       embeddings.sinkTo(new DiscardingSink<>()).name("embeddings").uid("embeddings")
           .setParallelism(c.embedParallelism);
     }
-    RetrievalEvaluator.apply(validHeldout, models, c.heldoutRecords).map(StreamingJob::evalJson)
+    RetrievalEvaluator.apply(validHeldout, models, c.heldoutRecords,
+        RetrievalEvaluator.Mode.parse(c.evaluate)).map(StreamingJob::evalJson)
         .returns(Types.STRING).name("eval-json").uid("eval-json").setParallelism(1)
         .sinkTo(new TextLinesSink(dir.resolve(EVALUATIONS))).name("evaluations").uid("evaluations")
         .setParallelism(1);
@@ -338,12 +342,14 @@ public final class StreamingJob {
     Map<Long, JsonNode> updates = lastByVersion(dir.resolve(MODEL_UPDATES));
     ObjectNode s = m.createObjectNode();
     s.put("model_versions", updates.size());
+    s.put("evaluated_versions", evals.size());
     ArrayNode versions = s.putArray("versions");
     for (Map.Entry<Long, JsonNode> e : updates.entrySet()) {
       ObjectNode v = versions.addObject();
       v.put("version", e.getKey());
       v.put("step", e.getValue().path("step").asLong());
       v.put("loss", e.getValue().path("metrics").path(TrainerOperator.METRIC_LOSS).asDouble());
+      v.put("last_step_loss", e.getValue().path("metrics").path(TrainerOperator.METRIC_LAST_LOSS).asDouble());
       JsonNode ev = evals.get(e.getKey());
       if (ev != null) {
         v.put("precision_at_1", ev.path("precision_at_1").asDouble());
@@ -361,6 +367,24 @@ public final class StreamingJob {
       s.put("samples", metrics.path(TrainerOperator.METRIC_SAMPLES).asLong());
       s.put("train_seconds", metrics.path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble());
       s.put("samples_per_sec", metrics.path(TrainerOperator.METRIC_SAMPLES_PER_SEC).asDouble());
+      // Steady state: from the first version at or after STEADY_AFTER_STEPS steps (warm-up excluded) to the last.
+      JsonNode from = null;
+      for (JsonNode u : updates.values()) {
+        if (u.path("step").asLong() >= STEADY_AFTER_STEPS) {
+          from = u;
+          break;
+        }
+      }
+      if (from != null && from != last) {
+        double ds = metrics.path(TrainerOperator.METRIC_SAMPLES).asDouble()
+            - from.path("metrics").path(TrainerOperator.METRIC_SAMPLES).asDouble();
+        double dt = metrics.path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble()
+            - from.path("metrics").path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble();
+        s.put("steady_samples_per_sec", dt > 0 ? ds / dt : 0.0);
+        s.put("steady_from_step", from.path("step").asLong());
+      } else {
+        s.putNull("steady_samples_per_sec");
+      }
     }
     s.put("job_seconds", jobSeconds);
     Object rejected = r.getAccumulatorResult(ValidateFunction.ACCUMULATOR);
@@ -493,7 +517,8 @@ public final class StreamingJob {
     if (args.length > 0 && (args[0].equals("-h") || args[0].equals("--help"))) {
       System.out.println("usage: StreamingJob [--config FILE.json] [--key value ...]\n"
           + "  keys (snake_case or kebab-case): output_dir, dataset (synthetic|fashion-mnist|csv|jsonl|kafka),\n"
-          + "  data_dir, train_path, heldout_path, dimension, train_records, heldout_records, batch_size,\n"
+          + "  data_dir, train_path, heldout_path, dimension, train_records, heldout_records, evaluate (latest|every),\n"
+          + "  batch_size,\n"
           + "  publish_every_steps, publish_every_seconds, embed_parallelism, checkpoint_interval_ms, web_ui_port,\n"
           + "  keep_ui_seconds, duration_seconds, restore_from, retain_checkpoints, write_embeddings,\n"
           + "  synthetic.{classes,dimension,noise,center_scale,seed,corrupt_every},\n"

@@ -66,9 +66,12 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     implements OneInputStreamOperator<LabeledVector, ModelUpdate>, BoundedOneInput {
   private static final long serialVersionUID = 1L;
   private static final org.slf4j.Logger LOGGER = org.slf4j.LoggerFactory.getLogger(TrainerOperator.class);
-  private static final byte[] MAGIC = {'P', 'M', 'L', '4', 'J', 'T', 'R', '1'};
+  private static final byte[] MAGIC = {'P', 'M', 'L', '4', 'J', 'T', 'R', '2'};
   /** Metric names. */
+  /** ModelUpdate metric: the mean loss of the steps since the previous version. */
   public static final String METRIC_LOSS = "loss";
+  /** ModelUpdate metric: the loss of the version's last step. */
+  public static final String METRIC_LAST_LOSS = "last_step_loss";
   public static final String METRIC_SAMPLES = "samples";
   public static final String METRIC_TRAIN_SECONDS = "train_seconds";
   public static final String METRIC_QUEUE_FILL = "queue_fill";
@@ -116,6 +119,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
   private transient long samples;
   private transient long trainNanos;
   private transient double lastLoss;
+  private transient double lossSum;
+  private transient long lossSteps;
   private transient long queueFill;
   private transient long lastPublishMillis;
   private transient long lastStepNanos;
@@ -248,6 +253,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     trainNanos += lastStepNanos;
     samples += n;
     lastLoss = r.loss();
+    lossSum += r.loss();
+    lossSteps++;
     queueFill = r.queueFill();
     batch.clear();
     stepsCounter.inc();
@@ -271,13 +278,16 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     byte[] onnx = OnnxExporter.export(trainer.encoder(),
         new OnnxExporter.ExportInfo(version, steps, Map.of(), settings.verifyExport()));
     Map<String, Double> m = new LinkedHashMap<>();
-    m.put(METRIC_LOSS, lastLoss);
+    m.put(METRIC_LOSS, lossSteps > 0 ? lossSum / lossSteps : (steps > 0 ? lastLoss : 0.0));
+    m.put(METRIC_LAST_LOSS, lastLoss);
     m.put(METRIC_SAMPLES, (double) samples);
     m.put(METRIC_TRAIN_SECONDS, trainNanos / 1e9);
     m.put(METRIC_QUEUE_FILL, (double) queueFill);
     m.put(METRIC_SAMPLES_PER_SEC, trainNanos > 0 ? samples / (trainNanos / 1e9) : 0.0);
     nextVersion++;
     lastPublishedStep = steps;
+    lossSum = 0;
+    lossSteps = 0;
     lastPublishMillis = System.currentTimeMillis();
     output.collect(new StreamRecord<>(new ModelUpdate(version, steps, onnx, m, lastPublishMillis)));
   }
@@ -334,6 +344,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
       out.writeLong(samples);
       out.writeLong(trainNanos);
       out.writeDouble(lastLoss);
+      out.writeDouble(lossSum);
+      out.writeLong(lossSteps);
       out.writeLong(queueFill);
       byte[] snap = trainer.snapshot();
       out.writeInt(snap.length);
@@ -356,7 +368,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
       byte[] magic = new byte[MAGIC.length];
       in.readFully(magic);
       if (!Arrays.equals(magic, MAGIC)) {
-        throw new IllegalStateException("not a pml4j trainer state (bad magic)");
+        throw new IllegalStateException("not a pml4j trainer state of this version (expected magic "
+            + new String(MAGIC, java.nio.charset.StandardCharsets.US_ASCII) + ")");
       }
       nextVersion = in.readLong();
       lastPublishedStep = in.readLong();
@@ -364,6 +377,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
       samples = in.readLong();
       trainNanos = in.readLong();
       lastLoss = in.readDouble();
+      lossSum = in.readDouble();
+      lossSteps = in.readLong();
       queueFill = in.readLong();
       byte[] snap = new byte[in.readInt()];
       in.readFully(snap);

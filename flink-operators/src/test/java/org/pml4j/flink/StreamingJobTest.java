@@ -29,8 +29,8 @@ class StreamingJobTest {
   @TempDir
   Path tmp;
 
-  private StreamJobConfig config(Path out) {
-    return StreamJobConfig.fromArgs("--output-dir", out.toString(), "--dataset", "synthetic",
+  private StreamJobConfig config(Path out, String evaluate) {
+    return StreamJobConfig.fromArgs("--output-dir", out.toString(), "--dataset", "synthetic", "--evaluate", evaluate,
         "--synthetic.classes", "4", "--synthetic.dimension", "8", "--synthetic.noise", "0.6",
         "--synthetic.corrupt-every", "50", "--train-records", "1280", "--heldout-records", "200",
         "--batch-size", "32", "--publish-every-steps", "10", "--embed-parallelism", "2",
@@ -42,7 +42,7 @@ class StreamingJobTest {
   void runWritesModelsAndSummary() throws Exception {
     Path out = tmp.resolve("run");
     ByteArrayOutputStream log = new ByteArrayOutputStream();
-    JsonNode s = StreamingJob.run(config(out), TrainerFactory.DEFAULT, new PrintStream(log, true,
+    JsonNode s = StreamingJob.run(config(out, "latest"), TrainerFactory.DEFAULT, new PrintStream(log, true,
         StandardCharsets.UTF_8));
     String printed = log.toString(StandardCharsets.UTF_8);
     System.out.print(printed);
@@ -63,6 +63,9 @@ class StreamingJobTest {
     }
     assertEquals(4, s.path("final").path("version").asLong());
     assertEquals(0, s.path("untrained").path("version").asLong());
+    int evaluated = s.path("evaluated_versions").asInt();
+    assertTrue(evaluated >= 2 && evaluated <= 5, "evaluate=latest scores v0, the final version and any between: "
+        + evaluated);
     assertEquals(200, s.path("final").path("samples").asInt());
     assertTrue(s.path("refresh_latency_ms").path("count").asInt() >= 1, s.toString());
     assertFalse(s.path("refresh_latency_ms").path("p50").isNull());
@@ -76,7 +79,7 @@ class StreamingJobTest {
   void theSameJobSubmittedTwiceToOneClusterRunsBothTimes() throws Exception {
     byte[][] finals = new byte[2][];
     for (int i = 0; i < 2; i++) {
-      StreamJobConfig c = config(tmp.resolve("twice-" + i));
+      StreamJobConfig c = config(tmp.resolve("twice-" + i), "every");
       StreamExecutionEnvironment env = StreamingJob.environment(c);
       StreamingJob.build(env, c, TrainerFactory.DEFAULT);
       JobExecutionResult r = env.execute("twice-" + i);

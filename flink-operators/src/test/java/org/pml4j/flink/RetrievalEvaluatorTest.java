@@ -1,0 +1,113 @@
+package org.pml4j.flink;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The evaluator on a real MiniCluster, fed by a real trainer: which versions each {@link RetrievalEvaluator.Mode}
+ * scores, and that every score equals a direct evaluation of the same ONNX model on the same held-out rows.
+ */
+class RetrievalEvaluatorTest {
+  @RegisterExtension
+  static final MiniClusterExtension MINI = TestSupport.miniCluster();
+
+  static final int DIM = 8;
+  static final int HELDOUT = 200;
+
+  private static final SyntheticClusters GEN = new SyntheticClusters(4, DIM, 0.5, 1.0, 3, 0, 0);
+  private static final SyntheticClusters HELD = GEN.withIdOffset(1_000_000);
+
+  /**
+   * 640 training records in batches of 32 (20 steps), a version every 2 steps (v0..v10); the held-out stream of 200
+   * records is rate-limited to {@code heldoutPerSecond}.
+   */
+  private static Map<String, Object> run(String key, RetrievalEvaluator.Mode mode, double heldoutPerSecond)
+      throws Exception {
+    StreamExecutionEnvironment env = TestSupport.env(null, 0, 0);
+    DataStream<LabeledVector> train = env.fromSource(Sources.synthetic(GEN, 640, 0),
+        WatermarkStrategy.noWatermarks(), "train");
+    DataStream<ModelUpdate> models = TrainerOperator.apply(train, TrainerFactory.DEFAULT,
+        TestSupport.tinyConfig(DIM, 4, 5), TrainerOperator.Settings.of(32, 2));
+    models.sinkTo(TestSupport.collect(key + "-models"));
+    DataStream<LabeledVector> heldout = env.fromSource(Sources.synthetic(HELD, HELDOUT, heldoutPerSecond),
+        WatermarkStrategy.noWatermarks(), "heldout");
+    RetrievalEvaluator.apply(heldout, models, HELDOUT, mode).sinkTo(TestSupport.collect(key + "-evals"));
+    env.execute("evaluator-" + key);
+    return Map.of("models", TestSupport.collected(key + "-models"), "evals", TestSupport.collected(key + "-evals"));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static void checkScores(Map<String, Object> r, List<Long> expectedVersions) {
+    Map<Long, ModelUpdate> byVersion = new TreeMap<>();
+    for (ModelUpdate m : (List<ModelUpdate>) r.get("models")) {
+      byVersion.put(m.version, m);
+    }
+    assertEquals(11, byVersion.size(), "versions published: " + byVersion.keySet());
+    List<EvalResult> evals = (List<EvalResult>) r.get("evals");
+    List<Long> versions = new ArrayList<>();
+    evals.forEach(e -> versions.add(e.modelVersion));
+    if (expectedVersions != null) {
+      assertEquals(expectedVersions, versions);
+    }
+    float[][] rows = new float[HELDOUT][];
+    long[] labels = new long[HELDOUT];
+    for (int i = 0; i < HELDOUT; i++) {
+      LabeledVector v = HELD.map((long) i);
+      rows[i] = v.features;
+      labels[i] = v.label;
+    }
+    for (EvalResult e : evals) {
+      ModelUpdate m = byVersion.get(e.modelVersion);
+      Map<String, Double> direct = RetrievalEvaluator.accuracy(m.onnx, rows, labels);
+      assertEquals(direct.get("precision_at_1"), e.precisionAt1, 0.0, "P@1 of v" + e.modelVersion);
+      assertEquals(direct.get("mean_average_precision_at_r"), e.meanAveragePrecisionAtR, 0.0,
+          "MAP@R of v" + e.modelVersion);
+      assertEquals(m.step, e.step);
+      assertEquals(HELDOUT, e.samples);
+    }
+  }
+
+  @Test
+  void everyModeScoresEveryVersionInOrder() throws Exception {
+    checkScores(run("every", RetrievalEvaluator.Mode.EVERY, 0), List.of(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L,
+        10L));
+  }
+
+  @Test
+  void latestModeKeepsTheUntrainedAndTheNewestVersion() throws Exception {
+    // The held-out stream takes ~4 s, far longer than the 20 training steps: all 11 versions arrive while the held-out
+    // set is incomplete, so only version 0 and the newest one are left to score.
+    Map<String, Object> r = run("latest", RetrievalEvaluator.Mode.LATEST, 50);
+    checkScores(r, null);
+    @SuppressWarnings("unchecked")
+    List<EvalResult> evals = (List<EvalResult>) r.get("evals");
+    List<Long> versions = new ArrayList<>();
+    evals.forEach(e -> versions.add(e.modelVersion));
+    assertEquals(0L, versions.get(0), "the untrained version is always scored: " + versions);
+    assertEquals(10L, versions.get(versions.size() - 1), "the final version is always scored: " + versions);
+    for (int i = 1; i < versions.size(); i++) {
+      assertTrue(versions.get(i) > versions.get(i - 1), "in version order: " + versions);
+    }
+    assertTrue(versions.size() < 11, "versions that arrived while the evaluator was busy are skipped: " + versions);
+  }
+
+  @Test
+  void unknownModeIsRejected() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> RetrievalEvaluator.Mode.parse("sometimes"));
+    assertTrue(e.getMessage().contains("latest") && e.getMessage().contains("every"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> StreamJobConfig.fromArgs("--evaluate", "never"));
+  }
+}
