@@ -55,7 +55,7 @@ final class StreamCommand implements Callable<Integer> {
 
   @Option(names = "--evaluate", paramLabel = "MODE", description = "which model versions are scored on the held-out "
       + "set: latest (default: the newest whenever the evaluator is free, plus the untrained and the final version; "
-      + "never slows the trainer) or every (each version, in order)")
+      + "never slows the trainer), every (each version, in order) or none (no evaluation)")
   String evaluate;
 
   @Option(names = "--web-ui-port", paramLabel = "PORT", description = "Flink Web UI port, 0 for any free one "

@@ -74,7 +74,9 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
     /** The newest version whenever the evaluator is free (plus version 0 and the final version). */
     LATEST,
     /** Every version, in order. */
-    EVERY;
+    EVERY,
+    /** No evaluation: the job has no evaluator (for pipelines that measure quality elsewhere, and benchmarks). */
+    NONE;
 
     /** {@code latest} or {@code every} (case-insensitive). */
     public static Mode parse(String s) {
@@ -83,7 +85,7 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
           return m;
         }
       }
-      throw new IllegalArgumentException("evaluate must be 'latest' or 'every', got '" + s + "'");
+      throw new IllegalArgumentException("evaluate must be 'latest', 'every' or 'none', got '" + s + "'");
     }
   }
 
@@ -120,6 +122,9 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
   public RetrievalEvaluator(int maxRecords, Mode mode) {
     if (maxRecords < 2) {
       throw new IllegalArgumentException("maxRecords must be >= 2, got " + maxRecords);
+    }
+    if (mode == Mode.NONE) {
+      throw new IllegalArgumentException("mode NONE means no evaluator: leave the operator out of the job");
     }
     this.maxRecords = maxRecords;
     this.mode = java.util.Objects.requireNonNull(mode, "mode");

@@ -56,8 +56,8 @@ public class StreamJobConfig {
   /**
    * Which model versions the evaluator scores ({@link RetrievalEvaluator.Mode}): {@code latest} (the default: the
    * newest version whenever the evaluator is free, plus version 0 and the final version; never holds back the
-   * trainer) or {@code every} (every version, in order; a backlog waits in state when evaluating is slower than
-   * publishing).
+   * trainer), {@code every} (every version, in order; a backlog waits in state when evaluating is slower than
+   * publishing) or {@code none} (no evaluator in the job).
    */
   public String evaluate = "latest";
   /** Seed of the Fashion-MNIST training permutation (null: file order). */

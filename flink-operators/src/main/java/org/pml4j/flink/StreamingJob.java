@@ -219,11 +219,13 @@ public final class StreamingJob {
       embeddings.sinkTo(new DiscardingSink<>()).name("embeddings").uid("embeddings")
           .setParallelism(c.embedParallelism);
     }
-    RetrievalEvaluator.apply(validHeldout, models, c.heldoutRecords,
-        RetrievalEvaluator.Mode.parse(c.evaluate)).map(StreamingJob::evalJson)
-        .returns(Types.STRING).name("eval-json").uid("eval-json").setParallelism(1)
-        .sinkTo(new TextLinesSink(dir.resolve(EVALUATIONS))).name("evaluations").uid("evaluations")
-        .setParallelism(1);
+    RetrievalEvaluator.Mode evaluate = RetrievalEvaluator.Mode.parse(c.evaluate);
+    if (evaluate != RetrievalEvaluator.Mode.NONE) {
+      RetrievalEvaluator.apply(validHeldout, models, c.heldoutRecords, evaluate).map(StreamingJob::evalJson)
+          .returns(Types.STRING).name("eval-json").uid("eval-json").setParallelism(1)
+          .sinkTo(new TextLinesSink(dir.resolve(EVALUATIONS))).name("evaluations").uid("evaluations")
+          .setParallelism(1);
+    }
   }
 
   /** The job-level Flink configuration: checkpoints into DIR/checkpoints, restarts, no Kryo. */
@@ -517,7 +519,7 @@ public final class StreamingJob {
     if (args.length > 0 && (args[0].equals("-h") || args[0].equals("--help"))) {
       System.out.println("usage: StreamingJob [--config FILE.json] [--key value ...]\n"
           + "  keys (snake_case or kebab-case): output_dir, dataset (synthetic|fashion-mnist|csv|jsonl|kafka),\n"
-          + "  data_dir, train_path, heldout_path, dimension, train_records, heldout_records, evaluate (latest|every),\n"
+          + "  data_dir, train_path, heldout_path, dimension, train_records, heldout_records, evaluate (latest|every|none),\n"
           + "  batch_size,\n"
           + "  publish_every_steps, publish_every_seconds, embed_parallelism, checkpoint_interval_ms, web_ui_port,\n"
           + "  keep_ui_seconds, duration_seconds, restore_from, retain_checkpoints, write_embeddings,\n"

@@ -95,4 +95,17 @@ class StreamingJobTest {
     }
     assertArrayEquals(finals[0], finals[1], "same data, same seed: the same final model");
   }
+
+  @Test
+  void evaluateNoneLeavesTheEvaluatorOut() throws Exception {
+    Path out = tmp.resolve("none");
+    JsonNode s = StreamingJob.run(config(out, "none"), TrainerFactory.DEFAULT, new PrintStream(
+        new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+    assertEquals(5, s.path("model_versions").asInt());
+    assertEquals(0, s.path("evaluated_versions").asInt());
+    assertTrue(s.path("final").isMissingNode(), s.toString());
+    assertFalse(Files.exists(out.resolve(StreamingJob.EVALUATIONS)));
+    assertEquals(4, ModelPublisher.readManifest(out.resolve(StreamingJob.MODELS)).latest());
+    assertTrue(s.path("refresh_latency_ms").path("count").asInt() >= 1, s.toString());
+  }
 }
