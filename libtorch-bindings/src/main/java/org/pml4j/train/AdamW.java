@@ -1,6 +1,5 @@
 package org.pml4j.train;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.bytedeco.pytorch.AdamWOptions;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.OptimizerOptions;
@@ -12,12 +11,7 @@ import org.pml4j.spec.Params;
  * LibTorch's {@code torch::optim::AdamW} (decoupled weight decay),
  * plus {@code loss_lr} for the loss-parameter group (see {@link OptimizerSpec}).
  */
-public final class AdamW extends OptimizerSpec {
-  private final double beta1;
-  private final double beta2;
-  private final double eps;
-  private final boolean amsgrad;
-
+public final class AdamW extends AdamBase {
   /** PyTorch's defaults. */
   public AdamW() {
     this(1e-3);
@@ -33,12 +27,7 @@ public final class AdamW extends OptimizerSpec {
    * @throws IllegalArgumentException for values PyTorch rejects (negative lr, eps or weight decay, betas outside [0, 1))
    */
   public AdamW(double lr, double beta1, double beta2, double eps, double weightDecay, boolean amsgrad, Double lossLr) {
-    super(lr, lossLr, weightDecay);
-    AdamBetas.check(beta1, beta2, eps);
-    this.beta1 = beta1;
-    this.beta2 = beta2;
-    this.eps = eps;
-    this.amsgrad = amsgrad;
+    super(lr, beta1, beta2, eps, weightDecay, amsgrad, lossLr);
   }
 
   /** {@code {"lr", "betas": [b1, b2], "eps", "weight_decay", "amsgrad", "loss_lr"}}. */
@@ -62,31 +51,5 @@ public final class AdamW extends OptimizerSpec {
   @Override
   protected Optimizer create(TensorVector params, OptimizerOptions options) {
     return new org.bytedeco.pytorch.AdamW(params, (AdamWOptions) options);
-  }
-
-  @Override
-  protected ObjectNode params() {
-    ObjectNode n = baseParams();
-    n.putArray("betas").add(beta1).add(beta2);
-    n.put("eps", eps);
-    n.put("weight_decay", weightDecay);
-    n.put("amsgrad", amsgrad);
-    return n;
-  }
-
-  public double beta1() {
-    return beta1;
-  }
-
-  public double beta2() {
-    return beta2;
-  }
-
-  public double eps() {
-    return eps;
-  }
-
-  public boolean amsgrad() {
-    return amsgrad;
   }
 }
