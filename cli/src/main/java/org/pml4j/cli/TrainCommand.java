@@ -85,6 +85,16 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--no-progress", description = "no progress bar")
   boolean noProgress;
 
+  @Option(names = "--resume", paramLabel = "CHECKPOINT", description = "continue from a checkpoint.bin of an earlier "
+      + "run (its encoder, loss, miner, optimizer state, step and random state) for --epochs more epochs; the model "
+      + "options (--encoder, --loss, --miner, --optimizer, --memory-size, --seed) come from the checkpoint and may "
+      + "not be given. Resuming at an epoch boundary is bit-identical to one longer run with the same data, batch "
+      + "size and sampler")
+  Path resume;
+
+  private static final List<String> MODEL_OPTIONS = List.of("--encoder", "--loss", "--miner", "--optimizer",
+      "--memory-size", "--seed");
+
   @Override
   public Integer call() throws Exception {
     if (epochs < 1 || batchSize < 2) {
@@ -98,11 +108,24 @@ final class TrainCommand implements Callable<Integer> {
     Torch.setNumThreads(threads);
     LabeledDataset train = data.load("train");
     LabeledDataset test = data.load("test");
-    JsonNode enc = encoder == null ? Trainers.defaultEncoder(train.numFeatures()) : SpecArgs.read("--encoder", encoder);
-    JsonNode minerSpec = miner.trim().equalsIgnoreCase("none") ? null : SpecArgs.read("--miner", miner);
-    TrainerConfig config = new TrainerConfig(enc, SpecArgs.read("--loss", loss), minerSpec,
-        SpecArgs.read("--optimizer", optimizer), memorySize, seed, threads);
-    try (BaseTrainer trainer = Trainers.fromConfig(config)) {
+    BaseTrainer built;
+    if (resume != null) {
+      for (String o : MODEL_OPTIONS) {
+        if (spec.commandLine().getParseResult().hasMatchedOption(o)) {
+          throw new IllegalArgumentException(o + " cannot be combined with --resume: the checkpoint defines the model");
+        }
+      }
+      built = Checkpoints.load(resume);
+    } else {
+      JsonNode enc = encoder == null ? Trainers.defaultEncoder(train.numFeatures())
+          : SpecArgs.read("--encoder", encoder);
+      JsonNode minerSpec = miner.trim().equalsIgnoreCase("none") ? null : SpecArgs.read("--miner", miner);
+      built = Trainers.fromConfig(new TrainerConfig(enc, SpecArgs.read("--loss", loss), minerSpec,
+          SpecArgs.read("--optimizer", optimizer), memorySize, seed, threads));
+    }
+    try (BaseTrainer trainer = built) {
+      TrainerConfig config = trainer.config();
+      long startStep = trainer.steps();
       if (trainer.encoder().inputSize() != train.numFeatures()) {
         throw new IllegalArgumentException("the encoder takes " + trainer.encoder().inputSize() + " values per row "
             + "but " + train.name() + " has " + train.numFeatures());
@@ -124,17 +147,18 @@ final class TrainCommand implements Callable<Integer> {
       for (int epoch = 0; epoch < epochs; epoch++) {
         List<int[]> batches = epoch == 0 ? firstEpoch : Epochs.batches(train.size(), sampler, batchSize, rng);
         last = Epochs.run(trainer, train, batches, r -> {
-          bar.update(r.step(), r.loss());
-          if (r.step() == WARMUP_STEPS) {
+          long step = r.step() - startStep;
+          bar.update(step, r.loss());
+          if (step == WARMUP_STEPS) {
             warm[0] = System.nanoTime();
-          } else if (r.step() > WARMUP_STEPS) {
+          } else if (step > WARMUP_STEPS) {
             warm[1] = System.nanoTime();
           }
         });
         seconds += last.seconds();
       }
       double lastLoss = last.lastLoss();
-      bar.finish(trainer.steps());
+      bar.finish(trainer.steps() - startStep);
 
       Checkpoints.save(trainer, out.resolve("checkpoint.bin"));
       byte[] onnx = OnnxExporter.export(trainer.encoder(), new OnnxExporter.ExportInfo(1, trainer.steps(),
@@ -149,11 +173,16 @@ final class TrainCommand implements Callable<Integer> {
       m.put("epochs", epochs);
       m.put("batch_size", batchSize);
       m.put("steps", trainer.steps());
+      if (resume != null) {
+        m.put("resumed_from", resume.toString());
+        m.put("resumed_at_step", startStep);
+      }
       m.put("train_seconds", seconds);
-      m.put("steps_per_second", trainer.steps() / seconds);
+      m.put("steps_per_second", (trainer.steps() - startStep) / seconds);
       m.put("warmup_steps", WARMUP_STEPS);
       if (warm[0] > 0 && warm[1] > warm[0]) {
-        m.put("steady_steps_per_second", (trainer.steps() - WARMUP_STEPS) / ((warm[1] - warm[0]) / 1e9));
+        m.put("steady_steps_per_second", (trainer.steps() - startStep - WARMUP_STEPS)
+            / ((warm[1] - warm[0]) / 1e9));
       } else {
         m.putNull("steady_steps_per_second");
       }
@@ -166,7 +195,7 @@ final class TrainCommand implements Callable<Integer> {
       Checkpoints.write(out.resolve("metrics.json"),
           SpecArgs.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(m).getBytes(StandardCharsets.UTF_8));
       stdout.printf(Locale.ROOT, "steps %d (%.1f steps/s), final loss %.6f%n", trainer.steps(),
-          trainer.steps() / seconds, lastLoss);
+          (trainer.steps() - startStep) / seconds, lastLoss);
       stdout.printf(Locale.ROOT, "precision_at_1 %.6f%nmean_average_precision_at_r %.6f%n",
           metrics.get("precision_at_1"), metrics.get("mean_average_precision_at_r"));
       stdout.println("wrote " + out.resolve("checkpoint.bin") + ", " + out.resolve("model.onnx") + ", "
