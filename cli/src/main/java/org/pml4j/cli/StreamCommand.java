@@ -53,6 +53,10 @@ final class StreamCommand implements Callable<Integer> {
       + "fashion-mnist 10000 = the whole t10k split; synthetic 1000)")
   Integer heldout;
 
+  @Option(names = "--epochs", paramLabel = "N", description = "fashion-mnist: passes over the 60,000 training images, "
+      + "each in its own seeded order (default: 1)")
+  Integer epochs;
+
   @Option(names = "--evaluate", paramLabel = "MODE", description = "which model versions are scored on the held-out "
       + "set: latest (default: the newest whenever the evaluator is free, plus the untrained and the final version; "
       + "never slows the trainer), every (each version, in order) or none (no evaluation)")
@@ -116,6 +120,9 @@ final class StreamCommand implements Callable<Integer> {
     if (evaluate != null) {
       add(args, "evaluate", evaluate);
     }
+    if (epochs != null) {
+      add(args, "epochs", Integer.toString(epochs));
+    }
     if (duration != null) {
       add(args, "duration_seconds", Double.toString(parseDuration(duration)));
     }
@@ -130,7 +137,8 @@ final class StreamCommand implements Callable<Integer> {
     PrintStream o = System.out;
     o.println("pml4j stream: dataset " + c.dataset + " (" + why + ")" + (c.dataset.equals("synthetic")
         ? ", seeded synthetic clusters: " + c.synthetic.classes + " classes, " + c.synthetic.dimension + " features"
-        : "") + "; " + (c.trainRecords > 0 ? c.trainRecords : "all") + " training records, " + c.heldoutRecords
+        : "") + "; " + (c.trainRecords > 0 ? c.trainRecords : "all") + " training records"
+        + (c.epochs > 1 ? " x " + c.epochs + " epochs" : "") + ", " + c.heldoutRecords
         + " held out, batches of "
         + c.batchSize + ", a model version every " + c.publishEverySteps + " steps"
         + (c.durationSeconds > 0 ? ", at most " + c.durationSeconds + " s" : ""));

@@ -73,6 +73,7 @@ public final class FashionMnist implements GeneratorFunction<Long, LabeledVector
   private final long idOffset;
   private transient Data data;
   private transient int[] perm;
+  private transient long permEpoch = -1;
 
   /**
    * @param dir the directory of the IDX gzip files
@@ -180,26 +181,44 @@ public final class FashionMnist implements GeneratorFunction<Long, LabeledVector
       return;
     }
     data = load(Path.of(dir), split);
-    int n = data.count();
-    perm = new int[n];
-    for (int i = 0; i < n; i++) {
-      perm[i] = i;
-    }
-    if (shuffle) {
-      SplittableRandom r = new SplittableRandom(shuffleSeed);
-      for (int i = n - 1; i > 0; i--) {
-        int j = r.nextInt(i + 1);
-        int t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-      }
-    }
+    permEpoch = -1;
   }
 
+  /** The order of epoch {@code e}: the identity, or a permutation seeded by the shuffle seed and the epoch. */
+  private int[] permutation(long e) {
+    if (permEpoch == e) {
+      return perm;
+    }
+    int n = data.count();
+    int[] p = new int[n];
+    for (int i = 0; i < n; i++) {
+      p[i] = i;
+    }
+    if (shuffle) {
+      // Epoch 0 keeps the single-epoch order of earlier versions; later epochs mix the epoch into the seed.
+      SplittableRandom r = new SplittableRandom(e == 0 ? shuffleSeed : shuffleSeed ^ (0x9E3779B97F4A7C15L * e));
+      for (int i = n - 1; i > 0; i--) {
+        int j = r.nextInt(i + 1);
+        int t = p[i];
+        p[i] = p[j];
+        p[j] = t;
+      }
+    }
+    perm = p;
+    permEpoch = e;
+    return p;
+  }
+
+  /**
+   * Record {@code i} of the stream: image {@code perm_e[i mod n]} of epoch {@code e = i / n} (the split repeats, each
+   * epoch in its own seeded order), with id {@code idOffset + e * n + image}.
+   */
   @Override
   public LabeledVector map(Long i) {
     init();
-    int k = perm[Math.toIntExact(i)];
-    return new LabeledVector(idOffset + k, (long) data.label(k), data.features(k));
+    int n = data.count();
+    long e = i / n;
+    int k = permutation(e)[Math.toIntExact(i % n)];
+    return new LabeledVector(idOffset + e * n + k, (long) data.label(k), data.features(k));
   }
 }

@@ -52,8 +52,20 @@ public final class Sources {
    */
   public static DataGeneratorSource<LabeledVector> fashionMnist(Path dir, FashionMnist.Split split, long limit,
       Long shuffleSeed, long idOffset, double recordsPerSecond) {
+    return fashionMnist(dir, split, limit, 1, shuffleSeed, idOffset, recordsPerSecond);
+  }
+
+  /**
+   * Fashion-MNIST for {@code epochs} passes over the split, each in its own seeded order (see {@link FashionMnist#map});
+   * {@code limit > 0} caps the total number of records.
+   */
+  public static DataGeneratorSource<LabeledVector> fashionMnist(Path dir, FashionMnist.Split split, long limit,
+      int epochs, Long shuffleSeed, long idOffset, double recordsPerSecond) {
+    if (epochs < 1) {
+      throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
+    }
     FashionMnist.requirePresent(dir, split);
-    int n = FashionMnist.count(dir, split);
+    long n = (long) FashionMnist.count(dir, split) * epochs;
     long count = limit > 0 ? Math.min(limit, n) : n;
     FashionMnist gen = new FashionMnist(dir, split, shuffleSeed != null, shuffleSeed == null ? 0 : shuffleSeed,
         idOffset);

@@ -60,6 +60,8 @@ public class StreamJobConfig {
    * publishing) or {@code none} (no evaluator in the job).
    */
   public String evaluate = "latest";
+  /** Fashion-MNIST: passes over the training split (each epoch in its own seeded order). */
+  public int epochs = 1;
   /** Seed of the Fashion-MNIST training permutation (null: file order). */
   public Long shuffleSeed = 1L;
   /** Rate limit of the training source (records/s, 0: none). */
@@ -198,6 +200,10 @@ public class StreamJobConfig {
       throw new IllegalArgumentException("duration_seconds must be >= 0");
     }
     RetrievalEvaluator.Mode.parse(evaluate);
+    if (epochs < 1 || (epochs > 1 && !dataset.equals("fashion-mnist"))) {
+      throw new IllegalArgumentException("epochs must be >= 1, and more than 1 only for dataset fashion-mnist (got "
+          + epochs + " for " + dataset + ")");
+    }
     if (queryEvery < 1) {
       throw new IllegalArgumentException("query_every must be >= 1");
     }

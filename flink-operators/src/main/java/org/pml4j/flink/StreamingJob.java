@@ -163,8 +163,8 @@ public final class StreamingJob {
       }
       case "fashion-mnist" -> {
         Path data = Path.of(c.dataDir);
-        train = source(env, Sources.fashionMnist(data, FashionMnist.Split.TRAIN, c.trainRecords, c.shuffleSeed, 0,
-            c.recordsPerSecond), "train-source");
+        train = source(env, Sources.fashionMnist(data, FashionMnist.Split.TRAIN, c.trainRecords, c.epochs,
+            c.shuffleSeed, 0, c.recordsPerSecond), "train-source");
         // A seeded random subset of t10k: every class represented.
         heldout = source(env, Sources.fashionMnist(data, FashionMnist.Split.TEST, c.heldoutRecords, 7L, 1_000_000,
             c.heldoutRecordsPerSecond), "heldout-source");
@@ -519,7 +519,7 @@ public final class StreamingJob {
     if (args.length > 0 && (args[0].equals("-h") || args[0].equals("--help"))) {
       System.out.println("usage: StreamingJob [--config FILE.json] [--key value ...]\n"
           + "  keys (snake_case or kebab-case): output_dir, dataset (synthetic|fashion-mnist|csv|jsonl|kafka),\n"
-          + "  data_dir, train_path, heldout_path, dimension, train_records, heldout_records, evaluate (latest|every|none),\n"
+          + "  data_dir, train_path, heldout_path, dimension, train_records, heldout_records, epochs, evaluate (latest|every|none),\n"
           + "  batch_size,\n"
           + "  publish_every_steps, publish_every_seconds, embed_parallelism, checkpoint_interval_ms, web_ui_port,\n"
           + "  keep_ui_seconds, duration_seconds, restore_from, retain_checkpoints, write_embeddings,\n"

@@ -168,6 +168,33 @@ class RecordsAndSourcesTest {
   }
 
   @Test
+  void fashionMnistEpochsRepeatTheSplitInNewOrders() {
+    Path dir = Path.of(FashionMnist.DEFAULT_DIR);
+    assumeTrue(Files.exists(FashionMnist.files(dir, FashionMnist.Split.TEST)[0]), "dataset-fashion-mnist missing");
+    FashionMnist gen = new FashionMnist(dir, FashionMnist.Split.TEST, true, 3, 0);
+    int n = 10_000;
+    java.util.Set<Long> ids = new java.util.HashSet<>();
+    boolean[][] seen = new boolean[2][n];
+    int samePosition = 0;
+    for (long i = 0; i < 2L * n; i++) {
+      LabeledVector v = gen.map(i);
+      assertTrue(ids.add(v.id), "ids are unique across epochs: " + v.id);
+      int e = (int) (i / n);
+      int image = (int) (v.id - (long) e * n);
+      assertTrue(!seen[e][image], "image " + image + " twice in epoch " + e);
+      seen[e][image] = true;
+      if (e == 1 && gen.map(i - n).id == image) {
+        samePosition++;
+      }
+    }
+    assertTrue(samePosition < 10, "epoch 1 is reshuffled: " + samePosition + " images at the same position");
+    // epoch 0 is the single-epoch order
+    assertEquals(new FashionMnist(dir, FashionMnist.Split.TEST, true, 3, 0).map(1234L), gen.map(1234L));
+    assertThrows(IllegalArgumentException.class, () -> StreamJobConfig.fromArgs("--dataset", "synthetic",
+        "--epochs", "2"));
+  }
+
+  @Test
   void jobConfigFromFlagsAndFile() throws Exception {
     Path f = tmp.resolve("c.json");
     Files.writeString(f, "{\"dataset\": \"fashion-mnist\", \"batch_size\": 128, \"synthetic\": {\"classes\": 3}}");
