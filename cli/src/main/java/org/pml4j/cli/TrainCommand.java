@@ -144,6 +144,8 @@ final class TrainCommand implements Callable<Integer> {
       // Steady-state rate: the steps after the first WARMUP_STEPS (JIT, allocator and cache warm-up), so that a
       // short run compares with a long-running stream.
       long[] warm = {-1, -1};
+      java.lang.management.ThreadMXBean threadBean = java.lang.management.ManagementFactory.getThreadMXBean();
+      long cpu0 = threadBean.isCurrentThreadCpuTimeSupported() ? threadBean.getCurrentThreadCpuTime() : 0;
       for (int epoch = 0; epoch < epochs; epoch++) {
         List<int[]> batches = epoch == 0 ? firstEpoch : Epochs.batches(train.size(), sampler, batchSize, rng);
         last = Epochs.run(trainer, train, batches, r -> {
@@ -157,6 +159,8 @@ final class TrainCommand implements Callable<Integer> {
         });
         seconds += last.seconds();
       }
+      double cpuSeconds = threadBean.isCurrentThreadCpuTimeSupported()
+          ? (threadBean.getCurrentThreadCpuTime() - cpu0) / 1e9 : Double.NaN;
       double lastLoss = last.lastLoss();
       bar.finish(trainer.steps() - startStep);
 
@@ -178,6 +182,11 @@ final class TrainCommand implements Callable<Integer> {
         m.put("resumed_at_step", startStep);
       }
       m.put("train_seconds", seconds);
+      if (Double.isNaN(cpuSeconds)) {
+        m.putNull("train_cpu_seconds");
+      } else {
+        m.put("train_cpu_seconds", cpuSeconds);
+      }
       m.put("steps_per_second", (trainer.steps() - startStep) / seconds);
       m.put("warmup_steps", WARMUP_STEPS);
       if (warm[0] > 0 && warm[1] > warm[0]) {

@@ -369,6 +369,9 @@ public final class StreamingJob {
       s.put("samples", metrics.path(TrainerOperator.METRIC_SAMPLES).asLong());
       s.put("train_seconds", metrics.path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble());
       s.put("samples_per_sec", metrics.path(TrainerOperator.METRIC_SAMPLES_PER_SEC).asDouble());
+      double cpu = metrics.path(TrainerOperator.METRIC_TRAIN_CPU_SECONDS).asDouble();
+      s.put("train_cpu_seconds", cpu);
+      s.put("samples_per_cpu_sec", cpu > 0 ? metrics.path(TrainerOperator.METRIC_SAMPLES).asDouble() / cpu : 0.0);
       // Steady state: from the first version at or after STEADY_AFTER_STEPS steps (warm-up excluded) to the last.
       JsonNode from = null;
       for (JsonNode u : updates.values()) {
