@@ -54,7 +54,9 @@ import org.pml4j.train.TrainerConfig;
  *                     └─► queries (every k-th) ─► EmbedOperator (p=N, model broadcast) ─► embeddings
  * </pre>
  *
- * (With {@code queries = heldout} the embed operator serves the held-out stream instead.)
+ * (With {@code queries = heldout} the embed operator serves the held-out stream instead. The evaluator scores versions
+ * on a background thread, which versions is {@code evaluate}: {@code latest}, {@code every} or {@code none} — see
+ * {@link RetrievalEvaluator}.)
  *
  * {@link #run} starts an embedded MiniCluster with the Flink Web UI on localhost (its address is printed), submits the
  * job, waits for it, and writes {@code DIR/summary.json}:
