@@ -1,16 +1,14 @@
 package org.pml4j.nn;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.ReLUImpl;
-import org.bytedeco.pytorch.Tensor;
 import org.pml4j.spec.Params;
 
 /** PyTorch's {@code nn.ReLU()}: {@code max(x, 0)}. */
-public final class ReLU extends Layer {
-  private final ReLUImpl impl = keep(new ReLUImpl());
-
-  public ReLU() {}
+public final class ReLU extends ElementwiseLayer<ReLUImpl> {
+  public ReLU() {
+    super(new ReLUImpl(), ReLUImpl::forward);
+  }
 
   /** No params. */
   public static ReLU fromSpec(Params p) {
@@ -20,20 +18,5 @@ public final class ReLU extends Layer {
   @Override
   public ObjectNode params() {
     return obj();
-  }
-
-  @Override
-  public long[] outputShape(long[] in) {
-    return in.clone();
-  }
-
-  @Override
-  public Module module() {
-    return impl;
-  }
-
-  @Override
-  public Tensor forward(Tensor x) {
-    return impl.forward(x);
   }
 }

@@ -1,16 +1,14 @@
 package org.pml4j.nn;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.SigmoidImpl;
-import org.bytedeco.pytorch.Tensor;
 import org.pml4j.spec.Params;
 
 /** PyTorch's {@code nn.Sigmoid()}: {@code 1 / (1 + exp(-x))}. */
-public final class Sigmoid extends Layer {
-  private final SigmoidImpl impl = keep(new SigmoidImpl());
-
-  public Sigmoid() {}
+public final class Sigmoid extends ElementwiseLayer<SigmoidImpl> {
+  public Sigmoid() {
+    super(new SigmoidImpl(), SigmoidImpl::forward);
+  }
 
   /** No params. */
   public static Sigmoid fromSpec(Params p) {
@@ -20,20 +18,5 @@ public final class Sigmoid extends Layer {
   @Override
   public ObjectNode params() {
     return obj();
-  }
-
-  @Override
-  public long[] outputShape(long[] in) {
-    return in.clone();
-  }
-
-  @Override
-  public Module module() {
-    return impl;
-  }
-
-  @Override
-  public Tensor forward(Tensor x) {
-    return impl.forward(x);
   }
 }

@@ -1,16 +1,14 @@
 package org.pml4j.nn;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.TanhImpl;
-import org.bytedeco.pytorch.Tensor;
 import org.pml4j.spec.Params;
 
 /** PyTorch's {@code nn.Tanh()}: {@code tanh(x)}. */
-public final class Tanh extends Layer {
-  private final TanhImpl impl = keep(new TanhImpl());
-
-  public Tanh() {}
+public final class Tanh extends ElementwiseLayer<TanhImpl> {
+  public Tanh() {
+    super(new TanhImpl(), TanhImpl::forward);
+  }
 
   /** No params. */
   public static Tanh fromSpec(Params p) {
@@ -20,20 +18,5 @@ public final class Tanh extends Layer {
   @Override
   public ObjectNode params() {
     return obj();
-  }
-
-  @Override
-  public long[] outputShape(long[] in) {
-    return in.clone();
-  }
-
-  @Override
-  public Module module() {
-    return impl;
-  }
-
-  @Override
-  public Tensor forward(Tensor x) {
-    return impl.forward(x);
   }
 }
