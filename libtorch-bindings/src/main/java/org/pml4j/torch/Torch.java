@@ -16,12 +16,20 @@ import org.bytedeco.pytorch.global.torch;
  * example Debian's {@code libtorch1.13}); a half-extracted cache otherwise crashes the JVM in {@code pthread_mutex_lock}.
  */
 public final class Torch {
+  /** JVM-wide record of the class loader that loaded LibTorch (system properties are shared by all class loaders). */
+  static final String LOADER_PROPERTY = "pml4j.libtorch.classloader";
+
   private static volatile boolean loaded;
   private static volatile int configuredThreads = -1;
 
   private Torch() {}
 
-  /** Extracts and loads the LibTorch and OpenBLAS natives once per class loader; thread-safe and idempotent. */
+  /**
+   * Extracts and loads the LibTorch and OpenBLAS natives once per class loader; thread-safe and idempotent.
+   *
+   * @throws IllegalStateException when the natives cannot be loaded, or when another class loader of this JVM has
+   *     already loaded LibTorch (a second copy would abort the process; the message gives the Flink cluster recipe)
+   */
   public static void ensureLoaded() {
     if (loaded) {
       return;
@@ -29,6 +37,19 @@ public final class Torch {
     synchronized (Torch.class) {
       if (loaded) {
         return;
+      }
+      ClassLoader natives = torch.class.getClassLoader();
+      String me = natives == null ? "bootstrap" : natives.getClass().getName() + "@"
+          + Integer.toHexString(System.identityHashCode(natives));
+      String owner = System.getProperty(LOADER_PROPERTY);
+      if (owner != null && !owner.equals(me)) {
+        // A second LibTorch in one process aborts the JVM (duplicate operator registrations): fail the caller instead.
+        throw new IllegalStateException("LibTorch is already loaded in this JVM through another class loader (" + owner
+            + "); loading a second copy through " + me + " would abort the JVM. This happens when several jobs (or a "
+            + "restarted job) share a Flink TaskManager and each brings the Bytedeco jars in its own user-code class "
+            + "loader. Put the Bytedeco (javacpp, pytorch, openblas) and ONNX Runtime jars into Flink's lib/ and set "
+            + "classloader.parent-first-patterns.additional: org.bytedeco.;ai.onnxruntime. — or run one job per "
+            + "TaskManager (application mode). See README, \"Running on a Flink cluster\".");
       }
       try {
         String platform = Loader.getPlatform();
@@ -48,6 +69,7 @@ public final class Torch {
                 + " (JavaCPP cache: " + System.getProperty("org.bytedeco.javacpp.cachedir", "~/.javacpp/cache")
                 + "): " + e.getMessage(), e);
       }
+      System.setProperty(LOADER_PROPERTY, me);
       loaded = true;
       String env = System.getenv("PML4J_THREADS");
       if (env != null && !env.isBlank()) {

@@ -39,6 +39,34 @@ class TorchTest {
    * The pitfall of DESIGN.md: with a cold JavaCPP cache, loading must extract every native library before the first
    * load, so the JVM never picks up a system-wide LibTorch. Runs a fresh JVM against an empty cache directory.
    */
+  /**
+   * A second class loader that brings its own Bytedeco classes (a second Flink job in one TaskManager without the
+   * parent-first recipe) gets a clear exception instead of loading a second LibTorch, which aborts the JVM.
+   */
+  @Test
+  void aSecondClassLoaderIsRefusedWithTheClusterRecipe() throws Exception {
+    Torch.ensureLoaded();
+    java.net.URL[] urls = {
+        Torch.class.getProtectionDomain().getCodeSource().getLocation(),
+        org.bytedeco.pytorch.global.torch.class.getProtectionDomain().getCodeSource().getLocation(),
+        org.bytedeco.javacpp.Loader.class.getProtectionDomain().getCodeSource().getLocation(),
+        org.bytedeco.openblas.global.openblas_full.class.getProtectionDomain().getCodeSource().getLocation()};
+    try (java.net.URLClassLoader isolated = new java.net.URLClassLoader(urls, ClassLoader.getPlatformClassLoader())) {
+      Class<?> other = Class.forName("org.pml4j.torch.Torch", false, isolated);
+      assertTrue(other != Torch.class);
+      java.lang.reflect.InvocationTargetException e = assertThrows(java.lang.reflect.InvocationTargetException.class,
+          () -> other.getMethod("ensureLoaded").invoke(null));
+      assertTrue(e.getCause() instanceof IllegalStateException, String.valueOf(e.getCause()));
+      String m = e.getCause().getMessage();
+      assertTrue(m.contains("already loaded in this JVM") && m.contains("parent-first-patterns"), m);
+    }
+    // The loader that owns LibTorch goes on working.
+    Torch.ensureLoaded();
+    try (Scope s = Scope.open()) {
+      assertEquals(10.0, Tensors.floats(new float[][] {{1, 2}, {3, 4}}).sum().item_double(), 0.0);
+    }
+  }
+
   @Test
   void coldCacheLoadsInAFreshJvm() throws Exception {
     Path cache = Files.createTempDirectory("pml4j-cold-cache");

@@ -1,0 +1,318 @@
+package org.pml4j.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.HttpURLConnection;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The shaded job jar on a real Flink standalone session cluster: a JobManager JVM
+ * ({@code StandaloneSessionClusterEntrypoint}) and a TaskManager JVM ({@code TaskManagerRunner}) started from Flink's
+ * own jars only, with JVM sizes computed by Flink's {@code BashJavaUtils} as {@code bin/jobmanager.sh} and
+ * {@code bin/taskmanager.sh} do, and the job submitted with Flink's {@code CliFrontend run} in a third JVM, which is
+ * what {@code flink run} executes. The job is submitted twice into the same TaskManager: the second job's user-code
+ * class loader is the native-library pitfall of DESIGN.md, avoided by the README's recipe (Bytedeco and ONNX Runtime
+ * in {@code lib/}, {@code classloader.parent-first-patterns.additional: org.bytedeco.;ai.onnxruntime.}).
+ *
+ * <p>The cluster's {@code lib/} and the job jar are prepared by this module's build ({@code target/flink}).
+ */
+class FlinkClusterIT {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  /** The JVM options of Flink's default config.yaml for Java 17 ({@code env.java.default-opts.all}). */
+  private static final List<String> JAVA17_OPTS = List.of(
+      "--add-exports=java.base/sun.net.util=ALL-UNNAMED", "--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
+      "--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
+      "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.net=ALL-UNNAMED",
+      "--add-opens=java.base/java.io=ALL-UNNAMED", "--add-opens=java.base/java.nio=ALL-UNNAMED",
+      "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED", "--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+      "--add-opens=java.base/java.text=ALL-UNNAMED", "--add-opens=java.base/java.time=ALL-UNNAMED",
+      "--add-opens=java.base/java.util=ALL-UNNAMED", "--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+      "--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
+      "--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED");
+
+  private static Path lib;
+  private static Path jobJar;
+  private static Path work;
+  private static Path conf;
+  private static int restPort;
+  private static Process jobManager;
+  private static Process taskManager;
+
+  @BeforeAll
+  static void startCluster() throws Exception {
+    jobJar = Path.of(System.getProperty("pml4j.cluster.jobJar", "target/flink/pml4j-job.jar"));
+    assumeTrue(Files.isRegularFile(jobJar), "no job jar at " + jobJar + " (built without -Dpml4j.jobJar.skip=true?)");
+    lib = Path.of(System.getProperty("pml4j.cluster.lib", "target/flink/lib"));
+    assertTrue(Files.isDirectory(lib), "no cluster lib/ at " + lib);
+    work = Path.of(System.getProperty("pml4j.cluster.work", "target/flink/run")).toAbsolutePath();
+    deleteTree(work);
+    conf = Files.createDirectories(work.resolve("conf"));
+    Files.createDirectories(work.resolve("log"));
+    restPort = freePort();
+    Files.writeString(conf.resolve("config.yaml"), String.join("\n",
+        "jobmanager.rpc.address: localhost",
+        "jobmanager.rpc.port: " + freePort(),
+        "jobmanager.bind-host: localhost",
+        "jobmanager.memory.process.size: 1024m",
+        "taskmanager.bind-host: localhost",
+        "taskmanager.host: localhost",
+        "taskmanager.memory.process.size: 1728m",
+        "taskmanager.numberOfTaskSlots: 2",
+        "rest.address: localhost",
+        "rest.bind-address: localhost",
+        "rest.port: " + restPort,
+        "parallelism.default: 1",
+        // The cluster recipe: one copy of LibTorch and ONNX Runtime per TaskManager JVM, loaded by the parent.
+        "classloader.parent-first-patterns.additional: org.bytedeco.;ai.onnxruntime.",
+        ""));
+    Files.writeString(conf.resolve("log4j.properties"), String.join("\n",
+        "rootLogger.level = INFO", "rootLogger.appenderRef.file.ref = FileAppender",
+        "appender.file.name = FileAppender", "appender.file.type = FILE", "appender.file.fileName = ${sys:log.file}",
+        "appender.file.layout.type = PatternLayout",
+        "appender.file.layout.pattern = %d{HH:mm:ss,SSS} %-5p %-40c{1} - %m%n", ""));
+
+    List<String> jm = new ArrayList<>(java("jobmanager"));
+    List<String[]> jmParams = resourceParams("GET_JM_RESOURCE_PARAMS");
+    jm.addAll(1, List.of(jmParams.get(0)));
+    jm.add("org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint");
+    jm.addAll(List.of("--configDir", conf.toString()));
+    if (jmParams.size() > 1) {
+      jm.addAll(List.of(jmParams.get(1)));
+    }
+    jobManager = start(jm, "jobmanager");
+    waitFor(() -> rest("/overview") != null, 90, "the JobManager's REST API", jobManager);
+
+    List<String> tm = new ArrayList<>(java("taskmanager"));
+    List<String[]> tmParams = resourceParams("GET_TM_RESOURCE_PARAMS");
+    tm.addAll(1, List.of(tmParams.get(0)));
+    tm.add("org.apache.flink.runtime.taskexecutor.TaskManagerRunner");
+    tm.addAll(List.of("--configDir", conf.toString()));
+    tm.addAll(List.of(tmParams.get(1)));
+    taskManager = start(tm, "taskmanager");
+    waitFor(() -> {
+      JsonNode o = rest("/overview");
+      return o != null && o.path("taskmanagers").asInt() == 1;
+    }, 90, "the TaskManager to register", taskManager);
+  }
+
+  @AfterAll
+  static void stopCluster() throws Exception {
+    for (Process p : new Process[] {taskManager, jobManager}) {
+      if (p != null && p.isAlive()) {
+        p.destroy();
+        if (!p.waitFor(20, TimeUnit.SECONDS)) {
+          p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      }
+    }
+  }
+
+  @Test
+  void theJobJarRunsTwiceInOneTaskManagerWithFlinkRun() throws Exception {
+    String tmId = rest("/taskmanagers").path("taskmanagers").get(0).path("id").asText();
+    for (int run = 1; run <= 2; run++) {
+      Path out = work.resolve("out-" + run);
+      List<String> cmd = new ArrayList<>(java("client-" + run));
+      cmd.add("org.apache.flink.client.cli.CliFrontend");
+      cmd.addAll(List.of("run", jobJar.toAbsolutePath().toString(),
+          "--dataset", "synthetic", "--output-dir", out.toString(), "--train-records", "2400",
+          "--heldout-records", "300", "--batch-size", "32", "--publish-every-steps", "25",
+          "--checkpoint-interval-ms", "1000", "--evaluate", "every"));
+      Path clientLog = work.resolve("log/client-" + run + ".out");
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(clientLog.toFile());
+      pb.environment().put("FLINK_CONF_DIR", conf.toString());
+      Process client = pb.start();
+      boolean ended = client.waitFor(240, TimeUnit.SECONDS);
+      if (!ended) {
+        client.destroyForcibly();
+      }
+      String printed = Files.readString(clientLog);
+      assertTrue(ended && client.exitValue() == 0, "flink run #" + run + " failed:\n" + tail(printed) + logs());
+      assertTrue(printed.contains("pml4j stream: job"), printed);
+
+      // 2400 records, batches of 32: 75 steps; versions at steps 0, 25, 50, 75 (the last also at the end of input).
+      Map<Long, JsonNode> updates = byVersion(out.resolve("model_updates.jsonl"));
+      Map<Long, JsonNode> evals = byVersion(out.resolve("evaluations.jsonl"));
+      assertEquals(List.of(0L, 1L, 2L, 3L), new ArrayList<>(updates.keySet()), "published versions of run " + run);
+      assertEquals(75, updates.get(3L).path("step").asLong());
+      assertEquals(updates.keySet(), evals.keySet(), "evaluate=every scores every version");
+      double untrained = evals.get(0L).path("precision_at_1").asDouble();
+      double last = evals.get(3L).path("precision_at_1").asDouble();
+      assertTrue(last > untrained, "run " + run + ": trained P@1 " + last + " <= untrained " + untrained);
+      JsonNode manifest = JSON.readTree(out.resolve("models").resolve("manifest.json").toFile());
+      assertEquals(3, manifest.path("latest").asLong(), manifest.toString());
+      try (Stream<Path> models = Files.list(out.resolve("models"))) {
+        assertEquals(4, models.filter(p -> p.toString().endsWith(".onnx")).count());
+      }
+      assertTrue(taskManager.isAlive(), "the TaskManager JVM died during run " + run + logs());
+    }
+    JsonNode tms = rest("/taskmanagers").path("taskmanagers");
+    assertEquals(1, tms.size());
+    assertEquals(tmId, tms.get(0).path("id").asText(), "both jobs ran in the same TaskManager");
+    JsonNode jobs = rest("/jobs/overview").path("jobs");
+    long finished = 0;
+    for (JsonNode j : jobs) {
+      if ("FINISHED".equals(j.path("state").asText())) {
+        finished++;
+      }
+    }
+    assertEquals(2, finished, jobs.toString());
+    String tmLog = Files.readString(work.resolve("log/taskmanager.log"));
+    assertFalse(tmLog.contains("UnsatisfiedLinkError"), "a native library was loaded twice");
+    try (Stream<Path> s = Files.list(work)) {
+      assertFalse(s.anyMatch(p -> p.getFileName().toString().startsWith("hs_err")), "a JVM crashed");
+    }
+  }
+
+  // ---------------------------------------------------------------- processes
+
+  /** {@code java <Java 17 opts> -Dlog.file=... -cp lib/*} (the main class and its arguments follow). */
+  private static List<String> java(String name) {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(JAVA17_OPTS);
+    cmd.add("-Dlog.file=" + work.resolve("log").resolve(name + ".log"));
+    cmd.add("-Dlog4j.configurationFile=" + conf.resolve("log4j.properties").toUri());
+    String cache = System.getProperty("pml4j.cluster.javacppCache");
+    if (cache != null && !cache.isBlank()) {
+      cmd.add("-Dorg.bytedeco.javacpp.cachedir=" + cache);
+    }
+    cmd.add("-cp");
+    cmd.add(lib.toAbsolutePath() + "/*");
+    return cmd;
+  }
+
+  /**
+   * Flink's own sizing of a process ({@code BashJavaUtils GET_JM_RESOURCE_PARAMS} / {@code GET_TM_RESOURCE_PARAMS}):
+   * the JVM options, then (TaskManager) the dynamic configuration arguments.
+   */
+  private static List<String[]> resourceParams(String command) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-cp", lib.toAbsolutePath() + "/*", "org.apache.flink.runtime.util.bash.BashJavaUtils", command,
+        "--configDir", conf.toString()));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0, command + " failed:\n" + out);
+    List<String[]> lines = new ArrayList<>();
+    for (String line : out.split("\n")) {
+      if (line.startsWith("BASH_JAVA_UTILS_EXEC_RESULT:")) {
+        String v = line.substring("BASH_JAVA_UTILS_EXEC_RESULT:".length()).trim();
+        lines.add(v.isEmpty() ? new String[0] : v.split("\\s+"));
+      }
+    }
+    assertFalse(lines.isEmpty(), command + " printed no result:\n" + out);
+    return lines;
+  }
+
+  private static Process start(List<String> cmd, String name) throws IOException {
+    return new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(work.resolve("log").resolve(name + ".out").toFile()).start();
+  }
+
+  interface Check {
+    boolean ok() throws Exception;
+  }
+
+  private static void waitFor(Check c, int seconds, String what, Process p) throws Exception {
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    while (System.nanoTime() < end) {
+      if (!p.isAlive()) {
+        throw new AssertionError(what + ": the process exited with " + p.exitValue() + logs());
+      }
+      if (c.ok()) {
+        return;
+      }
+      Thread.sleep(250);
+    }
+    throw new AssertionError("timed out waiting for " + what + logs());
+  }
+
+  /** GET on the cluster's REST API, or null when it does not answer (yet). */
+  private static JsonNode rest(String path) {
+    try {
+      HttpURLConnection c = (HttpURLConnection) URI.create("http://localhost:" + restPort + path).toURL()
+          .openConnection();
+      c.setConnectTimeout(1000);
+      c.setReadTimeout(5000);
+      if (c.getResponseCode() != 200) {
+        return null;
+      }
+      try (InputStream in = c.getInputStream()) {
+        return JSON.readTree(in);
+      }
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  // ---------------------------------------------------------------- files
+
+  private static Map<Long, JsonNode> byVersion(Path jsonl) throws IOException {
+    Map<Long, JsonNode> m = new TreeMap<>();
+    assertTrue(Files.exists(jsonl), jsonl + " missing" + logs());
+    for (String line : Files.readAllLines(jsonl)) {
+      if (!line.isBlank()) {
+        JsonNode n = JSON.readTree(line);
+        m.put(n.path("version").asLong(), n);
+      }
+    }
+    return m;
+  }
+
+  /** The tails of the cluster's logs, for a failure message. */
+  private static String logs() {
+    StringBuilder sb = new StringBuilder();
+    try (Stream<Path> s = Files.list(work.resolve("log"))) {
+      for (Path p : s.sorted().toList()) {
+        sb.append("\n---- ").append(p.getFileName()).append(" (tail)\n").append(tail(Files.readString(p)));
+      }
+    } catch (IOException | UncheckedIOException e) {
+      sb.append("\n(logs unreadable: ").append(e).append(')');
+    }
+    return sb.toString();
+  }
+
+  private static String tail(String s) {
+    String[] lines = s.split("\n");
+    return String.join("\n", java.util.Arrays.copyOfRange(lines, Math.max(0, lines.length - 40), lines.length));
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (!Files.exists(p)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(p)) {
+      for (Path f : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(f);
+      }
+    }
+  }
+}
