@@ -329,14 +329,16 @@ public final class StreamingJob {
   }
 
   private static String oneLine(JsonNode s) {
-    return String.format("%d model versions; untrained precision_at_1=%.4f MAP@R=%.4f; final precision_at_1=%.4f"
-        + " MAP@R=%.4f; %.0f samples/s; %d rejected; refresh latency p50=%s ms max=%s ms",
-        s.path("model_versions").asInt(), s.path("untrained").path("precision_at_1").asDouble(Double.NaN),
-        s.path("untrained").path("mean_average_precision_at_r").asDouble(Double.NaN),
-        s.path("final").path("precision_at_1").asDouble(Double.NaN),
-        s.path("final").path("mean_average_precision_at_r").asDouble(Double.NaN),
-        s.path("samples_per_sec").asDouble(), s.path("rejected").asLong(),
+    return String.format("%d model versions (%d evaluated); untrained %s; final %s; %.0f samples/s; %d rejected; "
+        + "refresh latency p50=%s ms max=%s ms",
+        s.path("model_versions").asInt(), s.path("evaluated_versions").asInt(), quality(s.path("untrained")),
+        quality(s.path("final")), s.path("samples_per_sec").asDouble(), s.path("rejected").asLong(),
         s.path("refresh_latency_ms").path("p50").asText(), s.path("refresh_latency_ms").path("max").asText());
+  }
+
+  private static String quality(JsonNode e) {
+    return e.isMissingNode() || e.isNull() ? "not evaluated" : String.format("precision_at_1=%.4f MAP@R=%.4f",
+        e.path("precision_at_1").asDouble(), e.path("mean_average_precision_at_r").asDouble());
   }
 
   /** Builds summary.json from the report files and the job's accumulators. */
