@@ -280,6 +280,9 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
     while (inFlight != null || !waiting.isEmpty()) {
       if (inFlight == null) {
         startNext();
+        if (inFlight == null) {
+          break; // nothing could be started (fewer than 2 held-out records): the versions were logged and skipped
+        }
       }
       ModelUpdate m = inFlight;
       Map<String, Double> r;

@@ -35,13 +35,18 @@ class RetrievalEvaluatorTest {
    */
   private static Map<String, Object> run(String key, RetrievalEvaluator.Mode mode, double heldoutPerSecond)
       throws Exception {
+    return run(key, mode, heldoutPerSecond, HELDOUT);
+  }
+
+  private static Map<String, Object> run(String key, RetrievalEvaluator.Mode mode, double heldoutPerSecond,
+      int heldoutRecords) throws Exception {
     StreamExecutionEnvironment env = TestSupport.env(null, 0, 0);
     DataStream<LabeledVector> train = env.fromSource(Sources.synthetic(GEN, 640, 0),
         WatermarkStrategy.noWatermarks(), "train");
     DataStream<ModelUpdate> models = TrainerOperator.apply(train, TrainerFactory.DEFAULT,
         TestSupport.tinyConfig(DIM, 4, 5), TrainerOperator.Settings.of(32, 2));
     models.sinkTo(TestSupport.collect(key + "-models"));
-    DataStream<LabeledVector> heldout = env.fromSource(Sources.synthetic(HELD, HELDOUT, heldoutPerSecond),
+    DataStream<LabeledVector> heldout = env.fromSource(Sources.synthetic(HELD, heldoutRecords, heldoutPerSecond),
         WatermarkStrategy.noWatermarks(), "heldout");
     RetrievalEvaluator.apply(heldout, models, HELDOUT, mode).sinkTo(TestSupport.collect(key + "-evals"));
     env.execute("evaluator-" + key);
@@ -101,6 +106,16 @@ class RetrievalEvaluatorTest {
       assertTrue(versions.get(i) > versions.get(i - 1), "in version order: " + versions);
     }
     assertTrue(versions.size() < 11, "versions that arrived while the evaluator was busy are skipped: " + versions);
+  }
+
+  @Test
+  void aHeldOutStreamTooShortToScoreEndsTheJobWithoutScores() throws Exception {
+    for (RetrievalEvaluator.Mode mode : new RetrievalEvaluator.Mode[] {RetrievalEvaluator.Mode.EVERY,
+        RetrievalEvaluator.Mode.LATEST}) {
+      Map<String, Object> r = run("short-" + mode, mode, 0, 1);
+      assertEquals(11, ((List<?>) r.get("models")).size());
+      assertTrue(((List<?>) r.get("evals")).isEmpty(), "one held-out record: nothing to score");
+    }
   }
 
   @Test
