@@ -17,7 +17,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -30,26 +29,31 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
 import org.pml4j.onnx.ModelPublisher;
 
 /**
  * The job's Kafka source against a real broker: Apache Kafka 4.2.0 (the version of the kafka-clients that
  * flink-connector-kafka brings) in KRaft mode, formatted and started as a child JVM from the test class path
  * ({@code kafka.tools.StorageTool format}, {@code kafka.Kafka}), and the whole streaming job in a MiniCluster reading
- * a 2-partition training topic and a held-out topic, bounded.
+ * a 2-partition training topic and a held-out topic, bounded. The broker's data and logs and the job's outputs are in
+ * a temporary directory that is removed after a passing run and kept after a failing one.
  */
 class KafkaSourceTest {
   static final int DIM = 8;
   static final int VALID = 640;
   static final int HELDOUT = 200;
 
-  private static Path dir;
+  @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+  static Path dir;
   private static Process broker;
+  /** Ends the broker if this JVM exits without running {@link #stopBroker} (a killed or timed-out test run). */
+  private static Thread brokerReaper;
   private static String bootstrap;
 
   @BeforeAll
   static void startBroker() throws Exception {
-    dir = Files.createTempDirectory("pml4j-kafka");
     int brokerPort = freePort();
     int controllerPort = freePort();
     bootstrap = "localhost:" + brokerPort;
@@ -76,6 +80,9 @@ class KafkaSourceTest {
     assertTrue(format.waitFor(120, TimeUnit.SECONDS) && format.exitValue() == 0,
         "kafka storage format failed: " + Files.readString(dir.resolve("format.log")));
     broker = java("kafka.Kafka", props.toString()).redirectOutput(dir.resolve("broker.log").toFile()).start();
+    Process started = broker;
+    brokerReaper = new Thread(started::destroyForcibly, "kafka-broker-reaper");
+    Runtime.getRuntime().addShutdownHook(brokerReaper);
     long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
     try (Admin admin = admin()) {
       while (true) {
@@ -100,6 +107,9 @@ class KafkaSourceTest {
       if (!broker.waitFor(20, TimeUnit.SECONDS)) {
         broker.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }
+    }
+    if (brokerReaper != null) {
+      Runtime.getRuntime().removeShutdownHook(brokerReaper);
     }
   }
 
@@ -141,6 +151,7 @@ class KafkaSourceTest {
         "--kafka.train-topic", "train", "--kafka.heldout-topic", "heldout", "--kafka.group-id", "pml4j-test",
         "--kafka.bounded", "true", "--heldout-records", Integer.toString(HELDOUT), "--batch-size", "32",
         "--publish-every-steps", "10", "--evaluate", "every", "--checkpoint-interval-ms", "500",
+        "--write-embeddings", "true",
         "--web-ui-port", "0", "--trainer", TrainerConfigs.toJson(TestSupport.tinyConfig(DIM, 4, 5)));
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     JsonNode s = StreamingJob.run(c, TrainerFactory.DEFAULT, new PrintStream(log, true, StandardCharsets.UTF_8));
@@ -148,13 +159,27 @@ class KafkaSourceTest {
     // Every valid record reached the trainer exactly once: 640 samples in 20 steps of 32.
     assertEquals(20, s.path("final_step").asLong(), s.toString());
     assertEquals(VALID, s.path("samples").asLong(), s.toString());
-    assertEquals(4, s.path("rejected").asLong(), s.toString());
-    Set<String> reasons = new TreeSet<>();
-    for (String line : Files.readAllLines(out.resolve(StreamingJob.REJECTED))) {
-      reasons.add(TestSupport.readJsonString(line).path("reason").asText());
+    // Record by record for the queries (every 10th valid id, embedded with the newest model): each exactly once.
+    List<Long> embedded = new ArrayList<>();
+    for (String line : Files.readAllLines(out.resolve(StreamingJob.EMBEDDINGS))) {
+      embedded.add(TestSupport.readJsonString(line).path("id").asLong());
     }
-    assertEquals(new TreeSet<>(List.of(RejectedRecord.NON_FINITE, RejectedRecord.WRONG_DIMENSION,
-        RejectedRecord.MISSING_LABEL, RejectedRecord.MISSING_FEATURES)), reasons);
+    embedded.sort(null);
+    List<Long> queries = new ArrayList<>();
+    for (long i = 0; i < VALID; i += 10) {
+      queries.add(i);
+    }
+    assertEquals(queries, embedded);
+    assertEquals(4, s.path("rejected").asLong(), s.toString());
+    Map<Long, String> rejected = new TreeMap<>();
+    for (String line : Files.readAllLines(out.resolve(StreamingJob.REJECTED))) {
+      JsonNode n = TestSupport.readJsonString(line);
+      rejected.put(n.path("id").asLong(), n.path("reason").asText());
+    }
+    // The unparseable value has no id: it gets partition << 48 | offset (partition 1 held the 50 odd i < 100 and
+    // record 9002 before it).
+    assertEquals(Map.of(9_001L, RejectedRecord.NON_FINITE, 9_002L, RejectedRecord.WRONG_DIMENSION,
+        9_003L, RejectedRecord.MISSING_LABEL, (1L << 48) | 51, RejectedRecord.MISSING_FEATURES), rejected);
     // Versions at steps 0, 10, 20, each published and scored on the 200 held-out records.
     assertEquals(3, s.path("model_versions").asInt());
     assertEquals(2, ModelPublisher.readManifest(out.resolve(StreamingJob.MODELS)).latest());
