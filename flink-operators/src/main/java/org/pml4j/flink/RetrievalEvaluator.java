@@ -25,6 +25,8 @@ import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.bytedeco.pytorch.Tensor;
 import org.pml4j.accuracy.AccuracyCalculator;
+import org.pml4j.accuracy.CustomKNN;
+import org.pml4j.distances.LpDistance;
 import org.pml4j.onnx.OnnxEncoder;
 import org.pml4j.torch.Scope;
 import org.pml4j.torch.Tensors;
@@ -44,7 +46,13 @@ import org.pml4j.torch.Torch;
  * never held back by it: a model update is taken off the input at once, and its result is emitted (on the task
  * thread, through the mailbox) when the evaluation is done. Exact k-NN over the held-out set costs seconds per version
  * (10,000 Fashion-MNIST rows: about 3.5 s on one core), much more than the steps between two versions, so a
- * synchronous evaluator would throttle training to its own pace through back-pressure. Which versions are evaluated
+ * synchronous evaluator would throttle training to its own pace through back-pressure. On Linux the background
+ * thread runs with {@link BackgroundPriority#IDLE} by default (constructor argument {@code priority}, job key
+ * {@code evaluator_priority}): it uses only CPU that the task threads (the trainer) leave idle instead of taking an
+ * equal share of a core from them; and its CPU use is capped at a share of one core ({@code cpuShare}, job key
+ * {@code evaluator_cpu_share}, default {@value #DEFAULT_CPU_SHARE}): after an evaluation of {@code c} CPU-seconds the
+ * next starts no sooner than {@code c * (1 / cpuShare - 1)} seconds later, except at the end of the input. Which
+ * versions are evaluated
  * is the {@link Mode}:
  * <ul>
  *   <li>{@link Mode#LATEST} (the default): when a new version arrives while another is being evaluated, it replaces
@@ -68,6 +76,19 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
   public static final List<String> METRICS = List.of("precision_at_1", "mean_average_precision_at_r");
   /** Waiting versions (mode {@link Mode#EVERY}) past which a warning is logged. */
   public static final int BACKLOG_WARNING = 10;
+  /**
+   * Query rows per k-NN chunk: a 128 x 10,000 distance block is 5 MB, small enough for the C allocator to reuse its
+   * memory from chunk to chunk. (AccuracyCalculator's default of 1,024 rows makes 41 MB blocks, which glibc maps and
+   * unmaps afresh for every temporary: about 400,000 page faults and seconds of kernel time per evaluation, and the
+   * unmapping takes the process's memory-map lock that the trainer's own page faults need.)
+   */
+  static final int KNN_CHUNK_ROWS = 128;
+  /**
+   * Default share of one core for evaluations while the input runs: after an evaluation of {@code c} CPU-seconds the
+   * evaluator pauses {@code c}, so exact k-NN over the held-out set costs at most half a core however long the stream
+   * runs. (Priority alone does not bound it: an {@link BackgroundPriority#IDLE} thread still takes every idle CPU.)
+   */
+  public static final double DEFAULT_CPU_SHARE = 0.5;
 
   /** Which model versions the evaluator evaluates. */
   public enum Mode {
@@ -91,6 +112,8 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
 
   private final int maxRecords;
   private final Mode mode;
+  private final BackgroundPriority priority;
+  private final double cpuShare;
 
   private transient List<LabeledVector> heldOut;
   private transient float[][] rows;
@@ -103,6 +126,12 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
   private transient long lastEvaluated;
   private transient long skipped;
   private transient volatile long lastEvaluationMillis;
+  private transient volatile long lastEvaluationCpuNanos;
+  /** System.nanoTime() before which no evaluation starts (the pause after the last one; 0: none). */
+  private transient long notBeforeNanos;
+  private transient boolean resumeTimerSet;
+  /** In finish(): the waiting versions are evaluated without pause. */
+  private transient boolean draining;
   private transient ExecutorService worker;
   private transient MailboxExecutor mailbox;
   private transient ListState<LabeledVector> heldOutState;
@@ -120,6 +149,20 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
    * @param mode which versions to evaluate
    */
   public RetrievalEvaluator(int maxRecords, Mode mode) {
+    this(maxRecords, mode, BackgroundPriority.IDLE, DEFAULT_CPU_SHARE);
+  }
+
+  /**
+   * @param maxRecords held-out records to keep (the rest of the held-out stream is ignored)
+   * @param mode which versions to evaluate
+   * @param priority scheduling priority of the evaluation thread ({@link BackgroundPriority#IDLE}: only CPU that the
+   *     task threads leave idle)
+   * @param cpuShare the share of one core the evaluation may use while the input runs, in (0, 1]: after an
+   *     evaluation that took {@code c} CPU-seconds the next one starts no sooner than {@code c * (1 / cpuShare - 1)}
+   *     seconds later (1: at once). At the end of the input the waiting versions are evaluated without pause.
+   * @throws IllegalArgumentException for fewer than 2 records, mode NONE, or a share outside (0, 1]
+   */
+  public RetrievalEvaluator(int maxRecords, Mode mode, BackgroundPriority priority, double cpuShare) {
     if (maxRecords < 2) {
       throw new IllegalArgumentException("maxRecords must be >= 2, got " + maxRecords);
     }
@@ -128,6 +171,19 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
     }
     this.maxRecords = maxRecords;
     this.mode = java.util.Objects.requireNonNull(mode, "mode");
+    this.priority = java.util.Objects.requireNonNull(priority, "priority");
+    this.cpuShare = checkCpuShare(cpuShare);
+  }
+
+  /**
+   * @return {@code share} when it is in (0, 1]
+   * @throws IllegalArgumentException naming the key {@code evaluator_cpu_share} otherwise
+   */
+  public static double checkCpuShare(double share) {
+    if (!(share > 0 && share <= 1)) {
+      throw new IllegalArgumentException("evaluator_cpu_share must be in (0, 1] (a share of one core), got " + share);
+    }
+    return share;
   }
 
   /** {@code heldOut.connect(models) → evaluator} at parallelism 1 (uid "pml4j-evaluator"), mode LATEST. */
@@ -136,11 +192,24 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
     return apply(heldOut, models, maxRecords, Mode.LATEST);
   }
 
-  /** {@code heldOut.connect(models) → evaluator} at parallelism 1 (uid "pml4j-evaluator"). */
+  /** {@code heldOut.connect(models) → evaluator} at parallelism 1 (uid "pml4j-evaluator"), priority IDLE. */
   public static SingleOutputStreamOperator<EvalResult> apply(DataStream<LabeledVector> heldOut,
       DataStream<ModelUpdate> models, int maxRecords, Mode mode) {
+    return apply(heldOut, models, maxRecords, mode, BackgroundPriority.IDLE, DEFAULT_CPU_SHARE);
+  }
+
+  /**
+   * {@code heldOut.connect(models) → evaluator} at parallelism 1 (uid "pml4j-evaluator").
+   *
+   * @param priority scheduling priority of the evaluation thread (see {@link BackgroundPriority})
+   * @param cpuShare share of one core for evaluations while the input runs (see
+   *     {@link #RetrievalEvaluator(int, Mode, BackgroundPriority, double)})
+   */
+  public static SingleOutputStreamOperator<EvalResult> apply(DataStream<LabeledVector> heldOut,
+      DataStream<ModelUpdate> models, int maxRecords, Mode mode, BackgroundPriority priority, double cpuShare) {
     return heldOut.connect(models).transform("pml4j-evaluator", TypeInformation.of(EvalResult.class),
-        new RetrievalEvaluator(maxRecords, mode)).uid("pml4j-evaluator").setParallelism(1).setMaxParallelism(1);
+        new RetrievalEvaluator(maxRecords, mode, priority, cpuShare)).uid("pml4j-evaluator").setParallelism(1)
+        .setMaxParallelism(1);
   }
 
   @Override
@@ -192,11 +261,7 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
       throw new IllegalStateException("RetrievalEvaluator needs the task's mailbox executor (use apply(...))");
     }
     String name = "pml4j-evaluator-" + getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
-    worker = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, name);
-      t.setDaemon(true);
-      return t;
-    });
+    worker = Executors.newSingleThreadExecutor(priority.daemonThreads(name));
     var g = getMetricGroup();
     g.gauge("evaluatedVersion", (Gauge<Long>) () -> lastEvaluated);
     g.gauge("precisionAt1", (Gauge<Double>) () -> last == null ? Double.NaN : last.precisionAt1);
@@ -206,6 +271,7 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
     g.gauge("skippedVersions", (Gauge<Long>) () -> skipped);
     g.gauge("waitingVersions", (Gauge<Integer>) () -> waiting.size());
     g.gauge("lastEvaluationMillis", (Gauge<Long>) () -> lastEvaluationMillis);
+    g.gauge("lastEvaluationCpuMillis", (Gauge<Long>) () -> lastEvaluationCpuNanos / 1_000_000);
     startNext();
   }
 
@@ -276,6 +342,7 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
   /** Waits for the evaluation in flight and evaluates every waiting version before the operator finishes. */
   @Override
   public void finish() throws Exception {
+    draining = true;
     completeHeldOut();
     while (inFlight != null || !waiting.isEmpty()) {
       if (inFlight == null) {
@@ -331,6 +398,19 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
     if (!heldOutComplete || inFlight != null || waiting.isEmpty() || worker == null) {
       return;
     }
+    long wait = notBeforeNanos - System.nanoTime();
+    if (!draining && wait > 0) {
+      if (!resumeTimerSet) {
+        // the CPU budget's pause: try again on the task thread when it is over (LATEST then takes the newest version)
+        resumeTimerSet = true;
+        var time = getProcessingTimeService();
+        time.registerTimer(time.getCurrentProcessingTime() + Math.max(1, wait / 1_000_000), t -> {
+          resumeTimerSet = false;
+          startNext();
+        });
+      }
+      return;
+    }
     ModelUpdate m = waiting.poll();
     if (rows.length < 2) {
       LOGGER.warn("pml4j evaluator: {} held-out records; version {} not evaluated", rows.length, m.version);
@@ -343,9 +423,14 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
     inFlight = m;
     inFlightResult = CompletableFuture.supplyAsync(() -> {
       Torch.setNumThreads(1);
+      var bean = java.lang.management.ManagementFactory.getThreadMXBean();
+      boolean cpu = bean.isCurrentThreadCpuTimeSupported();
       long t0 = System.nanoTime();
+      long c0 = cpu ? bean.getCurrentThreadCpuTime() : 0;
       Map<String, Double> r = accuracy(m.onnx, x, y);
-      lastEvaluationMillis = (System.nanoTime() - t0) / 1_000_000;
+      long wall = System.nanoTime() - t0;
+      lastEvaluationMillis = wall / 1_000_000;
+      lastEvaluationCpuNanos = cpu ? bean.getCurrentThreadCpuTime() - c0 : wall;
       return r;
     }, worker);
     inFlightResult.whenComplete((r, e) -> {
@@ -370,6 +455,7 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
     inFlight = null;
     inFlightResult = null;
     lastEvaluated = m.version;
+    notBeforeNanos = System.nanoTime() + (long) (lastEvaluationCpuNanos * (1 / cpuShare - 1));
     last = new EvalResult(m.version, m.step, r.get("precision_at_1"), r.get("mean_average_precision_at_r"),
         rows.length, System.currentTimeMillis());
     LOGGER.info("pml4j evaluator: {}", last);
@@ -393,7 +479,7 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
   @SuppressWarnings("try")
   public static Map<String, Double> accuracy(float[][] embeddings, long[] labels) {
     AccuracyCalculator calc = new AccuracyCalculator(METRICS, List.of(), false, false,
-        AccuracyCalculator.MAX_BIN_COUNT, null, null);
+        AccuracyCalculator.MAX_BIN_COUNT, new CustomKNN(new LpDistance(false, 2, 2), KNN_CHUNK_ROWS), null);
     try (Scope s = Scope.open()) {
       Tensor q = Tensors.floats(embeddings);
       Tensor l = Tensors.longs(labels);

@@ -60,6 +60,18 @@ public class StreamJobConfig {
    * publishing) or {@code none} (no evaluator in the job).
    */
   public String evaluate = "latest";
+  /**
+   * Scheduling priority of the evaluator's background thread (Linux): {@code idle} (the default: only CPU that the
+   * task threads leave idle, so scoring does not slow the trainer), {@code low} (nice 19) or {@code normal}. See
+   * {@link BackgroundPriority}.
+   */
+  public String evaluatorPriority = "idle";
+  /**
+   * Share of one core the evaluator may use while training runs, in (0, 1]: after an evaluation of {@code c}
+   * CPU-seconds it waits {@code c * (1 / share - 1)} seconds before the next (the versions published meanwhile are
+   * skipped in mode {@code latest}); 1 evaluates back to back.
+   */
+  public double evaluatorCpuShare = RetrievalEvaluator.DEFAULT_CPU_SHARE;
   /** Fashion-MNIST: passes over the training split (each epoch in its own seeded order). */
   public int epochs = 1;
   /** Seed of the Fashion-MNIST training permutation (null: file order). */
@@ -200,6 +212,8 @@ public class StreamJobConfig {
       throw new IllegalArgumentException("duration_seconds must be >= 0");
     }
     RetrievalEvaluator.Mode.parse(evaluate);
+    BackgroundPriority.parse(evaluatorPriority);
+    RetrievalEvaluator.checkCpuShare(evaluatorCpuShare);
     if (epochs < 1 || (epochs > 1 && !dataset.equals("fashion-mnist"))) {
       throw new IllegalArgumentException("epochs must be >= 1, and more than 1 only for dataset fashion-mnist (got "
           + epochs + " for " + dataset + ")");

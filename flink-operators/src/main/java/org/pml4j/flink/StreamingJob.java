@@ -223,7 +223,8 @@ public final class StreamingJob {
     }
     RetrievalEvaluator.Mode evaluate = RetrievalEvaluator.Mode.parse(c.evaluate);
     if (evaluate != RetrievalEvaluator.Mode.NONE) {
-      RetrievalEvaluator.apply(validHeldout, models, c.heldoutRecords, evaluate).map(StreamingJob::evalJson)
+      RetrievalEvaluator.apply(validHeldout, models, c.heldoutRecords, evaluate,
+          BackgroundPriority.parse(c.evaluatorPriority), c.evaluatorCpuShare).map(StreamingJob::evalJson)
           .returns(Types.STRING).name("eval-json").uid("eval-json").setParallelism(1)
           .sinkTo(new TextLinesSink(dir.resolve(EVALUATIONS))).name("evaluations").uid("evaluations")
           .setParallelism(1);
@@ -527,7 +528,7 @@ public final class StreamingJob {
       System.out.println("usage: StreamingJob [--config FILE.json] [--key value ...]\n"
           + "  keys (snake_case or kebab-case): output_dir, dataset (synthetic|fashion-mnist|csv|jsonl|kafka),\n"
           + "  data_dir, train_path, heldout_path, dimension, train_records, heldout_records, epochs, evaluate (latest|every|none),\n"
-          + "  batch_size,\n"
+          + "  evaluator_priority (idle|low|normal), evaluator_cpu_share (0..1], batch_size,\n"
           + "  publish_every_steps, publish_every_seconds, embed_parallelism, checkpoint_interval_ms, web_ui_port,\n"
           + "  keep_ui_seconds, duration_seconds, restore_from, retain_checkpoints, write_embeddings,\n"
           + "  synthetic.{classes,dimension,noise,center_scale,seed,corrupt_every},\n"

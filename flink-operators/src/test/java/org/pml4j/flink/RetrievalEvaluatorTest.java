@@ -40,15 +40,21 @@ class RetrievalEvaluatorTest {
 
   private static Map<String, Object> run(String key, RetrievalEvaluator.Mode mode, double heldoutPerSecond,
       int heldoutRecords) throws Exception {
+    return run(key, mode, heldoutPerSecond, heldoutRecords, 0, RetrievalEvaluator.DEFAULT_CPU_SHARE);
+  }
+
+  private static Map<String, Object> run(String key, RetrievalEvaluator.Mode mode, double heldoutPerSecond,
+      int heldoutRecords, double trainPerSecond, double cpuShare) throws Exception {
     StreamExecutionEnvironment env = TestSupport.env(null, 0, 0);
-    DataStream<LabeledVector> train = env.fromSource(Sources.synthetic(GEN, 640, 0),
+    DataStream<LabeledVector> train = env.fromSource(Sources.synthetic(GEN, 640, trainPerSecond),
         WatermarkStrategy.noWatermarks(), "train");
     DataStream<ModelUpdate> models = TrainerOperator.apply(train, TrainerFactory.DEFAULT,
         TestSupport.tinyConfig(DIM, 4, 5), TrainerOperator.Settings.of(32, 2));
     models.sinkTo(TestSupport.collect(key + "-models"));
     DataStream<LabeledVector> heldout = env.fromSource(Sources.synthetic(HELD, heldoutRecords, heldoutPerSecond),
         WatermarkStrategy.noWatermarks(), "heldout");
-    RetrievalEvaluator.apply(heldout, models, HELDOUT, mode).sinkTo(TestSupport.collect(key + "-evals"));
+    RetrievalEvaluator.apply(heldout, models, HELDOUT, mode, BackgroundPriority.IDLE, cpuShare)
+        .sinkTo(TestSupport.collect(key + "-evals"));
     env.execute("evaluator-" + key);
     return Map.of("models", TestSupport.collected(key + "-models"), "evals", TestSupport.collected(key + "-evals"));
   }
@@ -106,6 +112,46 @@ class RetrievalEvaluatorTest {
       assertTrue(versions.get(i) > versions.get(i - 1), "in version order: " + versions);
     }
     assertTrue(versions.size() < 11, "versions that arrived while the evaluator was busy are skipped: " + versions);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static List<Long> versions(Map<String, Object> r) {
+    List<Long> versions = new ArrayList<>();
+    ((List<EvalResult>) r.get("evals")).forEach(e -> versions.add(e.modelVersion));
+    return versions;
+  }
+
+  @Test
+  void theCpuSharePausesBetweenEvaluationsWhileTheInputRunsButNotAtItsEnd() throws Exception {
+    // Training paced to 200 records/s: 11 versions over ~3 s, each arriving when the evaluator (200 held-out rows,
+    // milliseconds per version) is long done. With the whole core (share 1) it scores them as they come; with a share
+    // of 0.001 the pause after version 0 (999 times its CPU time) outlasts the input, and at the end of the input the
+    // newest waiting version, the final one, is scored at once (the job does not wait out the pause).
+    Map<String, Object> full = run("share-1", RetrievalEvaluator.Mode.LATEST, 0, HELDOUT, 200, 1.0);
+    checkScores(full, null);
+    assertTrue(versions(full).size() > 2, "share 1: versions scored as they arrive: " + versions(full));
+    long t0 = System.nanoTime();
+    Map<String, Object> capped = run("share-0.001", RetrievalEvaluator.Mode.LATEST, 0, HELDOUT, 200, 0.001);
+    double seconds = (System.nanoTime() - t0) / 1e9;
+    checkScores(capped, List.of(0L, 10L));
+    assertTrue(seconds < 60, "the end of the input cut the pause short: " + seconds + " s");
+    // mode EVERY keeps every version waiting and scores them all at the end
+    checkScores(run("share-every", RetrievalEvaluator.Mode.EVERY, 0, HELDOUT, 200, 0.001),
+        List.of(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L));
+  }
+
+  @Test
+  void cpuSharesOutsideZeroToOneAreRejectedWithTheKeyName() {
+    for (double bad : new double[] {0, -0.5, 1.5, Double.NaN}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> new RetrievalEvaluator(10, RetrievalEvaluator.Mode.LATEST, BackgroundPriority.IDLE, bad));
+      assertTrue(e.getMessage().contains("evaluator_cpu_share"), e.getMessage());
+    }
+    IllegalArgumentException cfg = assertThrows(IllegalArgumentException.class,
+        () -> StreamJobConfig.fromArgs("--evaluator-cpu-share", "2"));
+    assertTrue(cfg.getMessage().contains("evaluator_cpu_share"), cfg.getMessage());
+    assertEquals(RetrievalEvaluator.DEFAULT_CPU_SHARE, StreamJobConfig.fromArgs().evaluatorCpuShare);
+    assertEquals(1.0, StreamJobConfig.fromArgs("--evaluator_cpu_share", "1").evaluatorCpuShare);
   }
 
   @Test
