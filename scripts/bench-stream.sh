@@ -9,31 +9,43 @@
 # and the stream with --evaluate none (trainer, publisher and embed operator only). All report training time only
 # (time inside trainStep; the stream's from summary.json), for the whole run and for the steady state after the first
 # 50 steps (warm-up: JIT, allocator; in the stream also the start of the sources and the embed operator). Rounds
-# alternate so that drifts of a shared machine hit all three alike; the summary gives medians over the rounds.
+# alternate, and each round starts with the next run of the three (standalone, default, none), so that drifts of a
+# shared machine and the position in a round hit all three alike; the summary gives medians over the rounds.
 #
-# Usage: scripts/bench-stream.sh [WORKDIR] [ROUNDS] [EPOCHS]   (default: a temporary directory, 3 rounds, 3 epochs:
-# 2,811 steps per run, so that the JVM's warm-up (JIT compilation of Flink's runtime on the second core takes several
-# CPU-seconds) weighs less than in a single epoch)
+# Usage: scripts/bench-stream.sh [WORKDIR] [ROUNDS] [EPOCHS]   (default: a temporary directory, 3 rounds, 10 epochs:
+# 9,370 steps, about 30 s of training per run. A continuously training job is measured in its steady state: in a
+# 3-epoch run (9 s of training) the start-up (the JIT compilation of Flink's runtime and the evaluation of the
+# untrained version 0, both on the second core) overlaps a third of the training and weighs on the ratio.)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="${1:-$(mktemp -d -t pml4j-bench-stream.XXXXXX)}"
 rounds="${2:-3}"
-epochs="${3:-3}"
+epochs="${3:-10}"
 mkdir -p "$work"
 enc='{"class": "Sequential", "params": {"layers": [{"class": "Linear", "params": {"in_features": 784, "out_features": 256}}, {"class": "ReLU"}, {"class": "Linear", "params": {"in_features": 256, "out_features": 64}}, {"class": "L2Normalize"}]}}'
-for r in $(seq 1 "$rounds"); do
+standalone() {
   echo "bench-stream: round $r/$rounds: standalone trainer (pml4j train)"
   "$root/bin/pml4j" train --dataset fashion-mnist --encoder "$enc" --loss MultiSimilarityLoss \
     --miner '{"class": "MultiSimilarityMiner", "params": {"epsilon": 0.1}}' \
     --optimizer '{"class": "Adam", "params": {"lr": 0.001}}' --batch-size 64 --epochs "$epochs" --threads 1 --seed 0 \
     --no-progress --out "$work/$r/standalone" > "$work/$r-standalone.log" 2>&1
+}
+stream() {
   echo "bench-stream: round $r/$rounds: streaming job (pml4j stream, default: evaluate=latest, 10,000 held out)"
   "$root/bin/pml4j" stream --dataset fashion-mnist --records 0 --epochs "$epochs" --heldout 10000 --web-ui-port 0 \
     --out "$work/$r/stream" > "$work/$r-stream.log" 2>&1
+}
+noeval() {
   echo "bench-stream: round $r/$rounds: streaming job with --evaluate none"
   "$root/bin/pml4j" stream --dataset fashion-mnist --records 0 --epochs "$epochs" --heldout 10000 --web-ui-port 0 \
     --evaluate none \
     --out "$work/$r/stream-noeval" > "$work/$r-stream-noeval.log" 2>&1
+}
+runs=(standalone stream noeval)
+for r in $(seq 1 "$rounds"); do
+  for i in 0 1 2; do
+    "${runs[$(( (i + r - 1) % 3 ))]}"
+  done
 done
 python3 - "$work" "$rounds" <<'PY'
 import json, statistics, sys
