@@ -67,7 +67,8 @@ import org.pml4j.torch.Torch;
  * input the operator waits for the evaluation in flight and evaluates what is still waiting before it finishes.
  *
  * <p>Parallelism 1. Metrics: {@code evaluatedVersion}, {@code precisionAt1}, {@code meanAveragePrecisionAtR},
- * {@code heldOutRecords}, {@code skippedVersions}, {@code waitingVersions}, {@code lastEvaluationMillis}.
+ * {@code heldOutRecords}, {@code skippedVersions}, {@code waitingVersions}, {@code lastEvaluationMillis} (wall time),
+ * {@code lastEvaluationCpuMillis}.
  */
 public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
     implements TwoInputStreamOperator<LabeledVector, ModelUpdate, EvalResult>, BoundedMultiInput {
