@@ -80,8 +80,8 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
   /**
    * Query rows per k-NN chunk: a 128 x 10,000 distance block is 5 MB, small enough for the C allocator to reuse its
    * memory from chunk to chunk. (AccuracyCalculator's default of 1,024 rows makes 41 MB blocks, which glibc maps and
-   * unmaps afresh for every temporary: about 400,000 page faults and seconds of kernel time per evaluation, and the
-   * unmapping takes the process's memory-map lock that the trainer's own page faults need.)
+   * unmaps afresh for every temporary. Measured on 10,000 rows: 137,000 instead of 330,000 page faults for the k-NN,
+   * 0.24 instead of 0.6 s of kernel time; the scores are the same.)
    */
   static final int KNN_CHUNK_ROWS = 128;
   /**
