@@ -45,7 +45,8 @@ public abstract class BaseDistance {
   /**
    * The {@code [Nq, Nr]} matrix between query rows and reference rows ({@code refEmb == null}: the query itself).
    *
-   * @throws IllegalArgumentException if an input is not 2-D, not floating point, or the widths differ
+   * @throws IllegalArgumentException if an input is null, not 2-D, not float32/float64, or the two differ in width or
+   *     dtype
    */
   public Tensor forward(Tensor queryEmb, Tensor refEmb) {
     checkShapes(queryEmb, refEmb);
@@ -105,18 +106,21 @@ public abstract class BaseDistance {
     return embeddings.norm(new ScalarOptional(Tensors.s(p)), new long[] {1}, false);
   }
 
+  /**
+   * The input check of {@link #forward(Tensor, Tensor)}: {@code query_emb} (and {@code ref_emb} when given) non-null,
+   * 2-D, float32 or float64, of one dtype and width.
+   *
+   * @throws IllegalArgumentException naming the argument and what is wrong
+   */
   protected void checkShapes(Tensor queryEmb, Tensor refEmb) {
-    if (queryEmb.dim() != 2 || (refEmb != null && refEmb.dim() != 2)) {
-      throw new IllegalArgumentException(
-          "embeddings must be a 2D tensor of shape (batch_size, embedding_size), got " + Tensors.shapeString(queryEmb)
-              + (refEmb == null ? "" : " and " + Tensors.shapeString(refEmb)));
-    }
-    if (!queryEmb.is_floating_point() || (refEmb != null && !refEmb.is_floating_point())) {
-      throw new IllegalArgumentException("embeddings must be floating point, got " + queryEmb.scalar_type().intern());
-    }
-    if (refEmb != null && refEmb.size(1) != queryEmb.size(1)) {
-      throw new IllegalArgumentException("query and reference embeddings differ in width: "
-          + queryEmb.size(1) + " vs " + refEmb.size(1));
+    Tensors.requireFloatMatrix(queryEmb, "query_emb");
+    if (refEmb != null) {
+      Tensors.requireFloatMatrix(refEmb, "ref_emb");
+      if (refEmb.size(1) != queryEmb.size(1)) {
+        throw new IllegalArgumentException("query_emb and ref_emb differ in width: "
+            + queryEmb.size(1) + " vs " + refEmb.size(1));
+      }
+      Tensors.requireSameDtype(queryEmb, "query_emb", refEmb, "ref_emb");
     }
   }
 

@@ -1,8 +1,8 @@
 package org.pml4j.distances;
 
 import org.pml4j.spec.Params;
-import java.util.Objects;
 import org.bytedeco.pytorch.Tensor;
+import org.pml4j.torch.Tensors;
 
 /**
  * PML's {@code BatchedDistance}: computes the matrix in chunks of {@code batchSize} query rows and hands each chunk to
@@ -24,7 +24,10 @@ public class BatchedDistance {
   }
 
   public BatchedDistance(BaseDistance distance, IterFn iterFn, int batchSize) {
-    this.distance = Objects.requireNonNull(distance, "distance");
+    if (distance == null) {
+      throw new IllegalArgumentException("distance must not be null");
+    }
+    this.distance = distance;
     this.iterFn = iterFn;
     if (batchSize < 1) {
       throw new IllegalArgumentException("batch_size must be >= 1, got " + batchSize);
@@ -42,6 +45,7 @@ public class BatchedDistance {
     if (fn == null) {
       throw new IllegalStateException("BatchedDistance needs an iter_fn callback");
     }
+    Tensors.requireFloatMatrix(queryEmb, "query_emb");
     Tensor ref = refEmb != null ? refEmb : queryEmb;
     long n = queryEmb.size(0);
     for (long s = 0; s < n; s += batchSize) {

@@ -16,16 +16,7 @@ public final class Checks {
    * @return the labels as int64 on the embeddings' device (null stays null)
    */
   public static Tensor checkEmbeddingsAndLabels(Tensor emb, Tensor labels, String embName, String labelName) {
-    if (emb == null) {
-      throw new IllegalArgumentException(embName + " must not be null");
-    }
-    if (emb.dim() != 2) {
-      throw new IllegalArgumentException(
-          embName + " must be a 2D tensor of shape (batch_size, embedding_size), got shape " + Tensors.shapeString(emb));
-    }
-    if (!Tensors.isFloating(emb.scalar_type().intern())) {
-      throw new IllegalArgumentException(embName + " must be float32 or float64, got " + emb.scalar_type().intern());
-    }
+    Tensors.requireFloatMatrix(emb, embName);
     if (emb.numel() > 0 && !emb.detach().isfinite().all().item_bool()) {
       throw new IllegalArgumentException(embName + " contains NaN or Inf values");
     }
@@ -48,6 +39,22 @@ public final class Checks {
       labels = labels.to(emb.device(), ScalarType.Long);
     }
     return labels;
+  }
+
+  /**
+   * Validates a reference set against the query: both checked by {@link #checkEmbeddingsAndLabels}, then equal width
+   * and dtype.
+   *
+   * @return the reference labels as int64 (null stays null)
+   */
+  public static Tensor checkReference(Tensor emb, Tensor refEmb, Tensor refLabels) {
+    Tensor out = checkEmbeddingsAndLabels(refEmb, refLabels, "ref_emb", "ref_labels");
+    if (refEmb.size(1) != emb.size(1)) {
+      throw new IllegalArgumentException(
+          "embeddings and ref_emb differ in width: " + emb.size(1) + " vs " + refEmb.size(1));
+    }
+    Tensors.requireSameDtype(emb, "embeddings", refEmb, "ref_emb");
+    return out;
   }
 
   /** Checks that a tuple's anchors index the query and its positives/negatives index the reference. */

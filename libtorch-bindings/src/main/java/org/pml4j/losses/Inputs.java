@@ -23,20 +23,13 @@ public record Inputs(Tensor embeddings, Tensor labels, IndicesTuple indicesTuple
       refEmb = embeddings;
       refLabels = labels;
     } else {
-      refLabels = Checks.checkEmbeddingsAndLabels(refEmb, refLabels, "ref_emb", "ref_labels");
-      if (refLabels == null && labels != null && refEmb.size(0) != embeddings.size(0)) {
+      Tensor refLabelsIn = refLabels;
+      refLabels = Checks.checkReference(embeddings, refEmb, refLabels);
+      if (refLabelsIn == null && labels != null && refEmb.size(0) != embeddings.size(0)) {
         // PML then pairs labels with labels (as if ref_labels = labels) and indexes the (query x ref) matrix with
         // those batch indices: an index error when ref_emb is smaller, ref rows silently ignored when larger.
         throw new IllegalArgumentException("ref_labels are required with ref_emb when labels are given and ref_emb has "
             + "a different number of rows (" + refEmb.size(0) + ") than embeddings (" + embeddings.size(0) + ")");
-      }
-      if (refEmb.size(1) != embeddings.size(1)) {
-        throw new IllegalArgumentException(
-            "embeddings and ref_emb differ in width: " + embeddings.size(1) + " vs " + refEmb.size(1));
-      }
-      if (refEmb.scalar_type().intern() != embeddings.scalar_type().intern()) {
-        throw new IllegalArgumentException("embeddings and ref_emb differ in dtype: " + embeddings.scalar_type().intern()
-            + " vs " + refEmb.scalar_type().intern());
       }
     }
     if (indicesTuple != null) {

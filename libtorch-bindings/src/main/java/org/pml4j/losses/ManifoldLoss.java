@@ -222,7 +222,7 @@ public class ManifoldLoss extends BaseWeightLoss implements MetaClassLoss {
     if (l == null) {
       throw new IllegalArgumentException("ManifoldLoss requires the embedding size 'l'");
     }
-    return new ManifoldLoss(l, p.getInt("K", 50), p.getDouble("lambdaC", 1.0), p.getDouble("alpha", 0.8),
+    return new ManifoldLoss(l, p.getInt("K", 50), p.getDoubleOrInf("lambdaC", 1.0), p.getDouble("alpha", 0.8),
         p.getDouble("margin", 5e-4), p.lossOptions(false));
   }
 }

@@ -57,11 +57,7 @@ public abstract class BaseMiner {
         if (refLabels == null) {
           throw new IllegalArgumentException(getClass().getSimpleName() + " requires ref_labels with ref_emb");
         }
-        refLabels = Checks.checkEmbeddingsAndLabels(refEmb, refLabels, "ref_emb", "ref_labels");
-        if (refEmb.size(1) != embeddings.size(1)) {
-          throw new IllegalArgumentException(
-              "embeddings and ref_emb differ in width: " + embeddings.size(1) + " vs " + refEmb.size(1));
-        }
+        refLabels = Checks.checkReference(embeddings, refEmb, refLabels);
       }
       IndicesTuple out = mine(embeddings, labels, refEmb, refLabels);
       if (out == null || (out.size() != 3 && out.size() != 4)) {

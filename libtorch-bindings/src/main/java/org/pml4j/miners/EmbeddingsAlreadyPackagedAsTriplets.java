@@ -1,5 +1,6 @@
 package org.pml4j.miners;
 
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
@@ -42,9 +43,11 @@ public class EmbeddingsAlreadyPackagedAsTriplets extends BaseMiner {
     }
     Checks.checkEmbeddingsAndLabels(embeddings, labels, "embeddings", "labels");
     if (refEmb != null) {
-      Checks.checkEmbeddingsAndLabels(refEmb, refLabels, "ref_emb", "ref_labels");
+      Checks.checkReference(embeddings, refEmb, refLabels);
     }
-    return mine(embeddings, null, refEmb == null ? embeddings : refEmb, refLabels);
+    try (NoGradGuard g = new NoGradGuard()) {
+      return mine(embeddings, null, refEmb == null ? embeddings : refEmb, refLabels);
+    }
   }
 
   @Override
@@ -53,6 +56,11 @@ public class EmbeddingsAlreadyPackagedAsTriplets extends BaseMiner {
     if (n % 3 != 0) {
       throw new IllegalArgumentException("EmbeddingsAlreadyPackagedAsTriplets requires the batch size to be a "
           + "multiple of 3 (consecutive anchor, positive, negative), got " + n);
+    }
+    if (refEmb.size(0) < n) {
+      // The positives and negatives (1, 2, 4, 5, ...) index the reference set: PML indexes past its end.
+      throw new IllegalArgumentException("EmbeddingsAlreadyPackagedAsTriplets: the triplets of a batch of " + n
+          + " index ref_emb rows up to " + (n - 1) + ", but ref_emb has only " + refEmb.size(0) + " rows");
     }
     Tensor a = torch.arange(Tensors.s(0L), Tensors.s(n), Tensors.s(3L), Tensors.options(ScalarType.Long, embeddings));
     return IndicesTuple.triplets(a, a.add(Tensors.s(1L)), a.add(Tensors.s(2L)));

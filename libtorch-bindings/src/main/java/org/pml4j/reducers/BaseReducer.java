@@ -19,8 +19,11 @@ public abstract class BaseReducer {
    *
    * @param embeddings the query embeddings (for the zero loss)
    * @param labels the query labels (may be null; some reducers need them)
+   * @throws IllegalArgumentException when an argument is null, the dict has not exactly one entry, or an entry is
+   *     inconsistent (index tensors missing, not 1-D integer tensors, or of another length than the losses)
    */
   public Tensor forward(LossDict lossDict, Tensor embeddings, Tensor labels) {
+    checkArguments(lossDict, embeddings);
     if (lossDict.size() != 1) {
       throw new IllegalArgumentException(getClass().getSimpleName() + " reduces a loss dict with exactly one entry, got "
           + lossDict.keySet() + " (use MultipleReducers for several sub-losses)");
@@ -69,10 +72,62 @@ public abstract class BaseReducer {
     return embeddings.mul(Tensors.s(0.0)).sum();
   }
 
+  /**
+   * The argument check of {@link #forward}: a non-null loss dict without null entries, and non-null embeddings (the
+   * zero loss is built from them).
+   *
+   * @throws IllegalArgumentException naming the argument
+   */
+  protected static void checkArguments(LossDict lossDict, Tensor embeddings) {
+    if (lossDict == null) {
+      throw new IllegalArgumentException("loss_dict must not be null");
+    }
+    if (embeddings == null) {
+      throw new IllegalArgumentException("embeddings must not be null");
+    }
+    for (Map.Entry<String, LossInfo> e : lossDict.entrySet()) {
+      if (e.getValue() == null) {
+        throw new IllegalArgumentException("loss_dict['" + e.getKey() + "'] must not be null");
+      }
+      if (e.getValue().reductionType() == null) {
+        throw new IllegalArgumentException("loss_dict['" + e.getKey() + "'] has no reduction_type");
+      }
+    }
+  }
+
+  /**
+   * Checks that {@code idx} (an entry's index tensor) holds values in {@code [0, bound)}, so that a reducer indexing
+   * with it fails with a clear message instead of inside LibTorch.
+   *
+   * @param what what the index addresses, for the message
+   * @throws IllegalArgumentException naming the reducer, the index tensor and the range
+   */
+  protected void checkIndexRange(Tensor idx, String idxName, long bound, String what) {
+    if (Tensors.len(idx) == 0) {
+      return;
+    }
+    long lo = idx.min().item_long();
+    long hi = idx.max().item_long();
+    if (lo < 0 || hi >= bound) {
+      throw new IllegalArgumentException(getClass().getSimpleName() + ": loss_dict " + idxName + " has values in ["
+          + lo + ", " + hi + "] but must index the " + bound + " " + what);
+    }
+  }
+
   protected void assertSizes(LossInfo info) {
     Tensor losses = info.losses();
     Tensor[] idx = info.indices();
     String type = info.reductionType().pmlName();
+    if (info.reductionType() != ReductionType.ALREADY_REDUCED && idx != null) {
+      for (int i = 0; i < idx.length; i++) {
+        require(idx[i] != null, type + ": indices[" + i + "] must not be null");
+        org.bytedeco.pytorch.global.torch.ScalarType t = Tensors.dtype(idx[i]);
+        require(idx[i].dim() == 1 && !idx[i].is_floating_point() && !idx[i].is_complex()
+            && t != org.bytedeco.pytorch.global.torch.ScalarType.Bool,
+            type + ": indices[" + i + "] must be a 1D integer tensor, got " + t + " of shape "
+                + Tensors.shapeString(idx[i]));
+      }
+    }
     switch (info.reductionType()) {
       case ALREADY_REDUCED -> { }
       case ELEMENT -> {

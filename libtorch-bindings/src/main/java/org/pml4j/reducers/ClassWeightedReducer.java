@@ -1,7 +1,6 @@
 package org.pml4j.reducers;
 
 import org.pml4j.spec.Params;
-import java.util.Objects;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.pml4j.torch.Tensors;
@@ -15,18 +14,33 @@ public class ClassWeightedReducer extends BaseReducer {
 
   /** @param weights one weight per class label */
   public ClassWeightedReducer(double[] weights) {
-    this.weights = Objects.requireNonNull(weights, "weights").clone();
+    if (weights == null) {
+      throw new IllegalArgumentException("weights must not be null");
+    }
+    for (int i = 0; i < weights.length; i++) {
+      if (!Double.isFinite(weights[i])) {
+        throw new IllegalArgumentException("weights[" + i + "] must be finite, got " + weights[i]);
+      }
+    }
+    this.weights = weights.clone();
   }
 
   protected Tensor weighted(Tensor losses, Tensor anchors, Tensor labels) {
     if (labels == null) {
       throw new IllegalArgumentException("ClassWeightedReducer needs labels");
     }
+    if (labels.dim() != 1 || labels.is_floating_point() || Tensors.dtype(labels) == ScalarType.Bool) {
+      throw new IllegalArgumentException("ClassWeightedReducer: labels must be a 1D integer tensor, got "
+          + Tensors.dtype(labels) + " of shape " + Tensors.shapeString(labels));
+    }
+    checkIndexRange(anchors, "anchor indices", Tensors.len(labels), "labels");
     Tensor w = Tensors.of(weights, ScalarType.Double).to(losses.device(), losses.scalar_type().intern());
-    Tensor anchorLabels = Tensors.index(labels, anchors);
+    Tensor anchorLabels = Tensors.index(labels, anchors.to(ScalarType.Long));
     long max = Tensors.len(anchorLabels) == 0 ? -1 : anchorLabels.max().item_long();
-    if (max >= weights.length) {
-      throw new IllegalArgumentException("ClassWeightedReducer has " + weights.length + " weights but saw label " + max);
+    long min = Tensors.len(anchorLabels) == 0 ? 0 : anchorLabels.min().item_long();
+    if (max >= weights.length || min < 0) {
+      throw new IllegalArgumentException("ClassWeightedReducer has " + weights.length + " weights but saw label "
+          + (min < 0 ? min : max));
     }
     return losses.mul(Tensors.index(w, anchorLabels)).mean();
   }

@@ -23,12 +23,16 @@ public class MultipleReducers extends BaseReducer {
    * @param defaultReducer used for sub-losses without an entry; null = {@link MeanReducer}
    */
   public MultipleReducers(Map<String, BaseReducer> reducers, BaseReducer defaultReducer) {
+    if (reducers == null) {
+      throw new IllegalArgumentException("reducers must not be null");
+    }
     this.reducers = new LinkedHashMap<>(reducers);
     this.defaultReducer = defaultReducer == null ? new MeanReducer() : defaultReducer;
   }
 
   @Override
   public Tensor forward(LossDict lossDict, Tensor embeddings, Tensor labels) {
+    checkArguments(lossDict, embeddings);
     Tensor[] values = new Tensor[lossDict.size()];
     int i = 0;
     for (Map.Entry<String, LossInfo> e : lossDict.entrySet()) {

@@ -7,7 +7,7 @@ import org.pml4j.torch.Tensors;
 /**
  * PML's {@code PerAnchorReducer}: scatters pair losses into an {@code N×N} matrix (N = batch size), averages each
  * anchor's row over its filled cells (rows without pairs give 0), and hands the per-anchor losses to an inner reducer
- * as element losses. Triplets are not supported (as in PML).
+ * as element losses. Triplets are not supported (as in PML): an {@link IllegalArgumentException}.
  *
  * <p><b>PML 2.8.1 limitation kept by default:</b> the matrix is {@code N×N}, so it assumes the reference set is no
  * larger than the batch. With a larger reference (e.g. a loss given {@code ref_emb}), a pair whose reference index is
@@ -54,6 +54,8 @@ public class PerAnchorReducer extends BaseReducer {
   protected Tensor tupleReduction(Tensor losses, Tensor[] indices, Tensor embeddings, Tensor labels) {
     long n = embeddings.size(0);
     long cols = n;
+    checkIndexRange(indices[0], "anchor indices", n, "rows of embeddings");
+    checkIndexRange(indices[1], "reference indices", Long.MAX_VALUE, "reference rows");
     if (Tensors.len(indices[1]) > 0) {
       long maxRef = indices[1].max().item_long();
       if (maxRef >= n) {
@@ -89,10 +91,15 @@ public class PerAnchorReducer extends BaseReducer {
     return tupleReduction(losses, indices, embeddings, labels);
   }
 
-  /** Always throws, as PML does. */
+  /**
+   * Always throws, as PML does ({@code NotImplementedError}): per-anchor averaging is defined for pair losses.
+   *
+   * @throws IllegalArgumentException always
+   */
   @Override
   protected Tensor tripletReduction(Tensor losses, Tensor[] indices, Tensor embeddings, Tensor labels, LossInfo info) {
-    throw new UnsupportedOperationException("PerAnchorReducer: Triplet reduction not supported");
+    throw new IllegalArgumentException("PerAnchorReducer cannot reduce triplet losses (reduction_type 'triplet'; PML: "
+        + "\"Triplet reduction not supported\"): use it with a pair or element loss, or use another reducer");
   }
 
   public BaseReducer reducer() {

@@ -20,6 +20,10 @@ public class ThresholdReducer extends BaseReducer {
     if (low == null && high == null) {
       throw new IllegalArgumentException("At least one of low or high must be specified");
     }
+    if ((low != null && low.isNaN()) || (high != null && high.isNaN())) {
+      throw new IllegalArgumentException("ThresholdReducer: " + (low != null && low.isNaN() ? "low" : "high")
+          + " must not be NaN");
+    }
     this.low = low;
     this.high = high;
   }
@@ -70,6 +74,6 @@ public class ThresholdReducer extends BaseReducer {
   /** Registry factory: {@code low}, {@code high}. */
   public static ThresholdReducer fromSpec(Params p) {
     p.collectStats();
-    return new ThresholdReducer(p.getDoubleOrNull("low"), p.getDoubleOrNull("high"));
+    return new ThresholdReducer(p.getDoubleOrInfOrNull("low"), p.getDoubleOrInfOrNull("high"));
   }
 }

@@ -38,12 +38,14 @@ public abstract class BaseRegularizer {
     return new MeanReducer();
   }
 
-  /** The reduced penalty of the rows of {@code x} ({@code [N, D]}). */
+  /**
+   * The reduced penalty of the rows of {@code x} ({@code [N, D]}).
+   *
+   * @throws IllegalArgumentException when {@code x} is null, not 2-D, or not float32/float64 (or, for some
+   *     regularizers, has a row count they cannot use)
+   */
   public Tensor forward(Tensor x) {
-    if (x.dim() != 2) {
-      throw new IllegalArgumentException(getClass().getSimpleName() + " expects a 2-D tensor, got shape "
-          + Tensors.shapeString(x));
-    }
+    Tensors.requireFloatMatrix(x, getClass().getSimpleName() + " input x");
     return reducer.forward(computeLoss(x), x, Tensors.arange(x.size(0), x));
   }
 

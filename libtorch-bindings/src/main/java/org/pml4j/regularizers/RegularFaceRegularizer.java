@@ -44,6 +44,11 @@ public class RegularFaceRegularizer extends BaseRegularizer {
   @Override
   protected LossDict computeLoss(Tensor x) {
     long n = x.size(0);
+    if (n == 0) {
+      // PML fails in torch.max(dim=1) over the empty similarity matrix.
+      throw new IllegalArgumentException("RegularFaceRegularizer input x must have at least one row (one per class), "
+          + "got shape " + Tensors.shapeString(x));
+    }
     Tensor cos = distance.forward(x);
     Tensor mask;
     try (NoGradGuard g = new NoGradGuard()) {

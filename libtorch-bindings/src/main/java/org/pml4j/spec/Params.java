@@ -75,29 +75,72 @@ public final class Params {
     return new SpecException(className + "." + name + ": expected " + expected + ", got " + got);
   }
 
+  /**
+   * A finite number, or {@code def} when absent or JSON null.
+   *
+   * @throws SpecException naming the key when the value is not a number, NaN, infinite, or beyond a double's range
+   */
   public double getDouble(String name, double def) {
     Double v = getDoubleOrNull(name);
     return v == null ? def : v;
   }
 
-  /** A number, or null when absent or JSON null. */
+  /**
+   * A finite number, or null when absent or JSON null.
+   *
+   * @throws SpecException naming the key when the value is not a number, NaN, infinite, or beyond a double's range
+   *     (JSON {@code 1e400} would otherwise parse as infinity)
+   */
   public Double getDoubleOrNull(String name) {
+    return readDouble(name, false);
+  }
+
+  /**
+   * A number that may be infinite, written as the string {@code "inf"}, {@code "Infinity"}, {@code "-inf"} or
+   * {@code "-Infinity"} (for PML parameters where infinity means something, such as {@code ManifoldLoss}'s
+   * {@code lambdaC}); null when absent or JSON null.
+   *
+   * @throws SpecException naming the key for NaN, a non-number, or a numeral beyond a double's range
+   */
+  public Double getDoubleOrInfOrNull(String name) {
+    return readDouble(name, true);
+  }
+
+  /** {@link #getDoubleOrInfOrNull(String)} with a default. */
+  public double getDoubleOrInf(String name, double def) {
+    Double v = getDoubleOrInfOrNull(name);
+    return v == null ? def : v;
+  }
+
+  private Double readDouble(String name, boolean infinityAllowed) {
     JsonNode n = raw(name);
     if (n == null || n.isNull()) {
       return null;
     }
     if (n.isNumber()) {
-      return n.doubleValue();
+      double v = n.doubleValue();
+      if (!Double.isFinite(v)) {
+        throw new SpecException(className + "." + name + ": expected a finite number, got " + n.asText()
+            + " (beyond the range of a double)");
+      }
+      return v;
     }
     if (n.isTextual()) {
-      switch (n.asText()) {
-        case "Infinity", "inf": return Double.POSITIVE_INFINITY;
-        case "-Infinity", "-inf": return Double.NEGATIVE_INFINITY;
-        case "NaN", "nan": return Double.NaN;
-        default: break;
+      String t = n.asText();
+      switch (t) {
+        case "Infinity", "inf", "-Infinity", "-inf":
+          if (infinityAllowed) {
+            return t.startsWith("-") ? Double.NEGATIVE_INFINITY : Double.POSITIVE_INFINITY;
+          }
+          throw new SpecException(className + "." + name + ": expected a finite number, got \"" + t + "\"");
+        case "NaN", "nan":
+          throw new SpecException(className + "." + name + ": expected a " + (infinityAllowed ? "" : "finite ")
+              + "number, got \"" + t + "\" (NaN is not allowed)");
+        default:
+          break;
       }
     }
-    throw bad(name, "a number", n);
+    throw bad(name, infinityAllowed ? "a number or \"inf\"" : "a finite number", n);
   }
 
   public int getInt(String name, int def) {
@@ -105,16 +148,33 @@ public final class Params {
     return v == null ? def : v;
   }
 
-  /** An integer, or null when absent or JSON null. */
+  /**
+   * An integer within Java's {@code int} range, or null when absent or JSON null. A number with a fraction of 0
+   * ({@code 3.0}) is accepted.
+   *
+   * @throws SpecException naming the key for a non-integer, or an integer beyond {@code int} (never truncated)
+   */
   public Integer getIntOrNull(String name) {
     JsonNode n = raw(name);
     if (n == null || n.isNull()) {
       return null;
     }
-    if (n.isIntegralNumber() || (n.isNumber() && n.doubleValue() == Math.rint(n.doubleValue()))) {
-      return n.intValue();
+    return toInt(name, n);
+  }
+
+  private int toInt(String name, JsonNode n) {
+    boolean integral = n.isIntegralNumber()
+        || (n.isNumber() && Double.isFinite(n.doubleValue()) && n.doubleValue() == Math.rint(n.doubleValue()));
+    if (!integral) {
+      throw bad(name, "an integer", n);
     }
-    throw bad(name, "an integer", n);
+    boolean fits = n.isIntegralNumber() ? n.canConvertToInt()
+        : n.doubleValue() >= Integer.MIN_VALUE && n.doubleValue() <= Integer.MAX_VALUE;
+    if (!fits) {
+      throw new SpecException(className + "." + name + ": expected an integer in [" + Integer.MIN_VALUE + ", "
+          + Integer.MAX_VALUE + "], got " + n.asText() + " (out of range)");
+    }
+    return n.isIntegralNumber() ? n.intValue() : (int) n.doubleValue();
   }
 
   /**
@@ -125,8 +185,12 @@ public final class Params {
     if (n == null || n.isNull() || (n.isTextual() && n.textValue().equals("all"))) {
       return null;
     }
-    if (n.isIntegralNumber() && n.intValue() > 0) {
+    if (n.isIntegralNumber() && n.canConvertToInt() && n.intValue() > 0) {
       return n.intValue();
+    }
+    if (n.isIntegralNumber() && !n.canConvertToInt()) {
+      throw new SpecException(className + "." + name + ": expected \"all\" or a positive integer up to "
+          + Integer.MAX_VALUE + ", got " + n.asText() + " (out of range)");
     }
     throw bad(name, "\"all\" or a positive integer", n);
   }
@@ -166,7 +230,7 @@ public final class Params {
     throw bad(name, "a string", n);
   }
 
-  /** A list of numbers, or null when absent. */
+  /** A list of finite numbers, or null when absent. */
   public double[] getDoubleArray(String name) {
     JsonNode n = raw(name);
     if (n == null || n.isNull()) {
@@ -178,8 +242,8 @@ public final class Params {
     double[] out = new double[n.size()];
     for (int i = 0; i < out.length; i++) {
       JsonNode x = n.get(i);
-      if (!x.isNumber()) {
-        throw bad(name + "[" + i + "]", "a number", x);
+      if (!x.isNumber() || !Double.isFinite(x.doubleValue())) {
+        throw bad(name + "[" + i + "]", "a finite number", x);
       }
       out[i] = x.doubleValue();
     }

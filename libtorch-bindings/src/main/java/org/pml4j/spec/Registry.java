@@ -1,5 +1,6 @@
 package org.pml4j.spec;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -21,7 +22,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * are errors that list the valid ones.
  */
 public final class Registry {
-  private static final ObjectMapper JSON = new ObjectMapper();
+  /** Strict: text after the spec's JSON value ({@code {...} xyz}) is an error, not ignored. */
+  private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   /** Packages searched for component classes, in order. */
   static final List<String> PACKAGES = List.of(
@@ -33,10 +35,31 @@ public final class Registry {
 
   private Registry() {}
 
-  /** Builds a component from spec JSON text. */
+  /**
+   * Builds a component from spec JSON text.
+   *
+   * @throws SpecException (an {@link IllegalArgumentException}) when the text is not one JSON value (text after it
+   *     included), or the spec cannot be built
+   */
   public static Object build(String specJson) {
+    return build(parse(specJson));
+  }
+
+  /**
+   * Parses spec text strictly: exactly one JSON value, nothing but whitespace after it.
+   *
+   * @throws SpecException when {@code specJson} is null, empty or not exactly one JSON value
+   */
+  public static JsonNode parse(String specJson) {
+    if (specJson == null) {
+      throw new SpecException("spec must not be null");
+    }
     try {
-      return build(JSON.readTree(specJson));
+      JsonNode n = JSON.readTree(specJson);
+      if (n == null || n.isMissingNode()) {
+        throw new SpecException("spec is empty");
+      }
+      return n;
     } catch (IOException e) {
       throw new SpecException("spec is not valid JSON: " + e.getMessage(), e);
     }
@@ -63,6 +86,9 @@ public final class Registry {
   public static Object build(JsonNode spec) {
     String cls;
     JsonNode params;
+    if (spec == null) {
+      throw new SpecException("spec must not be null");
+    }
     if (spec.isTextual()) {
       cls = spec.textValue();
       params = null;

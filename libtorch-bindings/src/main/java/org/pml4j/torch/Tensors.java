@@ -314,9 +314,45 @@ public final class Tensors {
     return t.scalar_type().intern();
   }
 
-  /** Whether the dtype is a floating type pml4j supports for embeddings. */
+  /** Whether the dtype is a floating type (float32, float64, float16 or bfloat16). */
   public static boolean isFloating(ScalarType dtype) {
     return dtype == ScalarType.Float || dtype == ScalarType.Double || dtype == ScalarType.Half
         || dtype == ScalarType.BFloat16;
+  }
+
+  /**
+   * The one check of an embedding-like matrix at pml4j's public API (losses, miners, distances, regularizers): not
+   * null, 2-D, float32 or float64. float16 and bfloat16 are refused: LibTorch's CPU kernels pml4j relies on (cdist
+   * among them) do not implement them, and PML's numbers are defined in float32/float64.
+   *
+   * @param t the tensor
+   * @param name the argument's name, used in the message
+   * @return {@code t}
+   * @throws IllegalArgumentException naming {@code name} and what is wrong
+   */
+  public static Tensor requireFloatMatrix(Tensor t, String name) {
+    if (t == null) {
+      throw new IllegalArgumentException(name + " must not be null");
+    }
+    if (t.dim() != 2) {
+      throw new IllegalArgumentException(
+          name + " must be a 2D tensor of shape (batch_size, embedding_size), got shape " + shapeString(t));
+    }
+    ScalarType dtype = dtype(t);
+    if (dtype != ScalarType.Float && dtype != ScalarType.Double) {
+      throw new IllegalArgumentException(name + " must be float32 or float64, got " + dtype);
+    }
+    return t;
+  }
+
+  /**
+   * Checks that two inputs computed together have the same dtype (LibTorch would fail with "expected scalar type").
+   *
+   * @throws IllegalArgumentException naming both arguments and their dtypes
+   */
+  public static void requireSameDtype(Tensor a, String aName, Tensor b, String bName) {
+    if (dtype(a) != dtype(b)) {
+      throw new IllegalArgumentException(aName + " and " + bName + " differ in dtype: " + dtype(a) + " vs " + dtype(b));
+    }
   }
 }

@@ -86,8 +86,13 @@ public final class ModelPublisher {
   /**
    * @param dir the publication directory (created if missing)
    * @param keepLast how many versions to keep (at least 1)
+   * @throws IllegalArgumentException when {@code dir} is null, {@code keepLast < 1}, or the directory cannot be
+   *     created, locked or cleaned (the message names the path and the cause, e.g. a permission denied)
    */
   public ModelPublisher(Path dir, int keepLast) {
+    if (dir == null) {
+      throw new IllegalArgumentException("dir must not be null");
+    }
     if (keepLast < 1) {
       throw new IllegalArgumentException("keepLast must be >= 1, got " + keepLast);
     }
@@ -98,8 +103,9 @@ public final class ModelPublisher {
       try (FileChannel lockFile = openLock(); FileLock l = lockFile.lock()) {
         cleanUp(readManifestOrEmpty(this.dir));
       }
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot prepare the publication directory " + this.dir, e);
+    } catch (IOException | SecurityException e) {
+      throw new IllegalArgumentException("cannot use " + this.dir + " as the publication directory: "
+          + describe(e), e);
     }
   }
 
@@ -113,6 +119,9 @@ public final class ModelPublisher {
 
   /** Exports {@code encoder} ({@link OnnxExporter}, verified) and publishes it. */
   public ModelEntry publish(Sequential encoder, long version, long trainingStep) {
+    if (encoder == null) {
+      throw new IllegalArgumentException("encoder must not be null");
+    }
     return publish(version, trainingStep, OnnxExporter.export(encoder, version, trainingStep));
   }
 
@@ -123,9 +132,15 @@ public final class ModelPublisher {
    * @param trainingStep the training step the model comes from (recorded in the manifest)
    * @param model the file content (an ONNX model)
    * @return the manifest entry
-   * @throws IllegalArgumentException when {@code version} is not newer than the latest published version
+   * @throws IllegalArgumentException when {@code model} is null, or {@code version} is negative or not newer than
+   *     the latest published version
+   * @throws IllegalStateException when the directory cannot be written (any more): the message names the path and
+   *     the cause; nothing half-written is left under a final name
    */
   public synchronized ModelEntry publish(long version, long trainingStep, byte[] model) {
+    if (model == null) {
+      throw new IllegalArgumentException("model must not be null");
+    }
     if (version < 0) {
       throw new IllegalArgumentException("version must be >= 0, got " + version);
     }
@@ -150,8 +165,8 @@ public final class ModelPublisher {
       writeAtomically(dir.resolve(MANIFEST), JSON.writeValueAsBytes(manifest));
       cleanUp(manifest);
       return entry;
-    } catch (IOException e) {
-      throw new UncheckedIOException("publishing version " + version + " into " + dir + " failed", e);
+    } catch (IOException | SecurityException e) {
+      throw new IllegalStateException("publishing version " + version + " into " + dir + " failed: " + describe(e), e);
     }
   }
 
@@ -216,6 +231,15 @@ public final class ModelPublisher {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /** The cause in words: the exception type (e.g. AccessDeniedException) and the file it names. */
+  private static String describe(Exception e) {
+    String m = e.getMessage();
+    if (e instanceof java.nio.file.FileSystemException f) {
+      m = f.getFile() + (f.getReason() != null ? ": " + f.getReason() : "");
+    }
+    return e.getClass().getSimpleName() + (m == null ? "" : " (" + m + ")");
+  }
 
   private FileChannel openLock() throws IOException {
     return FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
