@@ -16,6 +16,14 @@ import org.pml4j.tuples.Lmu;
  * <p>Stateful, as in PML: after {@link #setIdxExternally(IndicesTuple, Tensor)} the miner filters that tuple instead
  * of all pairs of the batch, and each call replaces the stored tuple by its filtered version (so repeated calls keep
  * narrowing it) until {@link #resetIdx()}. Not thread-safe.
+ *
+ * <p><b>Ties at the cut-off.</b> The selection is {@code topk} of {@code k = ceil(filterPercentage * P)}, as PML.
+ * When the reference contains the batch (no {@code ref_emb}, or {@link org.pml4j.losses.CrossBatchMemory}, which
+ * enqueues the batch before mining), the pairs {@code (i, j)} and {@code (j, i)} have bit-identical distances; if the
+ * cut-off falls between two such equal values, either pair is a correct top-k, and which one {@code topk} keeps is
+ * unspecified (PyTorch's as well as LibTorch's): float32 and float64, or PyTorch 1.13 and LibTorch 2.10, may keep
+ * different ones, which moves that pair's loss term from one anchor's gradient to the other's.
+ * {@code HDCMinerTieTest} shows a seeded case.
  */
 public class HDCMiner extends BaseMiner {
   private final double filterPercentage;
