@@ -164,6 +164,20 @@ class ApiBadInputTest {
     }
   }
 
+  @ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.EnumSource(value = ScalarType.class, names = {"Float", "Double"})
+  void crossBatchMemoryRejectsHalfPrecisionBeforeTouchingItsQueue(ScalarType dt) {
+    MetricLoss cbm = Registry.build("{\"class\": \"CrossBatchMemory\", \"params\": {\"loss\": "
+        + "\"ContrastiveLoss\", \"embedding_size\": 4, \"memory_size\": 18, \"miner\": \"HDCMiner\"}}",
+        MetricLoss.class);
+    for (ScalarType half : new ScalarType[] {ScalarType.Half, ScalarType.BFloat16}) {
+      assertMessage(() -> cbm.forward(emb(dt).to(half), LABELS, null, null, null),
+          "embeddings must be float32 or float64, got " + half);
+    }
+    assertEquals(0, ((org.pml4j.losses.CrossBatchMemory) cbm).queueIdx());
+    assertTrue(Double.isFinite(cbm.forward(emb(dt), LABELS, null, null, null).item_double()));
+  }
+
   // ------------------------------------------------------------------ miners
 
   @ParameterizedTest(name = "{0} {2}")
@@ -205,6 +219,11 @@ class ApiBadInputTest {
     assertMessage(() -> d.forward(null), "query_emb must not be null");
     assertMessage(() -> d.forward(null, emb(dt)), "query_emb must not be null");
     assertMessage(() -> d.forward(emb(dt).to(ScalarType.Long)), "query_emb must be float32 or float64, got Long");
+    assertMessage(() -> d.pairwiseDistance(null, emb(dt)), "query_emb must not be null");
+    assertMessage(() -> d.pairwiseDistance(emb(dt), emb(other(dt))), "query_emb and ref_emb differ in dtype");
+    assertMessage(() -> d.pairwiseDistance(emb(dt).to(ScalarType.Half), emb(dt).to(ScalarType.Half)),
+        "query_emb must be float32 or float64, got Half");
+    assertMessage(() -> d.pairwiseDistance(emb(dt), emb(dt).narrow(0, 0, 3)), "of one shape");
     // the valid call still works and keeps the dtype
     Tensor mat = d.forward(emb(dt), emb(dt));
     assertEquals(dt, Tensors.dtype(mat));

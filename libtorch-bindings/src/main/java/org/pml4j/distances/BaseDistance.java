@@ -62,7 +62,11 @@ public abstract class BaseDistance {
   /** The matrix of already-normalized inputs. */
   protected abstract Tensor computeMat(Tensor queryEmb, Tensor refEmb);
 
-  /** Row-wise distance between {@code query[i]} and {@code ref[i]}, without normalization or power. */
+  /**
+   * Row-wise distance between {@code query[i]} and {@code ref[i]}, without normalization or power.
+   *
+   * @throws IllegalArgumentException unless both are float32/float64 matrices of one shape and dtype
+   */
   public abstract Tensor pairwiseDistance(Tensor queryEmb, Tensor refEmb);
 
   /** Element-wise "closest" of two tensors: min for distances, max for similarities. */
@@ -122,6 +126,21 @@ public abstract class BaseDistance {
       }
       Tensors.requireSameDtype(queryEmb, "query_emb", refEmb, "ref_emb");
     }
+  }
+
+  /**
+   * The input check of {@link #pairwiseDistance}: two non-null float32/float64 matrices of one shape and dtype.
+   *
+   * @throws IllegalArgumentException naming the argument and what is wrong
+   */
+  protected static void checkPairwise(Tensor queryEmb, Tensor refEmb) {
+    Tensors.requireFloatMatrix(queryEmb, "query_emb");
+    Tensors.requireFloatMatrix(refEmb, "ref_emb");
+    if (!java.util.Arrays.equals(Tensors.shape(queryEmb), Tensors.shape(refEmb))) {
+      throw new IllegalArgumentException("pairwise distance needs query_emb and ref_emb of one shape (row i with row "
+          + "i), got " + Tensors.shapeString(queryEmb) + " and " + Tensors.shapeString(refEmb));
+    }
+    Tensors.requireSameDtype(queryEmb, "query_emb", refEmb, "ref_emb");
   }
 
   public boolean normalizeEmbeddings() {

@@ -23,6 +23,7 @@ public class DotProductSimilarity extends BaseDistance {
 
   @Override
   public Tensor pairwiseDistance(Tensor queryEmb, Tensor refEmb) {
+    checkPairwise(queryEmb, refEmb);
     return queryEmb.mul(refEmb).sum(new long[] {1}, false, new org.bytedeco.pytorch.ScalarTypeOptional());
   }
 

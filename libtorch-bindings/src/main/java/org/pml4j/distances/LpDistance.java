@@ -26,6 +26,7 @@ public class LpDistance extends BaseDistance {
 
   @Override
   public Tensor pairwiseDistance(Tensor queryEmb, Tensor refEmb) {
+    checkPairwise(queryEmb, refEmb);
     // F.pairwise_distance(x, y, p, eps=1e-6): || x - y + eps ||_p
     return torch.pairwise_distance(queryEmb, refEmb, p, 1e-6, false);
   }

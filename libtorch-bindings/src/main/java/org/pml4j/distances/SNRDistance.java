@@ -26,6 +26,7 @@ public class SNRDistance extends BaseDistance {
 
   @Override
   public Tensor pairwiseDistance(Tensor queryEmb, Tensor refEmb) {
+    checkPairwise(queryEmb, refEmb);
     Tensor qVar = queryEmb.var(new long[] {1}, true);
     return queryEmb.sub(refEmb).var(new long[] {1}, true).div(qVar);
   }

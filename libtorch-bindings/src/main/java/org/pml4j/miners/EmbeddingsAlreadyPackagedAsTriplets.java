@@ -15,6 +15,12 @@ import org.pml4j.tuples.IndicesTuple;
  * output is {@code (0, 1, 2), (3, 4, 5), …}. Labels and the reference set are ignored (labels and ref_labels may be
  * null, as in PML). The batch size must be a multiple of 3; PML fails there with a bare assertion, pml4j with a
  * clear error.
+ *
+ * <p>The triplets always index the batch, also when a {@code ref_emb} is given (validated: a matrix of the batch's
+ * dtype and width), even one with fewer rows than the batch: PML returns them so (golden cases
+ * {@code s0-miner-EmbeddingsAlreadyPackagedAsTriplets-005/007}: 30 rows, an 18-row reference). A loss given this
+ * tuple together with that smaller {@code ref_emb} rejects it ({@code indices_tuple[1] has values in [..] but must
+ * index the 18 reference embeddings}).
  */
 public class EmbeddingsAlreadyPackagedAsTriplets extends BaseMiner {
 
@@ -56,11 +62,6 @@ public class EmbeddingsAlreadyPackagedAsTriplets extends BaseMiner {
     if (n % 3 != 0) {
       throw new IllegalArgumentException("EmbeddingsAlreadyPackagedAsTriplets requires the batch size to be a "
           + "multiple of 3 (consecutive anchor, positive, negative), got " + n);
-    }
-    if (refEmb.size(0) < n) {
-      // The positives and negatives (1, 2, 4, 5, ...) index the reference set: PML indexes past its end.
-      throw new IllegalArgumentException("EmbeddingsAlreadyPackagedAsTriplets: the triplets of a batch of " + n
-          + " index ref_emb rows up to " + (n - 1) + ", but ref_emb has only " + refEmb.size(0) + " rows");
     }
     Tensor a = torch.arange(Tensors.s(0L), Tensors.s(n), Tensors.s(3L), Tensors.options(ScalarType.Long, embeddings));
     return IndicesTuple.triplets(a, a.add(Tensors.s(1L)), a.add(Tensors.s(2L)));

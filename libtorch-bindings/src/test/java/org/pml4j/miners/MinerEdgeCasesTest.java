@@ -90,16 +90,19 @@ class MinerEdgeCasesTest {
   @EnumSource(value = ScalarType.class, names = {"Float", "Double"})
   void embeddingsAlreadyPackagedAsTripletsChecksTheReference(ScalarType dt) {
     EmbeddingsAlreadyPackagedAsTriplets m = new EmbeddingsAlreadyPackagedAsTriplets();
-    String msg = message(() -> m.forward(emb(9, dt), null, emb(6, dt), null));
-    assertTrue(msg.contains("index ref_emb rows up to 8, but ref_emb has only 6 rows"), msg);
-    String withLabels = message(() -> m.forward(emb(9, dt), labels(9), emb(6, dt), labels(6)));
-    assertTrue(withLabels.contains("ref_emb has only 6 rows"), withLabels);
     String dtype = message(() -> m.forward(emb(9, dt), null, emb(9, dt == ScalarType.Float ? ScalarType.Double
         : ScalarType.Float), null));
     assertTrue(dtype.contains("embeddings and ref_emb differ in dtype"), dtype);
-    // a reference at least as large: triplets (0,1,2), (3,4,5), (6,7,8)
-    IndicesTuple t = m.forward(emb(9, dt), null, emb(12, dt), null);
+    String width = message(() -> m.forward(emb(9, dt), null, torch.randn(9, 5).to(dt), null));
+    assertTrue(width.contains("embeddings and ref_emb differ in width: 4 vs 5"), width);
+    // a smaller reference: the triplets still index the batch, as PML returns them (golden cases 005 and 007) ...
+    Tensor e = emb(9, dt).requires_grad_(true);
+    Tensor ref = emb(6, dt);
+    IndicesTuple t = m.forward(e, null, ref, null);
     assertArrayEquals(new long[] {0, 3, 6}, Tensors.toLongs(t.get(0)));
     assertArrayEquals(new long[] {2, 5, 8}, Tensors.toLongs(t.get(2)));
+    // ... and a loss given them with that reference says which indices do not fit, before LibTorch indexes
+    String loss = message(() -> new org.pml4j.losses.TripletMarginLoss().forward(e, labels(9), t, ref, labels(6)));
+    assertTrue(loss.contains("indices_tuple[1] has values in [1, 7] but must index the 6 reference embeddings"), loss);
   }
 }
