@@ -131,6 +131,11 @@ public class DynamicSoftMarginLoss extends BaseMetricLossFunction implements Sta
    * or column i. Vectors are padded with zeros to {@code max(r, c)} as in PML.
    */
   private Tensor valuesWithoutLabels(Tensor embeddings, Tensor refEmb) {
+    if (refEmb.size(0) == 0) {
+      // PML's per-row min over an empty reference fails ("Expected reduction dim 1 to have non-zero size").
+      throw new IllegalArgumentException("DynamicSoftMarginLoss without labels pairs embeddings[i] with ref_emb[i]: "
+          + "ref_emb must not be empty (got shape " + Tensors.shapeString(refEmb) + ")");
+    }
     Tensor mat = distance.forward(embeddings, refEmb);
     long r = mat.size(0);
     long c = mat.size(1);
