@@ -25,7 +25,8 @@ import org.pml4j.torch.Tensors;
 import org.pml4j.tuples.IndicesTuple;
 
 /**
- * A small bad-input campaign: every loss, miner, distance and regularizer (built from its first golden case) in
+ * A small bad-input campaign: every loss (and a CrossBatchMemory), miner, distance and regularizer (built from its
+ * first golden case) in
  * float32 and float64, fed bad embeddings (empty, one row, 1-D, 3-D, int64, bool, float16, zero width, null), bad
  * labels (missing, short, negative, huge, float, bool, 2-D), bad tuples (out of range, negative, ragged, float) and
  * bad references (other dtype, float16, without labels, empty, other width). Every call either computes or throws an
@@ -108,7 +109,10 @@ class BadInputCampaignTest {
       refs.put("no-labels", () -> new Tensor[] {torch.randn(5, 4).to(dt), null});
       refs.put("empty", () -> new Tensor[] {torch.randn(0, 4).to(dt), Tensors.longs()});
       refs.put("width", () -> new Tensor[] {torch.randn(5, 3).to(dt), Tensors.longs(0, 1, 2, 0, 1)});
-      for (Map.Entry<String, JsonNode> sp : specs("loss").entrySet()) {
+      Map<String, JsonNode> lossSpecs = specs("loss");
+      lossSpecs.put("CrossBatchMemory", new ObjectMapper().readTree("{\"class\": \"CrossBatchMemory\", \"params\": "
+          + "{\"loss\": \"ContrastiveLoss\", \"embedding_size\": 4, \"memory_size\": 20, \"miner\": \"HDCMiner\"}}"));
+      for (Map.Entry<String, JsonNode> sp : lossSpecs.entrySet()) {
         for (var e : embs.entrySet()) for (var l : labs.entrySet()) for (var t : tups.entrySet()) for (var r : refs.entrySet()) {
           // one thing wrong at a time (labels "null" and reference "none" are the defaults of a valid call too)
           int odd = (e.getKey().equals("ok") ? 0 : 1) + (l.getKey().equals("ok") ? 0 : 1)
