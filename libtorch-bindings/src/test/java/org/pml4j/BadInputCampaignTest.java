@@ -26,8 +26,7 @@ import org.pml4j.tuples.IndicesTuple;
 
 /**
  * A small bad-input campaign: every loss (and a CrossBatchMemory), miner, distance and regularizer (built from its
- * first golden case) in
- * float32 and float64, fed bad embeddings (empty, one row, 1-D, 3-D, int64, bool, float16, zero width, null), bad
+ * first golden case) in float32 and float64, fed bad embeddings (empty, one row, 1-D, 3-D, int64, bool, float16, zero width, null), bad
  * labels (missing, short, negative, huge, float, bool, 2-D), bad tuples (out of range, negative, ragged, float) and
  * bad references (other dtype, float16, without labels, empty, other width). Every call either computes or throws an
  * {@link IllegalArgumentException}/{@link IllegalStateException} with a message; anything else (an error from inside
