@@ -26,7 +26,8 @@ import org.pml4j.tuples.IndicesTuple;
 
 /**
  * A small bad-input campaign: every loss (and a CrossBatchMemory), miner, distance and regularizer (built from its
- * first golden case) in float32 and float64, fed bad embeddings (empty, one row, 1-D, 3-D, int64, bool, float16, zero width, null), bad
+ * first golden case) in float32 and float64, fed bad embeddings (empty, one row, 1-D, 3-D, int64, bool, float16,
+ * zero width, null), bad
  * labels (missing, short, negative, huge, float, bool, 2-D), bad tuples (out of range, negative, ragged, float) and
  * bad references (other dtype, float16, without labels, empty, other width). Every call either computes or throws an
  * {@link IllegalArgumentException}/{@link IllegalStateException} with a message; anything else (an error from inside
@@ -35,7 +36,8 @@ import org.pml4j.tuples.IndicesTuple;
 class BadInputCampaignTest {
   static Map<String, JsonNode> specs(String kind) throws Exception {
     ObjectMapper json = new ObjectMapper();
-    Path dir = Paths.get(BadInputCampaignTest.class.getResource("/conformance/cases/manifest.json").toURI()).getParent().resolve(kind);
+    Path dir = Paths.get(BadInputCampaignTest.class.getResource("/conformance/cases/manifest.json").toURI())
+        .getParent().resolve(kind);
     Map<String, JsonNode> specs = new TreeMap<>();
     try (Stream<Path> s = Files.list(dir)) {
       for (Path f : s.sorted().toList()) {
@@ -97,8 +99,10 @@ class BadInputCampaignTest {
       tups.put("none", () -> null);
       tups.put("trip-oob", () -> IndicesTuple.of(new long[] {0}, new long[] {9}, new long[] {2}));
       tups.put("trip-neg", () -> IndicesTuple.of(new long[] {0}, new long[] {-1}, new long[] {2}));
-      tups.put("pairs-empty", () -> IndicesTuple.pairs(Tensors.longs(), Tensors.longs(), Tensors.longs(), Tensors.longs()));
-      tups.put("ragged", () -> IndicesTuple.pairs(Tensors.longs(0, 1), Tensors.longs(1), Tensors.longs(0), Tensors.longs(2)));
+      tups.put("pairs-empty",
+          () -> IndicesTuple.pairs(Tensors.longs(), Tensors.longs(), Tensors.longs(), Tensors.longs()));
+      tups.put("ragged",
+          () -> IndicesTuple.pairs(Tensors.longs(0, 1), Tensors.longs(1), Tensors.longs(0), Tensors.longs(2)));
       tups.put("float-idx", () -> IndicesTuple.pairs(torch.zeros(1), torch.ones(1), torch.zeros(1), torch.ones(1)));
       Map<String, Supplier<Tensor[]>> refs = new LinkedHashMap<>();
       refs.put("none", () -> new Tensor[] {null, null});
@@ -112,14 +116,16 @@ class BadInputCampaignTest {
       lossSpecs.put("CrossBatchMemory", new ObjectMapper().readTree("{\"class\": \"CrossBatchMemory\", \"params\": "
           + "{\"loss\": \"ContrastiveLoss\", \"embedding_size\": 4, \"memory_size\": 20, \"miner\": \"HDCMiner\"}}"));
       for (Map.Entry<String, JsonNode> sp : lossSpecs.entrySet()) {
-        for (var e : embs.entrySet()) for (var l : labs.entrySet()) for (var t : tups.entrySet()) for (var r : refs.entrySet()) {
+        for (var e : embs.entrySet()) for (var l : labs.entrySet()) for (var t : tups.entrySet())
+            for (var r : refs.entrySet()) {
           // one thing wrong at a time (labels "null" and reference "none" are the defaults of a valid call too)
           int odd = (e.getKey().equals("ok") ? 0 : 1) + (l.getKey().equals("ok") ? 0 : 1)
               + (t.getKey().equals("none") ? 0 : 1) + (r.getKey().equals("none") ? 0 : 1);
           if (odd > 1 && !(odd == 2 && l.getKey().equals("null"))) {
             continue;
           }
-          String what = sp.getKey() + " " + dt + " emb=" + e.getKey() + " lab=" + l.getKey() + " tup=" + t.getKey() + " ref=" + r.getKey();
+          String what = sp.getKey() + " " + dt + " emb=" + e.getKey() + " lab=" + l.getKey() + " tup=" + t.getKey()
+              + " ref=" + r.getKey();
           run(what, () -> {
             MetricLoss loss = Registry.build(sp.getValue(), MetricLoss.class);
             Tensor[] rr = r.getValue().get();

@@ -130,7 +130,8 @@ public class BatchEasyHardMiner extends BaseMiner {
       // PML takes a min/max over each row of the (batch x reference) matrix: "Expected reduction dim 1 to have
       // non-zero size" for an empty reference. An empty batch against a non-empty reference mines nothing.
       throw new IllegalArgumentException(getClass().getSimpleName() + " needs at least one reference embedding (the "
-          + "batch itself when ref_emb is not given), got " + (refEmb == embeddings ? "an empty batch" : "an empty ref_emb")
+          + "batch itself when ref_emb is not given), got "
+          + (refEmb == embeddings ? "an empty batch" : "an empty ref_emb")
           + " (PML fails too: its per-row max/min has nothing to reduce)");
     }
     Tensor mat = distance.forward(embeddings, refEmb);

@@ -99,6 +99,7 @@ public abstract class BaseReducer {
    * Checks that {@code idx} (an entry's index tensor) holds values in {@code [0, bound)}, so that a reducer indexing
    * with it fails with a clear message instead of inside LibTorch.
    *
+   * @param bound the exclusive upper bound; {@code Long.MAX_VALUE} checks only for negative values
    * @param what what the index addresses, for the message
    * @throws IllegalArgumentException naming the reducer, the index tensor and the range
    */
@@ -110,7 +111,8 @@ public abstract class BaseReducer {
     long hi = idx.max().item_long();
     if (lo < 0 || hi >= bound) {
       throw new IllegalArgumentException(getClass().getSimpleName() + ": loss_dict " + idxName + " has values in ["
-          + lo + ", " + hi + "] but must index the " + bound + " " + what);
+          + lo + ", " + hi + "] but must " + (bound == Long.MAX_VALUE ? "not be negative (they index the " + what + ")"
+              : "index the " + bound + " " + what));
     }
   }
 

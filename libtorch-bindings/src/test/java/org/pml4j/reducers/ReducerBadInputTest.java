@@ -100,7 +100,8 @@ class ReducerBadInputTest {
         + "values in [0, 7] but must index the 4 labels");
     // negative indices (Python would wrap around)
     LossDict negative = pairs(dt, new long[] {0, 1}, new long[] {-1, 2});
-    assertMessage(() -> perAnchor.forward(negative, emb(dt), LABELS), "reference indices has values in [-1, 2]");
+    assertMessage(() -> perAnchor.forward(negative, emb(dt), LABELS),
+        "reference indices has values in [-1, 2] but must not be negative");
     LossDict negativeAnchor = pairs(dt, new long[] {-2, 1}, new long[] {0, 2});
     assertMessage(() -> weighted.forward(negativeAnchor, emb(dt), LABELS), "anchor indices has values in [-2, 1]");
     // losses and indices of different lengths
