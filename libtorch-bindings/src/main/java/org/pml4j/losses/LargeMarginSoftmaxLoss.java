@@ -15,6 +15,7 @@ import org.pml4j.spec.SpecException;
 import org.pml4j.torch.Tensors;
 import org.pml4j.tuples.IndicesTuple;
 import org.pml4j.tuples.Lmu;
+import org.pml4j.validation.Checks;
 
 /**
  * PML's {@code LargeMarginSoftmaxLoss} (L-Softmax, Liu et al. 2016): a softmax cross-entropy over class weight vectors

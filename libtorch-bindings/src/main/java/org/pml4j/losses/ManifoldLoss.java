@@ -12,6 +12,7 @@ import org.pml4j.reducers.LossInfo;
 import org.pml4j.spec.Params;
 import org.pml4j.torch.Tensors;
 import org.pml4j.tuples.IndicesTuple;
+import org.pml4j.validation.Inputs;
 
 /**
  * PML's {@code ManifoldLoss} (Aziere and Todorovic, CVPR 2019, "Ensemble Deep Manifold Similarity Learning using Hard

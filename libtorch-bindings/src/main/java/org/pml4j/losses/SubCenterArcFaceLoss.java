@@ -9,6 +9,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.pml4j.conformance.CaseRunner;
 import org.pml4j.spec.Params;
 import org.pml4j.torch.Tensors;
+import org.pml4j.validation.Checks;
 
 /**
  * PML's {@code SubCenterArcFaceLoss} (Deng et al., ECCV 2020): {@link ArcFaceLoss} with {@code sub_centers} weight
