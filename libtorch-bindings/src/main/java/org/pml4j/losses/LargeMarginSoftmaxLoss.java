@@ -241,6 +241,6 @@ public class LargeMarginSoftmaxLoss extends BaseWeightLoss {
    */
   public static LargeMarginSoftmaxLoss fromSpec(Params p) {
     return new LargeMarginSoftmaxLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("margin", 4), p.getDouble("scale", 1), p.lossOptions(true));
+        p.getDouble("margin", 4), p.getDouble("scale", 1), LossOptions.fromSpec(p, true));
   }
 }

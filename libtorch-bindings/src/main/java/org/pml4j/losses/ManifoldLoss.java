@@ -224,6 +224,6 @@ public class ManifoldLoss extends BaseWeightLoss implements MetaClassLoss {
       throw new IllegalArgumentException("ManifoldLoss requires the embedding size 'l'");
     }
     return new ManifoldLoss(l, p.getInt("K", 50), p.getDouble("lambdaC", 1.0), p.getDouble("alpha", 0.8),
-        p.getDouble("margin", 5e-4), p.lossOptions(false));
+        p.getDouble("margin", 5e-4), LossOptions.fromSpec(p, false));
   }
 }

@@ -153,7 +153,7 @@ public class SubCenterArcFaceLoss extends ArcFaceLoss implements CaseRunner.Outl
     double scale = p.getDouble("scale", 64);
     int subCenters = p.getInt("sub_centers", 3);
     // PML 2.8.1 swallows these kwargs without using them; read them so that specs valid for PML stay valid here.
-    LossOptions options = p.lossOptions(true);
+    LossOptions options = LossOptions.fromSpec(p, true);
     if (p.getBool("honor_kwargs", false)) {
       return withOptions(numClasses, embeddingSize, margin, scale, subCenters, options);
     }
