@@ -6,7 +6,6 @@ import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.pml4j.conformance.CaseRunner;
 import org.pml4j.spec.Params;
 import org.pml4j.torch.Tensors;
 import org.pml4j.validation.Checks;
@@ -24,7 +23,7 @@ import org.pml4j.validation.Checks;
  * {@link #withOptions} (spec key {@code honor_kwargs: true}) builds a loss that honours its options (the fixed
  * behaviour).
  */
-public class SubCenterArcFaceLoss extends ArcFaceLoss implements CaseRunner.OutlierDetector {
+public class SubCenterArcFaceLoss extends ArcFaceLoss implements OutlierDetector {
   private final int subCenters;
   private final boolean honorOptions;
 
