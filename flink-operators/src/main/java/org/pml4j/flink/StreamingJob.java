@@ -38,6 +38,8 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
+import org.pml4j.data.FashionMnist;
+import org.pml4j.data.SyntheticClusters;
 import org.pml4j.train.TrainerConfig;
 
 /**
@@ -156,11 +158,11 @@ public final class StreamingJob {
     switch (c.dataset) {
       case "synthetic" -> {
         StreamJobConfig.Synthetic s = c.synthetic;
-        SyntheticClusters g = new SyntheticClusters(s.classes, s.dimension, s.noise, s.centerScale, s.seed, 0,
-            s.corruptEvery);
-        train = source(env, Sources.synthetic(g, c.trainRecords > 0 ? c.trainRecords : 20_000, c.recordsPerSecond),
+        GeneratedRecords g = GeneratedRecords.synthetic(
+            new SyntheticClusters(s.classes, s.dimension, s.noise, s.centerScale, s.seed), 0, s.corruptEvery);
+        train = source(env, Sources.generated(g, c.trainRecords > 0 ? c.trainRecords : 20_000, c.recordsPerSecond),
             "train-source");
-        heldout = source(env, Sources.synthetic(g.withIdOffset(HELDOUT_ID_OFFSET).withCorruptEvery(0),
+        heldout = source(env, Sources.generated(g.withIdOffset(HELDOUT_ID_OFFSET).withCorruptEvery(0),
             c.heldoutRecords, c.heldoutRecordsPerSecond), "heldout-source");
       }
       case "fashion-mnist" -> {
