@@ -12,7 +12,8 @@ import java.util.Objects;
  * rebuilds one from a snapshot alone (the snapshot carries its config); plus the defaults and the config's JSON form.
  *
  * <p>The one codec of {@link TrainerConfig} ({@link #toJson}, {@link #configFromJson}): snapshots, the CLI, config
- * files and the streaming job all read and write configs through it, and each default is stated once, here:
+ * files and the streaming job all read and write configs through it, and each default is stated once, here (a spec
+ * is a {@code {"class", "params"}} object or a class name):
  *
  * <pre>{@code
  * {"encoder": {"class": "Sequential", ...},          required
@@ -138,12 +139,6 @@ public final class Trainers {
     });
     if (spec(n.get("encoder")) == null) {
       throw new IllegalArgumentException("trainer config needs 'encoder' (a Sequential spec)");
-    }
-    for (String k : new String[] {"encoder", "loss", "miner", "optimizer"}) {
-      if (spec(n.get(k)) != null && !n.get(k).isObject()) {
-        throw new IllegalArgumentException("trainer config '" + k + "' must be a spec object {\"class\", \"params\"}, "
-            + "got " + n.get(k));
-      }
     }
     for (String k : new String[] {"memory_size", "seed", "threads"}) {
       if (n.has(k) && !n.get(k).isIntegralNumber()) {

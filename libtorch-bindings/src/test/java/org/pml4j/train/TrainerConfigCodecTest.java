@@ -47,9 +47,6 @@ class TrainerConfigCodecTest {
     e = assertThrows(IllegalArgumentException.class,
         () -> Trainers.configFromJson("{\"encoder\": " + ENCODER + ", \"threads\": 1.5}"));
     assertTrue(e.getMessage().contains("threads"), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class,
-        () -> Trainers.configFromJson("{\"encoder\": " + ENCODER + ", \"optimizer\": \"Adam\"}"));
-    assertTrue(e.getMessage().contains("optimizer"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> Trainers.configFromJson("{\"encoder\": "));
     assertTrue(e.getMessage().contains("not valid JSON"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> Trainers.configFromJson("[1]"));
