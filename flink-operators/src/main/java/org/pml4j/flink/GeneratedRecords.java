@@ -35,7 +35,7 @@ public final class GeneratedRecords implements GeneratorFunction<Long, LabeledVe
   private final long idOffset;
   private final long corruptEvery;
   private transient int[] perm;
-  private transient long permEpoch = -1;
+  private transient long permEpoch;
 
   /**
    * @param source the rows
@@ -98,8 +98,8 @@ public final class GeneratedRecords implements GeneratorFunction<Long, LabeledVe
 
   /** The order of epoch {@code e}: the identity, or a permutation seeded by the shuffle seed and the epoch. */
   private int[] permutation(long e, int n) {
-    if (permEpoch == e) {
-      return perm;
+    if (perm != null && permEpoch == e) {
+      return perm; // (after deserialization perm is null and permEpoch 0)
     }
     int[] p = new int[n];
     for (int i = 0; i < n; i++) {
