@@ -13,6 +13,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import org.pml4j.data.DataSources;
 import org.pml4j.data.FashionMnist;
 import org.pml4j.data.SyntheticClusters;
 
@@ -196,9 +197,10 @@ public class StreamJobConfig {
   }
 
   void check() {
-    if (!java.util.List.of("synthetic", "fashion-mnist", "csv", "jsonl", "kafka").contains(dataset)) {
-      throw new IllegalArgumentException("dataset must be one of synthetic, fashion-mnist, csv, jsonl, kafka; got '"
-          + dataset + "'");
+    if (!java.util.List.of("synthetic", "fashion-mnist", "csv", "jsonl", "kafka").contains(dataset)
+        && !DataSources.has(dataset)) {
+      throw new IllegalArgumentException("dataset must be one of synthetic, fashion-mnist, csv, jsonl, kafka or a data "
+          + "source of org.pml4j.data.DataSources " + DataSources.names() + "; got '" + dataset + "'");
     }
     if ((dataset.equals("csv") || dataset.equals("jsonl")) && (trainPath == null || heldoutPath == null)) {
       throw new IllegalArgumentException("dataset " + dataset + " needs train_path and heldout_path");

@@ -6,11 +6,17 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
 import org.apache.flink.util.InstantiationUtil;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.graph.StreamNode;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.pml4j.data.DataSource;
+import org.pml4j.data.DataSourceProvider;
 import org.pml4j.data.SyntheticClusters;
 
 /** A core {@link DataSource} as a Flink generator: epochs, ids, shuffling, and the function as Flink ships it. */
@@ -35,6 +41,19 @@ class GeneratedRecordsTest {
     @Override
     public Row row(long i) {
       return new Row(i % 3, new float[] {i});
+    }
+  }
+
+  /** {@link Ten} as the registered source {@code ten-rows} (META-INF/services in the test resources). */
+  public static final class TenProvider implements DataSourceProvider {
+    @Override
+    public String name() {
+      return "ten-rows";
+    }
+
+    @Override
+    public DataSource open(DataSource.Split split, JsonNode options) {
+      return new Ten();
     }
   }
 
@@ -77,5 +96,21 @@ class GeneratedRecordsTest {
     assertNotEquals(g.map(7L), held.map(7L));
     assertEquals(6, g.dimension());
     assertEquals(DataSource.UNBOUNDED, g.rowsPerEpoch());
+  }
+
+  @Test
+  void theStreamingJobReadsAnyRegisteredSource(@TempDir Path out) {
+    StreamJobConfig c = StreamJobConfig.fromArgs("--dataset", "ten-rows", "--output-dir", out.toString());
+    assertEquals(1, StreamingJob.dimension(c));
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1);
+    StreamingJob.build(env, c, TrainerFactory.DEFAULT);
+    Set<String> nodes = new HashSet<>();
+    for (StreamNode n : env.getStreamGraph().getStreamNodes()) {
+      nodes.add(n.getOperatorName());
+    }
+    assertTrue(nodes.containsAll(Set.of("Source: train-source", "Source: heldout-source")), nodes.toString());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> StreamJobConfig.fromArgs("--dataset", "nine-rows"));
+    assertTrue(e.getMessage().contains("ten-rows"), e.getMessage());
   }
 }
