@@ -14,15 +14,16 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import org.pml4j.data.DataSource;
 import org.pml4j.data.LabeledDataset;
 import org.pml4j.data.SyntheticClusters;
 import org.pml4j.train.StepPhases;
 
 /** The bench harness on tiny synthetic data: the JSON's shape and that every figure is positive and finite. */
 class BenchTest {
-  static final SyntheticClusters DATA = new SyntheticClusters(4, 12, 1.0, 7);
-  static final LabeledDataset TRAIN = DATA.train(40);
-  static final LabeledDataset TEST = DATA.test(15);
+  static final SyntheticClusters DATA = new SyntheticClusters(4, 12, 1.0, 1.0, 7);
+  static final LabeledDataset TRAIN = DATA.source(DataSource.Split.TRAIN).load(160);
+  static final LabeledDataset TEST = DATA.source(DataSource.Split.TEST).load(60);
   static final Set<String> FIGURES = Set.of("loss_steps_per_sec", "train_steps_per_sec", "precision_at_1",
       "mean_average_precision_at_r");
 

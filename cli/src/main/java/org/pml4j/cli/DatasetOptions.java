@@ -1,15 +1,22 @@
 package org.pml4j.cli;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.nio.file.Path;
 import java.util.Locale;
+import org.pml4j.data.DataSource;
+import org.pml4j.data.DataSources;
 import org.pml4j.data.FashionMnist;
 import org.pml4j.data.LabeledDataset;
 import org.pml4j.data.SyntheticClusters;
 import picocli.CommandLine.Option;
 
-/** The dataset options shared by {@code train} and {@code eval}. */
+/**
+ * The dataset options shared by {@code train}, {@code eval} and {@code bench}: a named source of
+ * {@link DataSources} ({@code fashion-mnist}, {@code synthetic}) with its options, loaded into memory.
+ */
 final class DatasetOptions {
-  @Option(names = "--dataset", description = "fashion-mnist or synthetic (default: ${DEFAULT-VALUE})")
+  @Option(names = "--dataset", description = "a data source: fashion-mnist or synthetic (default: ${DEFAULT-VALUE})")
   String dataset = "fashion-mnist";
 
   @Option(names = "--data-dir", paramLabel = "DIR",
@@ -23,47 +30,62 @@ final class DatasetOptions {
   Integer testLimit;
 
   @Option(names = "--classes", description = "synthetic: classes (default: ${DEFAULT-VALUE})")
-  int classes = 10;
+  int classes = SyntheticClusters.DEFAULT_CLASSES;
 
   @Option(names = "--dim", description = "synthetic: features per row (default: ${DEFAULT-VALUE})")
-  int dim = 32;
+  int dim = SyntheticClusters.DEFAULT_DIMENSION;
 
-  @Option(names = "--spread", description = "synthetic: per-coordinate noise around each class centre "
-      + "(default: ${DEFAULT-VALUE})")
-  double spread = 1.0;
+  @Option(names = "--spread", description = "synthetic: per-coordinate noise (standard deviation) around each class "
+      + "centre (default: ${DEFAULT-VALUE})")
+  double spread = SyntheticClusters.DEFAULT_NOISE;
 
-  @Option(names = "--train-per-class", description = "synthetic: training rows per class (default: ${DEFAULT-VALUE})")
+  @Option(names = "--train-per-class", description = "synthetic: training rows = this × classes, labels drawn "
+      + "uniformly (default: ${DEFAULT-VALUE})")
   int trainPerClass = 500;
 
-  @Option(names = "--test-per-class", description = "synthetic: test rows per class (default: ${DEFAULT-VALUE})")
+  @Option(names = "--test-per-class", description = "synthetic: test rows = this × classes (default: ${DEFAULT-VALUE})")
   int testPerClass = 100;
 
   @Option(names = "--data-seed", description = "synthetic: seed of the class centres and samples "
       + "(default: ${DEFAULT-VALUE})")
-  long dataSeed = 1;
+  long dataSeed = SyntheticClusters.DEFAULT_SEED;
 
   String name() {
     String d = dataset.trim().toLowerCase(Locale.ROOT);
-    if (!d.equals("fashion-mnist") && !d.equals("synthetic")) {
-      throw new IllegalArgumentException("--dataset: unknown dataset '" + dataset + "'; use fashion-mnist or synthetic");
+    if (!DataSources.has(d)) {
+      throw new IllegalArgumentException("--dataset: unknown dataset '" + dataset + "'; use "
+          + String.join(" or ", DataSources.names()));
     }
     return d;
   }
 
+  /** The source's options from the command line. */
+  private ObjectNode options() {
+    ObjectNode o = JsonNodeFactory.instance.objectNode();
+    if (name().equals("synthetic")) {
+      o.put("classes", classes).put("dimension", dim).put("noise", spread).put("seed", dataSeed);
+    } else if (name().equals("fashion-mnist") && dataDir != null) {
+      o.put("dir", dataDir.toString());
+    }
+    return o;
+  }
+
   /** A split: {@code train} or {@code test}. */
   LabeledDataset load(String split) {
-    boolean train = FashionMnist.Split.parse(split) == FashionMnist.Split.TRAIN;
+    DataSource.Split s = DataSource.Split.parse(split);
+    boolean train = s == DataSource.Split.TRAIN;
     Integer lim = train ? limit : testLimit;
     if (lim != null && lim < 1) {
       throw new IllegalArgumentException("--limit/--test-limit must be >= 1");
     }
-    if (name().equals("synthetic")) {
-      SyntheticClusters g = new SyntheticClusters(classes, dim, spread, dataSeed);
-      LabeledDataset d = train ? g.train(trainPerClass) : g.test(testPerClass);
-      return lim == null ? d : d.head(lim);
+    DataSource source = DataSources.open(name(), s, options());
+    if (source.size() == DataSource.UNBOUNDED) {
+      int rows = Math.multiplyExact(train ? trainPerClass : testPerClass, classes);
+      if (rows < 1) {
+        throw new IllegalArgumentException("--train-per-class/--test-per-class must be >= 1");
+      }
+      return source.load(lim == null ? rows : Math.min(rows, lim));
     }
-    Path dir = dataDir != null ? dataDir : FashionMnist.defaultDir();
-    return FashionMnist.load(dir, train ? FashionMnist.Split.TRAIN : FashionMnist.Split.TEST,
-        lim == null ? Integer.MAX_VALUE : lim);
+    return source.load(lim == null ? Integer.MAX_VALUE : lim);
   }
 }

@@ -57,7 +57,7 @@ public final class Main implements Runnable {
   static final class Conformance implements Callable<Integer> {
     @Parameters(arity = "0..*", paramLabel = "DIR",
         description = "case directories or files (default: the copy of PML's public cases in the repository, "
-            + "$PML4J_HOME/libtorch-bindings/src/test/resources/conformance/cases)")
+            + "$PML4J_HOME/conformance/src/test/resources/conformance/cases)")
     List<Path> dirs;
 
     @Option(names = {"-v", "--verbose"}, description = "also list skipped cases")
@@ -75,7 +75,7 @@ public final class Main implements Runnable {
           throw new CommandLine.ParameterException(new CommandLine(this),
               "no case directory given and PML4J_HOME is not set (bin/pml4j sets it)");
         }
-        dirs = List.of(Path.of(home, "libtorch-bindings", "src", "test", "resources", "conformance", "cases"));
+        dirs = List.of(Path.of(home, "conformance", "src", "test", "resources", "conformance", "cases"));
       }
       ConformanceReport report = new ConformanceReport().run(dirs);
       report.print(System.out, verbose);

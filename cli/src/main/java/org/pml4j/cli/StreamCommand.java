@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.pml4j.flink.FashionMnist;
+import org.pml4j.data.FashionMnist;
 import org.pml4j.flink.StreamJobConfig;
 import org.pml4j.flink.StreamingJob;
 import org.pml4j.flink.TrainerFactory;

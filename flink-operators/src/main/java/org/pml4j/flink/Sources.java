@@ -7,15 +7,17 @@ import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.connector.file.src.FileSource;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.pml4j.data.FashionMnist;
 
 /**
  * The labeled-vector sources of pml4j, all on Flink's Source API (FLIP-27) and all replayable, so that a job restored
  * from a checkpoint sees exactly the records it had not yet processed:
  *
  * <ul>
- *   <li>{@link #synthetic}: seeded Gaussian clusters ({@link SyntheticClusters}); a {@link DataGeneratorSource} whose
- *       checkpointed state is the next index of each split.
- *   <li>{@link #fashionMnist}: the Fashion-MNIST IDX files ({@link FashionMnist}), same mechanism.
+ *   <li>{@link #generated}: any core {@link org.pml4j.data.DataSource} through {@link GeneratedRecords}; a
+ *       {@link DataGeneratorSource} whose checkpointed state is the next index of each split. {@link #fashionMnist}
+ *       (the Fashion-MNIST IDX files, {@link FashionMnist}) is one; seeded Gaussian clusters
+ *       ({@link GeneratedRecords#synthetic}) another.
  *   <li>{@link #csv} and {@link #jsonLines}: {@link FileSource} with {@link LabeledVectorFormat}; the checkpointed
  *       state is the file split and the number of records read.
  *   <li>{@link #kafka}: {@link KafkaSource} with {@link LabeledVectorKafkaDeserializer}; the checkpointed state is the
@@ -32,11 +34,12 @@ public final class Sources {
   private static final TypeInformation<LabeledVector> TYPE = TypeInformation.of(LabeledVector.class);
 
   /**
-   * A bounded synthetic stream of {@code count} records.
+   * A bounded stream of the first {@code count} records of a generated source (seeded Gaussian clusters:
+   * {@link GeneratedRecords#synthetic}).
    *
    * @param recordsPerSecond a rate limit per source subtask, or {@code <= 0} for none
    */
-  public static DataGeneratorSource<LabeledVector> synthetic(SyntheticClusters generator, long count,
+  public static DataGeneratorSource<LabeledVector> generated(GeneratedRecords generator, long count,
       double recordsPerSecond) {
     return new DataGeneratorSource<>(generator, count, rate(recordsPerSecond), TYPE);
   }
@@ -44,11 +47,12 @@ public final class Sources {
   /**
    * A Fashion-MNIST split as a stream.
    *
-   * @param dir the directory of the IDX gzip files ({@link FashionMnist#DEFAULT_DIR})
+   * @param dir the directory of the IDX files ({@link FashionMnist#DEFAULT_DIR})
    * @param limit at most this many records ({@code <= 0}: the whole split)
    * @param shuffleSeed a seed for a fixed permutation of the split, or null for the file order
    * @param idOffset added to the image index to form the id
-   * @throws IllegalStateException when the files are missing (naming the Debian package dataset-fashion-mnist)
+   * @throws java.io.UncheckedIOException when the files are missing (naming the Debian package
+   *     dataset-fashion-mnist)
    */
   public static DataGeneratorSource<LabeledVector> fashionMnist(Path dir, FashionMnist.Split split, long limit,
       Long shuffleSeed, long idOffset, double recordsPerSecond) {
@@ -56,19 +60,18 @@ public final class Sources {
   }
 
   /**
-   * Fashion-MNIST for {@code epochs} passes over the split, each in its own seeded order (see {@link FashionMnist#map});
-   * {@code limit > 0} caps the total number of records.
+   * Fashion-MNIST for {@code epochs} passes over the split, each in its own seeded order (see
+   * {@link GeneratedRecords}); {@code limit > 0} caps the total number of records.
    */
   public static DataGeneratorSource<LabeledVector> fashionMnist(Path dir, FashionMnist.Split split, long limit,
       int epochs, Long shuffleSeed, long idOffset, double recordsPerSecond) {
     if (epochs < 1) {
       throw new IllegalArgumentException("epochs must be >= 1, got " + epochs);
     }
-    FashionMnist.requirePresent(dir, split);
-    long n = (long) FashionMnist.count(dir, split) * epochs;
+    GeneratedRecords gen = GeneratedRecords.fashionMnist(dir, split, shuffleSeed != null,
+        shuffleSeed == null ? 0 : shuffleSeed, idOffset);
+    long n = gen.rowsPerEpoch() * epochs;
     long count = limit > 0 ? Math.min(limit, n) : n;
-    FashionMnist gen = new FashionMnist(dir, split, shuffleSeed != null, shuffleSeed == null ? 0 : shuffleSeed,
-        idOffset);
     return new DataGeneratorSource<>(gen, count, rate(recordsPerSecond), TYPE);
   }
 

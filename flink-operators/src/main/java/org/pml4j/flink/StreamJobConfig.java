@@ -13,6 +13,9 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import org.pml4j.data.DataSources;
+import org.pml4j.data.FashionMnist;
+import org.pml4j.data.SyntheticClusters;
 
 /**
  * Configuration of {@link StreamingJob}: JSON (snake_case keys) and/or command-line flags.
@@ -128,11 +131,11 @@ public class StreamJobConfig {
 
   /** The synthetic dataset. */
   public static class Synthetic {
-    public int classes = 10;
-    public int dimension = 32;
-    public double noise = 0.7;
-    public double centerScale = 1.0;
-    public long seed = 1;
+    public int classes = SyntheticClusters.DEFAULT_CLASSES;
+    public int dimension = SyntheticClusters.DEFAULT_DIMENSION;
+    public double noise = SyntheticClusters.DEFAULT_NOISE;
+    public double centerScale = SyntheticClusters.DEFAULT_CENTER_SCALE;
+    public long seed = SyntheticClusters.DEFAULT_SEED;
     /** Every n-th training record is made invalid (0: none), to exercise validation. */
     public long corruptEvery;
   }
@@ -194,9 +197,10 @@ public class StreamJobConfig {
   }
 
   void check() {
-    if (!java.util.List.of("synthetic", "fashion-mnist", "csv", "jsonl", "kafka").contains(dataset)) {
-      throw new IllegalArgumentException("dataset must be one of synthetic, fashion-mnist, csv, jsonl, kafka; got '"
-          + dataset + "'");
+    if (!java.util.List.of("synthetic", "fashion-mnist", "csv", "jsonl", "kafka").contains(dataset)
+        && !DataSources.has(dataset)) {
+      throw new IllegalArgumentException("dataset must be one of synthetic, fashion-mnist, csv, jsonl, kafka or a data "
+          + "source of org.pml4j.data.DataSources " + DataSources.names() + "; got '" + dataset + "'");
     }
     if ((dataset.equals("csv") || dataset.equals("jsonl")) && (trainPath == null || heldoutPath == null)) {
       throw new IllegalArgumentException("dataset " + dataset + " needs train_path and heldout_path");

@@ -38,6 +38,10 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
+import org.pml4j.data.DataSource;
+import org.pml4j.data.DataSources;
+import org.pml4j.data.FashionMnist;
+import org.pml4j.data.SyntheticClusters;
 import org.pml4j.train.TrainerConfig;
 
 /**
@@ -102,7 +106,8 @@ public final class StreamingJob {
     return switch (c.dataset) {
       case "synthetic" -> c.synthetic.dimension;
       case "fashion-mnist" -> FashionMnist.PIXELS;
-      default -> c.dimension;
+      case "csv", "jsonl", "kafka" -> c.dimension;
+      default -> DataSources.open(c.dataset, DataSource.Split.TRAIN, null).numFeatures();
     };
   }
 
@@ -138,6 +143,14 @@ public final class StreamingJob {
     }
   }
 
+  /** Records to read of a source with {@code rows} rows per pass: {@code limit > 0} caps it; unbounded: the default. */
+  private static long records(long rows, long limit, long unboundedDefault) {
+    if (rows == DataSource.UNBOUNDED) {
+      return limit > 0 ? limit : unboundedDefault;
+    }
+    return limit > 0 ? Math.min(limit, rows) : rows;
+  }
+
   private static DataStream<LabeledVector> source(StreamExecutionEnvironment env, Source<LabeledVector, ?, ?> s,
       String name) {
     return env.fromSource(s, WatermarkStrategy.noWatermarks(), name).uid(name).setParallelism(1);
@@ -156,11 +169,11 @@ public final class StreamingJob {
     switch (c.dataset) {
       case "synthetic" -> {
         StreamJobConfig.Synthetic s = c.synthetic;
-        SyntheticClusters g = new SyntheticClusters(s.classes, s.dimension, s.noise, s.centerScale, s.seed, 0,
-            s.corruptEvery);
-        train = source(env, Sources.synthetic(g, c.trainRecords > 0 ? c.trainRecords : 20_000, c.recordsPerSecond),
+        GeneratedRecords g = GeneratedRecords.synthetic(
+            new SyntheticClusters(s.classes, s.dimension, s.noise, s.centerScale, s.seed), 0, s.corruptEvery);
+        train = source(env, Sources.generated(g, c.trainRecords > 0 ? c.trainRecords : 20_000, c.recordsPerSecond),
             "train-source");
-        heldout = source(env, Sources.synthetic(g.withIdOffset(HELDOUT_ID_OFFSET).withCorruptEvery(0),
+        heldout = source(env, Sources.generated(g.withIdOffset(HELDOUT_ID_OFFSET).withCorruptEvery(0),
             c.heldoutRecords, c.heldoutRecordsPerSecond), "heldout-source");
       }
       case "fashion-mnist" -> {
@@ -186,7 +199,18 @@ public final class StreamingJob {
         heldout = source(env, Sources.kafka(k.bootstrapServers, k.heldoutTopic, k.groupId + "-heldout", k.bounded),
             "heldout-source");
       }
-      default -> throw new IllegalArgumentException("unknown dataset " + c.dataset);
+      default -> {
+        // Any other source of the core registry, with its default options: the train split (in epochs when finite),
+        // held out a seeded sample of the test split.
+        GeneratedRecords g = new GeneratedRecords(DataSources.open(c.dataset, DataSource.Split.TRAIN, null),
+            c.shuffleSeed != null, c.shuffleSeed == null ? 0 : c.shuffleSeed, 0, 0);
+        GeneratedRecords h = new GeneratedRecords(DataSources.open(c.dataset, DataSource.Split.TEST, null), true, 7L,
+            HELDOUT_ID_OFFSET, 0);
+        train = source(env, Sources.generated(g, records(g.rowsPerEpoch(), c.trainRecords, 20_000),
+            c.recordsPerSecond), "train-source");
+        heldout = source(env, Sources.generated(h, records(h.rowsPerEpoch(), c.heldoutRecords, c.heldoutRecords),
+            c.heldoutRecordsPerSecond), "heldout-source");
+      }
     }
 
     SingleOutputStreamOperator<LabeledVector> validTrain = train.process(new ValidateFunction(dim, true))

@@ -29,6 +29,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.pml4j.onnx.OnnxEncoder;
+import org.pml4j.data.SyntheticClusters;
 
 /** The embed operator serves the newest model, tags outputs with its version, buffers until the first model, and a
  * restored job serves from broadcast state at once. */
@@ -57,8 +58,8 @@ class EmbedOperatorTest {
   @Test
   void servesTheNewestVersionAndTagsOutputs() throws Exception {
     StreamExecutionEnvironment env = TestSupport.env(tmp.resolve("chk"), 200, 0);
-    SyntheticClusters gen = new SyntheticClusters(4, DIM, 0.4, 1.0, 9, 0, 0);
-    DataStream<LabeledVector> train = env.fromSource(Sources.synthetic(gen, 640, 0),
+    GeneratedRecords gen = GeneratedRecords.synthetic(new SyntheticClusters(4, DIM, 0.4, 1.0, 9), 0, 0);
+    DataStream<LabeledVector> train = env.fromSource(Sources.generated(gen, 640, 0),
         WatermarkStrategy.noWatermarks(), "train");
     DataStream<ModelUpdate> models = TrainerOperator.apply(train, TrainerFactory.DEFAULT,
         TestSupport.tinyConfig(DIM, 4, 2), TrainerOperator.Settings.of(32, 5));
@@ -66,7 +67,7 @@ class EmbedOperatorTest {
     DataStream<ModelUpdate> delayed = models.map(new DelayFirst()).setParallelism(1);
     int nQueries = 600;
     DataStream<LabeledVector> queries = env.fromSource(
-        Sources.synthetic(gen.withIdOffset(1_000_000), nQueries, 200), WatermarkStrategy.noWatermarks(), "queries");
+        Sources.generated(gen.withIdOffset(1_000_000), nQueries, 200), WatermarkStrategy.noWatermarks(), "queries");
     EmbedOperator.apply(queries, delayed, 1).sinkTo(TestSupport.collect("embeddings"));
     env.execute("embed");
 
@@ -109,13 +110,13 @@ class EmbedOperatorTest {
     StreamExecutionEnvironment env = TestSupport.env(chk, 100, 0);
     env.configure(new Configuration().set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION,
         ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION));
-    SyntheticClusters gen = new SyntheticClusters(4, DIM, 0.4, 1.0, 9, 0, 0);
-    DataStream<LabeledVector> train = env.fromSource(Sources.synthetic(gen, 320, 0),
+    GeneratedRecords gen = GeneratedRecords.synthetic(new SyntheticClusters(4, DIM, 0.4, 1.0, 9), 0, 0);
+    DataStream<LabeledVector> train = env.fromSource(Sources.generated(gen, 320, 0),
         WatermarkStrategy.noWatermarks(), "train").uid("train");
     DataStream<ModelUpdate> models = TrainerOperator.apply(train, TrainerFactory.DEFAULT,
         TestSupport.tinyConfig(DIM, 4, 2), TrainerOperator.Settings.of(32, 5));
     DataStream<LabeledVector> slowQueries = env.fromSource(
-        Sources.synthetic(gen.withIdOffset(1_000_000), 1_000_000, 50), WatermarkStrategy.noWatermarks(), "queries")
+        Sources.generated(gen.withIdOffset(1_000_000), 1_000_000, 50), WatermarkStrategy.noWatermarks(), "queries")
         .uid("queries");
     EmbedOperator.apply(slowQueries, models, 1).sinkTo(TestSupport.collect("first-run"));
     JobClient job = env.executeAsync("embed-first");
@@ -142,7 +143,7 @@ class EmbedOperatorTest {
     DataStream<ModelUpdate> none = env2.fromSource(new DataGeneratorSource<>(i -> new ModelUpdate(), 1,
         TypeInformation.of(ModelUpdate.class)), WatermarkStrategy.noWatermarks(), "no-models").uid("no-models")
         .filter(m -> false).uid("no-models-filter");
-    DataStream<LabeledVector> queries = env2.fromSource(Sources.synthetic(gen.withIdOffset(2_000_000), 50, 0),
+    DataStream<LabeledVector> queries = env2.fromSource(Sources.generated(gen.withIdOffset(2_000_000), 50, 0),
         WatermarkStrategy.noWatermarks(), "queries-2").uid("queries-2");
     EmbedOperator.apply(queries, none, 1).sinkTo(TestSupport.collect("second-run"));
     env2.execute("embed-restored");
@@ -172,13 +173,13 @@ class EmbedOperatorTest {
     StreamExecutionEnvironment env = TestSupport.env(chk, 100, 0);
     env.configure(new Configuration().set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION,
         ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION));
-    SyntheticClusters gen = new SyntheticClusters(4, DIM, 0.4, 1.0, 9, 0, 0);
+    GeneratedRecords gen = GeneratedRecords.synthetic(new SyntheticClusters(4, DIM, 0.4, 1.0, 9), 0, 0);
     // A model stream that keeps the job alive but never emits.
     DataStream<ModelUpdate> never = env.fromSource(new DataGeneratorSource<>(i -> new ModelUpdate(), 1000,
         org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy.perSecond(1),
         TypeInformation.of(ModelUpdate.class)), WatermarkStrategy.noWatermarks(), "never").uid("never")
         .filter(m -> false).uid("never-filter");
-    DataStream<LabeledVector> queries = env.fromSource(Sources.synthetic(gen, 30, 0),
+    DataStream<LabeledVector> queries = env.fromSource(Sources.generated(gen, 30, 0),
         WatermarkStrategy.noWatermarks(), "queries").uid("queries");
     EmbedOperator.apply(queries, never, 1).sinkTo(TestSupport.collect("buffered-first"));
     JobClient job = env.executeAsync("buffer-first");
@@ -201,7 +202,7 @@ class EmbedOperatorTest {
         .set(StateRecoveryOptions.SAVEPOINT_IGNORE_UNCLAIMED_STATE, true));
     DataStream<ModelUpdate> one = env2.fromSource(new DataGeneratorSource<>(new OneModel(onnx), 1,
         TypeInformation.of(ModelUpdate.class)), WatermarkStrategy.noWatermarks(), "one-model").uid("one-model");
-    DataStream<LabeledVector> more = env2.fromSource(Sources.synthetic(gen.withIdOffset(500), 5, 0),
+    DataStream<LabeledVector> more = env2.fromSource(Sources.generated(gen.withIdOffset(500), 5, 0),
         WatermarkStrategy.noWatermarks(), "queries-2").uid("queries-2");
     EmbedOperator.apply(more, one, 1).sinkTo(TestSupport.collect("buffered-second"));
     env2.execute("buffer-restored");

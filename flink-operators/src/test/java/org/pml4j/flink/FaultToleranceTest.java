@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.pml4j.onnx.ModelPublisher;
+import org.pml4j.data.SyntheticClusters;
 
 /**
  * Exactly-once training under failures: a replayable source, checkpoints every 100 ms, and a map that throws once on
@@ -42,8 +43,8 @@ class FaultToleranceTest {
     Path dir = Files.createDirectories(tmp.resolve(name));
     Path markers = Files.createDirectories(dir.resolve("markers"));
     StreamExecutionEnvironment env = TestSupport.env(dir.resolve("chk"), 100, 10);
-    SyntheticClusters gen = new SyntheticClusters(4, DIM, 0.4, 1.0, 5, 0, 0);
-    DataStream<LabeledVector> src = env.fromSource(Sources.synthetic(gen, RECORDS, 2000),
+    GeneratedRecords gen = GeneratedRecords.synthetic(new SyntheticClusters(4, DIM, 0.4, 1.0, 5), 0, 0);
+    DataStream<LabeledVector> src = env.fromSource(Sources.generated(gen, RECORDS, 2000),
         WatermarkStrategy.noWatermarks(), "synthetic").uid("source");
     DataStream<LabeledVector> checked = src.process(new ValidateFunction(DIM, true)).uid("validate")
         .map(new TestSupport.FailOnce(markers, failAt)).uid("fail-once");

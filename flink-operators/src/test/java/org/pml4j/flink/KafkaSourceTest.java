@@ -32,6 +32,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 import org.pml4j.onnx.ModelPublisher;
+import org.pml4j.data.SyntheticClusters;
 
 /**
  * The job's Kafka source against a real broker: Apache Kafka 4.2.0 (the version of the kafka-clients that
@@ -115,8 +116,8 @@ class KafkaSourceTest {
 
   @Test
   void theJobTrainsFromKafkaAndRejectsBadRecords() throws Exception {
-    SyntheticClusters gen = new SyntheticClusters(4, DIM, 0.5, 1.0, 11, 0, 0);
-    SyntheticClusters held = gen.withIdOffset(1_000_000);
+    GeneratedRecords gen = GeneratedRecords.synthetic(new SyntheticClusters(4, DIM, 0.5, 1.0, 11), 0, 0);
+    GeneratedRecords held = gen.withIdOffset(1_000_000);
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
     p.put(ProducerConfig.ACKS_CONFIG, "all");

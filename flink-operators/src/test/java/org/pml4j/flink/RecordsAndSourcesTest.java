@@ -22,6 +22,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.pml4j.train.TrainerConfig;
+import org.pml4j.data.FashionMnist;
+import org.pml4j.data.SyntheticClusters;
 
 /** Record types, parsers, generators, Fashion-MNIST reading and the job config, without a cluster. */
 class RecordsAndSourcesTest {
@@ -106,8 +108,8 @@ class RecordsAndSourcesTest {
 
   @Test
   void syntheticIsDeterministicPerId() {
-    SyntheticClusters g = new SyntheticClusters(5, 6, 0.3, 1.0, 42, 0, 0);
-    SyntheticClusters h = new SyntheticClusters(5, 6, 0.3, 1.0, 42, 0, 0);
+    GeneratedRecords g = GeneratedRecords.synthetic(new SyntheticClusters(5, 6, 0.3, 1.0, 42), 0, 0);
+    GeneratedRecords h = GeneratedRecords.synthetic(new SyntheticClusters(5, 6, 0.3, 1.0, 42), 0, 0);
     for (long i = 0; i < 50; i++) {
       assertEquals(g.map(i), h.map(i));
     }
@@ -118,7 +120,7 @@ class RecordsAndSourcesTest {
       labels.add(g.map(i).label);
     }
     assertEquals(Set.of(0L, 1L, 2L, 3L, 4L), labels);
-    SyntheticClusters bad = g.withCorruptEvery(4);
+    GeneratedRecords bad = g.withCorruptEvery(4);
     assertTrue(Float.isNaN(bad.map(3L).features[0]) || hasNaN(bad.map(3L).features));
     assertNull(bad.map(7L).label);
     assertEquals(5, bad.map(11L).features.length);
@@ -136,7 +138,7 @@ class RecordsAndSourcesTest {
 
   @Test
   void fashionMnistMissingNamesTheDebianPackage() {
-    IllegalStateException e = assertThrows(IllegalStateException.class,
+    java.io.UncheckedIOException e = assertThrows(java.io.UncheckedIOException.class,
         () -> Sources.fashionMnist(tmp, FashionMnist.Split.TRAIN, 10, null, 0, 0));
     assertTrue(e.getMessage().contains("dataset-fashion-mnist"), e.getMessage());
   }
@@ -144,8 +146,8 @@ class RecordsAndSourcesTest {
   @Test
   void fashionMnistReadsTheIdxFiles() {
     Path dir = Path.of(FashionMnist.DEFAULT_DIR);
-    assumeTrue(Files.exists(FashionMnist.files(dir, FashionMnist.Split.TEST)[0]), "dataset-fashion-mnist missing");
-    FashionMnist.Data d = FashionMnist.load(dir, FashionMnist.Split.TEST);
+    assumeTrue(FashionMnist.isPresent(dir, FashionMnist.Split.TEST), "dataset-fashion-mnist missing");
+    FashionMnist.Images d = FashionMnist.images(dir, FashionMnist.Split.TEST);
     assertEquals(10_000, d.count());
     int[] perClass = new int[10];
     for (int i = 0; i < d.count(); i++) {
@@ -155,7 +157,7 @@ class RecordsAndSourcesTest {
       assertEquals(1000, c);
     }
     assertEquals(9, d.label(0)); // t10k's first image is an ankle boot
-    FashionMnist gen = new FashionMnist(dir, FashionMnist.Split.TEST, true, 3, 100);
+    GeneratedRecords gen = GeneratedRecords.fashionMnist(dir, FashionMnist.Split.TEST, true, 3, 100);
     LabeledVector v = gen.map(0L);
     assertEquals(784, v.features.length);
     float max = 0;
@@ -164,14 +166,14 @@ class RecordsAndSourcesTest {
       max = Math.max(max, x);
     }
     assertTrue(max > 0.5f);
-    assertEquals(v, new FashionMnist(dir, FashionMnist.Split.TEST, true, 3, 100).map(0L));
+    assertEquals(v, GeneratedRecords.fashionMnist(dir, FashionMnist.Split.TEST, true, 3, 100).map(0L));
   }
 
   @Test
   void fashionMnistEpochsRepeatTheSplitInNewOrders() {
     Path dir = Path.of(FashionMnist.DEFAULT_DIR);
-    assumeTrue(Files.exists(FashionMnist.files(dir, FashionMnist.Split.TEST)[0]), "dataset-fashion-mnist missing");
-    FashionMnist gen = new FashionMnist(dir, FashionMnist.Split.TEST, true, 3, 0);
+    assumeTrue(FashionMnist.isPresent(dir, FashionMnist.Split.TEST), "dataset-fashion-mnist missing");
+    GeneratedRecords gen = GeneratedRecords.fashionMnist(dir, FashionMnist.Split.TEST, true, 3, 0);
     int n = 10_000;
     java.util.Set<Long> ids = new java.util.HashSet<>();
     boolean[][] seen = new boolean[2][n];
@@ -189,7 +191,7 @@ class RecordsAndSourcesTest {
     }
     assertTrue(samePosition < 10, "epoch 1 is reshuffled: " + samePosition + " images at the same position");
     // epoch 0 is the single-epoch order
-    assertEquals(new FashionMnist(dir, FashionMnist.Split.TEST, true, 3, 0).map(1234L), gen.map(1234L));
+    assertEquals(GeneratedRecords.fashionMnist(dir, FashionMnist.Split.TEST, true, 3, 0).map(1234L), gen.map(1234L));
     assertThrows(IllegalArgumentException.class, () -> StreamJobConfig.fromArgs("--dataset", "synthetic",
         "--epochs", "2"));
   }

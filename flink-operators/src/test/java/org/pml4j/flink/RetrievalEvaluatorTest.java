@@ -14,6 +14,7 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.pml4j.data.SyntheticClusters;
 
 /**
  * The evaluator on a real MiniCluster, fed by a real trainer: which versions each {@link RetrievalEvaluator.Mode}
@@ -26,8 +27,9 @@ class RetrievalEvaluatorTest {
   static final int DIM = 8;
   static final int HELDOUT = 200;
 
-  private static final SyntheticClusters GEN = new SyntheticClusters(4, DIM, 0.5, 1.0, 3, 0, 0);
-  private static final SyntheticClusters HELD = GEN.withIdOffset(1_000_000);
+  private static final GeneratedRecords GEN =
+      GeneratedRecords.synthetic(new SyntheticClusters(4, DIM, 0.5, 1.0, 3), 0, 0);
+  private static final GeneratedRecords HELD = GEN.withIdOffset(1_000_000);
 
   /**
    * 640 training records in batches of 32 (20 steps), a version every 2 steps (v0..v10); the held-out stream of 200
@@ -46,12 +48,12 @@ class RetrievalEvaluatorTest {
   private static Map<String, Object> run(String key, RetrievalEvaluator.Mode mode, double heldoutPerSecond,
       int heldoutRecords, double trainPerSecond, double cpuShare) throws Exception {
     StreamExecutionEnvironment env = TestSupport.env(null, 0, 0);
-    DataStream<LabeledVector> train = env.fromSource(Sources.synthetic(GEN, 640, trainPerSecond),
+    DataStream<LabeledVector> train = env.fromSource(Sources.generated(GEN, 640, trainPerSecond),
         WatermarkStrategy.noWatermarks(), "train");
     DataStream<ModelUpdate> models = TrainerOperator.apply(train, TrainerFactory.DEFAULT,
         TestSupport.tinyConfig(DIM, 4, 5), TrainerOperator.Settings.of(32, 2));
     models.sinkTo(TestSupport.collect(key + "-models"));
-    DataStream<LabeledVector> heldout = env.fromSource(Sources.synthetic(HELD, heldoutRecords, heldoutPerSecond),
+    DataStream<LabeledVector> heldout = env.fromSource(Sources.generated(HELD, heldoutRecords, heldoutPerSecond),
         WatermarkStrategy.noWatermarks(), "heldout");
     RetrievalEvaluator.apply(heldout, models, HELDOUT, mode, BackgroundPriority.IDLE, cpuShare)
         .sinkTo(TestSupport.collect(key + "-evals"));

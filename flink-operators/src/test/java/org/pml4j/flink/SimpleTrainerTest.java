@@ -7,10 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.Test;
 import org.pml4j.onnx.OnnxExporter;
 import org.pml4j.train.TrainerConfig;
+import org.pml4j.data.SyntheticClusters;
 
 /** The test trainer itself: it learns, and a snapshot restored into a fresh trainer continues bit-identically. */
 class SimpleTrainerTest {
-  private static float[][][] batches(SyntheticClusters gen, int n, int b, long[][] labels) {
+  private static float[][][] batches(GeneratedRecords gen, int n, int b, long[][] labels) {
     float[][][] x = new float[n][b][];
     for (int i = 0; i < n; i++) {
       labels[i] = new long[b];
@@ -26,7 +27,7 @@ class SimpleTrainerTest {
   @Test
   void snapshotRestoreContinuesBitIdentically() {
     TrainerConfig cfg = TestSupport.tinyConfig(8, 4, 7);
-    SyntheticClusters gen = new SyntheticClusters(4, 8, 0.5, 3, 0);
+    GeneratedRecords gen = GeneratedRecords.synthetic(new SyntheticClusters(4, 8, 0.5, 1.0, 3), 0, 0);
     long[][] y = new long[20][];
     float[][][] x = batches(gen, 20, 16, y);
     try (SimpleTrainer a = new SimpleTrainer(cfg); SimpleTrainer b = new SimpleTrainer(cfg)) {

@@ -17,6 +17,7 @@ import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
+import org.pml4j.data.SyntheticClusters;
 
 /** Bad records go to the "rejected" side output and are counted; the job (validation + training) finishes. */
 class ValidationJobTest {
@@ -31,9 +32,9 @@ class ValidationJobTest {
     int dim = 8;
     int n = 300;
     // Every 10th record is bad: NaN, missing label, wrong dimension in turn.
-    SyntheticClusters gen = new SyntheticClusters(4, dim, 0.3, 1.0, 11, 0, 10);
+    GeneratedRecords gen = GeneratedRecords.synthetic(new SyntheticClusters(4, dim, 0.3, 1.0, 11), 0, 10);
     StreamExecutionEnvironment env = TestSupport.env(tmp.resolve("chk"), 200, 0);
-    DataStream<LabeledVector> src = env.fromSource(Sources.synthetic(gen, n, 0), WatermarkStrategy.noWatermarks(),
+    DataStream<LabeledVector> src = env.fromSource(Sources.generated(gen, n, 0), WatermarkStrategy.noWatermarks(),
         "synthetic");
     SingleOutputStreamOperator<LabeledVector> valid = src.process(new ValidateFunction(dim, true)).name("validate");
     valid.getSideOutput(ValidateFunction.REJECTED).sinkTo(TestSupport.collect("rejected"));

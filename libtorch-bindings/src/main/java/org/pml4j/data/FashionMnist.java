@@ -1,5 +1,7 @@
 package org.pml4j.data;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -7,6 +9,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.ConcurrentHashMap;
+import org.pml4j.spec.Params;
 
 /**
  * Fashion-MNIST (Zalando, 28×28 grey images of 10 clothing classes; 60,000 train and 10,000 test) read from its IDX
@@ -16,6 +20,10 @@ import java.util.Locale;
  *
  * <p>The files come from the Debian package {@value #DEBIAN_PACKAGE}, installed in {@value #DEFAULT_DIR}; another
  * directory can be given, or set with the environment variable {@code PML4J_FASHION_MNIST}.
+ *
+ * <p>The one Fashion-MNIST reader of pml4j: {@link #load} gives a split in memory ({@code pml4j train}), and
+ * {@link #source} the same rows as a {@link DataSource} (the Flink job's generator source adapts it). A split's files
+ * are decoded once per JVM (a shared cache of the raw bytes).
  */
 public final class FashionMnist {
   /** Where the Debian package puts the files. */
@@ -27,6 +35,12 @@ public final class FashionMnist {
       "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot");
   public static final int ROWS = 28;
   public static final int COLS = 28;
+  /** Features per row: 784. */
+  public static final int PIXELS = ROWS * COLS;
+  /** Number of classes: 10. */
+  public static final int CLASSES = 10;
+
+  private static final ConcurrentHashMap<String, Images> CACHE = new ConcurrentHashMap<>();
 
   /** The two splits: {@code train} (60,000 rows) and {@code test} (the {@code t10k} files, 10,000 rows). */
   public enum Split {
@@ -49,6 +63,32 @@ public final class FashionMnist {
 
     public String fileStem() {
       return prefix;
+    }
+
+    /** The split of a {@link DataSource.Split}. */
+    public static Split of(DataSource.Split s) {
+      return s == DataSource.Split.TRAIN ? TRAIN : TEST;
+    }
+  }
+
+  /**
+   * A decoded split: {@code count} images of {@value #PIXELS} bytes, row-major, and their labels (validated: 28×28,
+   * counts agree, labels 0..9).
+   */
+  public record Images(byte[] pixels, byte[] labels, int count) {
+    /** Image {@code i} as floats in {@code [0, 1]} ({@code value / 255}). */
+    public float[] features(int i) {
+      float[] x = new float[PIXELS];
+      int off = i * PIXELS;
+      for (int j = 0; j < PIXELS; j++) {
+        x[j] = (pixels[off + j] & 0xff) / 255f;
+      }
+      return x;
+    }
+
+    /** The label of image {@code i}, 0..9. */
+    public int label(int i) {
+      return labels[i] & 0xff;
     }
   }
 
@@ -77,8 +117,37 @@ public final class FashionMnist {
     if (limit < 0) {
       throw new IllegalArgumentException("limit must be >= 0, got " + limit);
     }
+    return source(dir, split).load(limit);
+  }
+
+  /**
+   * A split's decoded files, read once per JVM and directory (later calls share them).
+   *
+   * @throws UncheckedIOException when a file is missing (naming the Debian package) or cannot be read
+   * @throws IllegalArgumentException when a file is corrupt
+   */
+  public static Images images(Path dir, Split split) {
     Path imagesFile = find(dir, split.fileStem() + "-images-idx3-ubyte");
     Path labelsFile = find(dir, split.fileStem() + "-labels-idx1-ubyte");
+    // Keyed by the files' paths, sizes and modification times: a rewritten file is read again.
+    String key;
+    try {
+      key = imagesFile.toAbsolutePath().normalize() + "|" + Files.size(imagesFile) + "|"
+          + Files.getLastModifiedTime(imagesFile) + "|" + labelsFile.toAbsolutePath().normalize() + "|"
+          + Files.size(labelsFile) + "|" + Files.getLastModifiedTime(labelsFile);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read Fashion-MNIST from " + dir + ": " + e.getMessage(), e);
+    }
+    Images cached = CACHE.get(key);
+    if (cached != null) {
+      return cached;
+    }
+    Images read = read(dir, imagesFile, labelsFile);
+    Images raced = CACHE.putIfAbsent(key, read);
+    return raced != null ? raced : read;
+  }
+
+  private static Images read(Path dir, Path imagesFile, Path labelsFile) {
     Idx.UByteArray images;
     Idx.UByteArray labels;
     try {
@@ -94,24 +163,108 @@ public final class FashionMnist {
     if (labels.dims()[0] != n) {
       throw Idx.corrupt(labelsFile, labels.dims()[0] + " labels for " + n + " images in " + imagesFile.getFileName());
     }
-    int rows = Math.min(n, limit);
-    int width = ROWS * COLS;
-    float[][] x = new float[rows][width];
-    long[] y = new long[rows];
-    for (int i = 0; i < rows; i++) {
+    for (int i = 0; i < n; i++) {
       int label = labels.get(i);
       if (label > 9) {
         throw Idx.corrupt(labelsFile, "label " + label + " at row " + i + " is outside 0..9");
       }
-      y[i] = label;
-      float[] row = x[i];
-      int base = i * width;
-      for (int j = 0; j < width; j++) {
-        row[j] = images.get(base + j) / 255f;
+    }
+    return new Images(images.values(), labels.values(), n);
+  }
+
+  /**
+   * Whether a split's two files (gzip-compressed or plain) are in {@code dir}.
+   */
+  public static boolean isPresent(Path dir, Split split) {
+    for (String stem : new String[] {"-images-idx3-ubyte", "-labels-idx1-ubyte"}) {
+      Path p = dir.resolve(split.fileStem() + stem);
+      if (!Files.isRegularFile(Path.of(p + ".gz")) && !Files.isRegularFile(p)) {
+        return false;
       }
     }
-    String name = "fashion-mnist/" + split.name().toLowerCase(Locale.ROOT);
-    return new LabeledDataset(rows < n ? name + "[:" + rows + "]" : name, x, y, new long[] {1, ROWS, COLS});
+    return true;
+  }
+
+  /**
+   * Checks that a split's files exist, without reading them.
+   *
+   * @throws UncheckedIOException naming the missing file and the Debian package {@value #DEBIAN_PACKAGE}
+   */
+  public static void requirePresent(Path dir, Split split) {
+    find(dir, split.fileStem() + "-images-idx3-ubyte");
+    find(dir, split.fileStem() + "-labels-idx1-ubyte");
+  }
+
+  /**
+   * A split as a {@link DataSource}: row {@code i} is image {@code i} (pixels / 255), in file order. The files are
+   * read on first use.
+   *
+   * @throws UncheckedIOException when the files are missing (naming the Debian package)
+   */
+  public static DataSource source(Path dir, Split split) {
+    requirePresent(dir, split);
+    return new Source(dir.toAbsolutePath().toString(), split);
+  }
+
+  private static final class Source implements DataSource {
+    private static final long serialVersionUID = 1L;
+    private final String dir;
+    private final FashionMnist.Split split;
+    private transient Images images;
+
+    Source(String dir, FashionMnist.Split split) {
+      this.dir = dir;
+      this.split = split;
+    }
+
+    private Images images() {
+      if (images == null) {
+        images = FashionMnist.images(Path.of(dir), split);
+      }
+      return images;
+    }
+
+    @Override
+    public String name() {
+      return "fashion-mnist/" + split.name().toLowerCase(Locale.ROOT);
+    }
+
+    @Override
+    public long size() {
+      return images().count();
+    }
+
+    @Override
+    public long[] sampleShape() {
+      return new long[] {1, ROWS, COLS};
+    }
+
+    @Override
+    public Row row(long i) {
+      Images d = images();
+      if (i < 0 || i >= d.count()) {
+        throw new IndexOutOfBoundsException("row " + i + " of " + name() + " (" + d.count() + " rows)");
+      }
+      return new Row(d.label((int) i), d.features((int) i));
+    }
+  }
+
+  /**
+   * The {@code fashion-mnist} source of {@link DataSources}. Option: {@code dir} (default {@link #defaultDir()}).
+   */
+  public static final class Provider implements DataSourceProvider {
+    @Override
+    public String name() {
+      return "fashion-mnist";
+    }
+
+    @Override
+    public DataSource open(DataSource.Split split, JsonNode options) {
+      Params p = Params.of("fashion-mnist", (ObjectNode) options);
+      String dir = p.getString("dir", null);
+      p.done();
+      return source(dir == null ? defaultDir() : Path.of(dir), Split.of(split));
+    }
   }
 
   private static Path find(Path dir, String stem) {

@@ -77,6 +77,6 @@ public class AngularLoss extends BaseMetricLossFunction {
 
   /** Registry factory: {@code alpha} (degrees), common kwargs. */
   public static AngularLoss fromSpec(Params p) {
-    return new AngularLoss(p.getDouble("alpha", 40), p.lossOptions(false));
+    return new AngularLoss(p.getDouble("alpha", 40), LossOptions.fromSpec(p, false));
   }
 }

@@ -67,6 +67,6 @@ public class ArcFaceLoss extends LargeMarginSoftmaxLoss {
    */
   public static ArcFaceLoss fromSpec(Params p) {
     return new ArcFaceLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("margin", 28.6), p.getDouble("scale", 64), p.lossOptions(true));
+        p.getDouble("margin", 28.6), p.getDouble("scale", 64), LossOptions.fromSpec(p, true));
   }
 }

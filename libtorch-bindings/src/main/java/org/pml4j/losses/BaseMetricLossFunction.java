@@ -18,6 +18,8 @@ import org.pml4j.regularizers.BaseRegularizer;
 import org.pml4j.tuples.IndicesTuple;
 import org.pml4j.torch.Tensors;
 import org.pml4j.torch.Torch;
+import org.pml4j.validation.Checks;
+import org.pml4j.validation.Inputs;
 
 /**
  * PML's {@code BaseMetricLossFunction}. A loss is a small subclass whose {@link #computeLoss} returns a loss dict; this

@@ -103,6 +103,6 @@ public class CircleLoss extends GenericPairLoss {
 
   /** Registry factory: {@code m}, {@code gamma}, common kwargs. */
   public static CircleLoss fromSpec(Params p) {
-    return new CircleLoss(p.getDouble("m", 0.4), p.getDouble("gamma", 80), p.lossOptions(false));
+    return new CircleLoss(p.getDouble("m", 0.4), p.getDouble("gamma", 80), LossOptions.fromSpec(p, false));
   }
 }

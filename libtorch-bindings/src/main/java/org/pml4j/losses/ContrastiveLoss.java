@@ -63,6 +63,7 @@ public class ContrastiveLoss extends GenericPairLoss {
 
   /** Registry factory: {@code pos_margin}, {@code neg_margin}, common kwargs. */
   public static ContrastiveLoss fromSpec(Params p) {
-    return new ContrastiveLoss(p.getDouble("pos_margin", 0), p.getDouble("neg_margin", 1), p.lossOptions(false));
+    return new ContrastiveLoss(p.getDouble("pos_margin", 0), p.getDouble("neg_margin", 1),
+        LossOptions.fromSpec(p, false));
   }
 }

@@ -46,6 +46,6 @@ public class CosFaceLoss extends LargeMarginSoftmaxLoss {
    */
   public static CosFaceLoss fromSpec(Params p) {
     return new CosFaceLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("margin", 0.35), p.getDouble("scale", 64), p.lossOptions(true));
+        p.getDouble("margin", 0.35), p.getDouble("scale", 64), LossOptions.fromSpec(p, true));
   }
 }

@@ -14,6 +14,7 @@ import org.pml4j.spec.Params;
 import org.pml4j.torch.Tensors;
 import org.pml4j.tuples.IndicesTuple;
 import org.pml4j.tuples.Lmu;
+import org.pml4j.validation.Checks;
 
 /**
  * PML's {@code CrossBatchMemory}: a ring buffer of past embeddings and labels used as the reference set of an inner

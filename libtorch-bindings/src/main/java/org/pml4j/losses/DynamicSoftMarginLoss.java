@@ -203,6 +203,6 @@ public class DynamicSoftMarginLoss extends BaseMetricLossFunction implements Sta
   /** Registry factory: {@code min_val}, {@code num_bins}, {@code momentum}, common kwargs. */
   public static DynamicSoftMarginLoss fromSpec(Params p) {
     return new DynamicSoftMarginLoss(p.getDouble("min_val", -2.0), p.getInt("num_bins", 10),
-        p.getDouble("momentum", 0.01), p.lossOptions(false));
+        p.getDouble("momentum", 0.01), LossOptions.fromSpec(p, false));
   }
 }

@@ -106,6 +106,6 @@ public class FastAPLoss extends BaseMetricLossFunction {
 
   /** Registry factory: {@code num_bins}, common kwargs. */
   public static FastAPLoss fromSpec(Params p) {
-    return new FastAPLoss(p.getInt("num_bins", 10), p.lossOptions(false));
+    return new FastAPLoss(p.getInt("num_bins", 10), LossOptions.fromSpec(p, false));
   }
 }

@@ -58,6 +58,6 @@ public class GeneralizedLiftedStructureLoss extends GenericPairLoss {
   /** Registry factory: {@code neg_margin}, {@code pos_margin}, common kwargs. */
   public static GeneralizedLiftedStructureLoss fromSpec(Params p) {
     return new GeneralizedLiftedStructureLoss(p.getDouble("neg_margin", 1), p.getDouble("pos_margin", 0),
-        p.lossOptions(false));
+        LossOptions.fromSpec(p, false));
   }
 }

@@ -129,6 +129,6 @@ public class HistogramLoss extends BaseMetricLossFunction {
 
   /** Registry factory: {@code n_bins}, {@code delta}, common kwargs. */
   public static HistogramLoss fromSpec(Params p) {
-    return new HistogramLoss(p.getIntOrNull("n_bins"), p.getDoubleOrNull("delta"), p.lossOptions(false));
+    return new HistogramLoss(p.getIntOrNull("n_bins"), p.getDoubleOrNull("delta"), LossOptions.fromSpec(p, false));
   }
 }

@@ -59,6 +59,6 @@ public class InstanceLoss extends BaseMetricLossFunction {
 
   /** Registry factory: {@code gamma} and the common kwargs. */
   public static InstanceLoss fromSpec(Params p) {
-    return new InstanceLoss(p.getDouble("gamma", 64), p.lossOptions(false));
+    return new InstanceLoss(p.getDouble("gamma", 64), LossOptions.fromSpec(p, false));
   }
 }

@@ -88,6 +88,6 @@ public class IntraPairVarianceLoss extends GenericPairLoss {
   /** Registry factory: {@code pos_eps}, {@code neg_eps}, common kwargs. */
   public static IntraPairVarianceLoss fromSpec(Params p) {
     return new IntraPairVarianceLoss(p.getDouble("pos_eps", 0.01), p.getDouble("neg_eps", 0.01),
-        p.lossOptions(false));
+        LossOptions.fromSpec(p, false));
   }
 }

@@ -15,6 +15,7 @@ import org.pml4j.spec.SpecException;
 import org.pml4j.torch.Tensors;
 import org.pml4j.tuples.IndicesTuple;
 import org.pml4j.tuples.Lmu;
+import org.pml4j.validation.Checks;
 
 /**
  * PML's {@code LargeMarginSoftmaxLoss} (L-Softmax, Liu et al. 2016): a softmax cross-entropy over class weight vectors
@@ -240,6 +241,6 @@ public class LargeMarginSoftmaxLoss extends BaseWeightLoss {
    */
   public static LargeMarginSoftmaxLoss fromSpec(Params p) {
     return new LargeMarginSoftmaxLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("margin", 4), p.getDouble("scale", 1), p.lossOptions(true));
+        p.getDouble("margin", 4), p.getDouble("scale", 1), LossOptions.fromSpec(p, true));
   }
 }

@@ -67,6 +67,7 @@ public class LiftedStructureLoss extends GenericPairLoss {
 
   /** Registry factory: {@code neg_margin}, {@code pos_margin}, common kwargs. */
   public static LiftedStructureLoss fromSpec(Params p) {
-    return new LiftedStructureLoss(p.getDouble("neg_margin", 1), p.getDouble("pos_margin", 0), p.lossOptions(false));
+    return new LiftedStructureLoss(p.getDouble("neg_margin", 1), p.getDouble("pos_margin", 0),
+        LossOptions.fromSpec(p, false));
   }
 }

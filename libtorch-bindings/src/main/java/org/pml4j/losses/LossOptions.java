@@ -3,6 +3,7 @@ package org.pml4j.losses;
 import org.pml4j.distances.BaseDistance;
 import org.pml4j.reducers.BaseReducer;
 import org.pml4j.regularizers.BaseRegularizer;
+import org.pml4j.spec.Params;
 
 /**
  * The keyword arguments every PML loss accepts: {@code distance}, {@code reducer}, {@code embedding_regularizer},
@@ -37,6 +38,26 @@ public final class LossOptions {
   /** Every option at PML's default. */
   public static LossOptions defaults() {
     return DEFAULTS;
+  }
+
+  /**
+   * The common loss keyword arguments of a spec's {@code params}: {@code distance}, {@code reducer},
+   * {@code embedding_regularizer}, {@code embedding_reg_weight}, {@code collect_stats} (accepted, no effect), and when
+   * {@code withWeights} {@code weight_regularizer}, {@code weight_reg_weight}. Lives here, not in {@code Params}, so
+   * the spec package does not depend on the component packages.
+   */
+  public static LossOptions fromSpec(Params p, boolean withWeights) {
+    LossOptions o = defaults()
+        .withDistance(p.getComponent("distance", BaseDistance.class))
+        .withReducer(p.getComponent("reducer", BaseReducer.class))
+        .withEmbeddingRegularizer(p.getComponent("embedding_regularizer", BaseRegularizer.class))
+        .withEmbeddingRegWeight(p.getDouble("embedding_reg_weight", 1.0));
+    p.collectStats();
+    if (withWeights) {
+      o = o.withWeightRegularizer(p.getComponent("weight_regularizer", BaseRegularizer.class))
+          .withWeightRegWeight(p.getDouble("weight_reg_weight", 1.0));
+    }
+    return o;
   }
 
   public LossOptions withDistance(BaseDistance d) {

@@ -12,6 +12,7 @@ import org.pml4j.reducers.LossInfo;
 import org.pml4j.spec.Params;
 import org.pml4j.torch.Tensors;
 import org.pml4j.tuples.IndicesTuple;
+import org.pml4j.validation.Inputs;
 
 /**
  * PML's {@code ManifoldLoss} (Aziere and Todorovic, CVPR 2019, "Ensemble Deep Manifold Similarity Learning using Hard
@@ -223,6 +224,6 @@ public class ManifoldLoss extends BaseWeightLoss implements MetaClassLoss {
       throw new IllegalArgumentException("ManifoldLoss requires the embedding size 'l'");
     }
     return new ManifoldLoss(l, p.getInt("K", 50), p.getDoubleOrInf("lambdaC", 1.0), p.getDouble("alpha", 0.8),
-        p.getDouble("margin", 5e-4), p.lossOptions(false));
+        p.getDouble("margin", 5e-4), LossOptions.fromSpec(p, false));
   }
 }

@@ -176,6 +176,6 @@ public class MarginLoss extends BaseWeightLoss {
   public static MarginLoss fromSpec(Params p) {
     return new MarginLoss(p.getDouble("margin", 0.2), p.getDouble("nu", 0), p.getDouble("beta", 1.2),
         p.getIntOrAll("triplets_per_anchor"), p.getBool("learn_beta", false), p.getIntOrNull("num_classes"),
-        p.lossOptions(false));
+        LossOptions.fromSpec(p, false));
   }
 }

@@ -78,6 +78,6 @@ public class MultiSimilarityLoss extends GenericPairLoss {
   /** Registry factory: {@code alpha}, {@code beta}, {@code base}, common kwargs. */
   public static MultiSimilarityLoss fromSpec(Params p) {
     return new MultiSimilarityLoss(p.getDouble("alpha", 2), p.getDouble("beta", 50), p.getDouble("base", 0.5),
-        p.lossOptions(false));
+        LossOptions.fromSpec(p, false));
   }
 }

@@ -85,6 +85,6 @@ public class NCALoss extends BaseMetricLossFunction {
 
   /** Registry factory: {@code softmax_scale}, common kwargs. */
   public static NCALoss fromSpec(Params p) {
-    return new NCALoss(p.getDouble("softmax_scale", 1), p.lossOptions(false));
+    return new NCALoss(p.getDouble("softmax_scale", 1), LossOptions.fromSpec(p, false));
   }
 }

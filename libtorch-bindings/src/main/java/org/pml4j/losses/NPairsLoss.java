@@ -85,6 +85,6 @@ public class NPairsLoss extends BaseMetricLossFunction {
 
   /** Registry factory: the common kwargs only. */
   public static NPairsLoss fromSpec(Params p) {
-    return new NPairsLoss(p.lossOptions(false));
+    return new NPairsLoss(LossOptions.fromSpec(p, false));
   }
 }

@@ -78,6 +78,6 @@ public class NTXentLoss extends GenericPairLoss {
 
   /** Registry factory: {@code temperature}, common kwargs. */
   public static NTXentLoss fromSpec(Params p) {
-    return new NTXentLoss(p.getDouble("temperature", 0.07), p.lossOptions(false));
+    return new NTXentLoss(p.getDouble("temperature", 0.07), LossOptions.fromSpec(p, false));
   }
 }

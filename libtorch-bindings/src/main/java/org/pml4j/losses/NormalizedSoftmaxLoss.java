@@ -101,6 +101,6 @@ public class NormalizedSoftmaxLoss extends BaseWeightLoss {
   /** Registry factory: {@code num_classes}, {@code embedding_size} (required), {@code temperature}. */
   public static NormalizedSoftmaxLoss fromSpec(Params p) {
     return new NormalizedSoftmaxLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("temperature", 0.05), p.lossOptions(true));
+        p.getDouble("temperature", 0.05), LossOptions.fromSpec(p, true));
   }
 }

@@ -115,6 +115,6 @@ public class P2SGradLoss extends BaseWeightLoss {
   /** Registry factory: {@code descriptors_dim}, {@code num_classes} (required) and the common kwargs. */
   public static P2SGradLoss fromSpec(Params p) {
     return new P2SGradLoss(p.getRequiredInt("descriptors_dim"),
-        p.getRequiredInt("num_classes"), p.lossOptions(false));
+        p.getRequiredInt("num_classes"), LossOptions.fromSpec(p, false));
   }
 }

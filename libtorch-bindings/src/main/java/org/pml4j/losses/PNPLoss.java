@@ -148,6 +148,6 @@ public class PNPLoss extends BaseMetricLossFunction {
   /** Registry factory: {@code b}, {@code alpha}, {@code anneal}, {@code variant}, common kwargs. */
   public static PNPLoss fromSpec(Params p) {
     return new PNPLoss(p.getDouble("b", 2), p.getDouble("alpha", 1), p.getDouble("anneal", 0.01),
-        p.getString("variant", "O"), p.lossOptions(false));
+        p.getString("variant", "O"), LossOptions.fromSpec(p, false));
   }
 }

@@ -141,6 +141,6 @@ public class ProxyAnchorLoss extends BaseWeightLoss {
   /** Registry factory: {@code num_classes}, {@code embedding_size} (required), {@code margin}, {@code alpha}. */
   public static ProxyAnchorLoss fromSpec(Params p) {
     return new ProxyAnchorLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("margin", 0.1), p.getDouble("alpha", 32), p.lossOptions(true));
+        p.getDouble("margin", 0.1), p.getDouble("alpha", 32), LossOptions.fromSpec(p, true));
   }
 }

@@ -115,6 +115,6 @@ public class ProxyNCALoss extends BaseWeightLoss {
   /** Registry factory: {@code num_classes}, {@code embedding_size} (required), {@code softmax_scale}. */
   public static ProxyNCALoss fromSpec(Params p) {
     return new ProxyNCALoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("softmax_scale", 1), p.lossOptions(true));
+        p.getDouble("softmax_scale", 1), LossOptions.fromSpec(p, true));
   }
 }

@@ -131,6 +131,6 @@ public class RankedListLoss extends BaseMetricLossFunction {
       throw new IllegalArgumentException("RankedListLoss requires 'margin' and 'Tn'");
     }
     return new RankedListLoss(margin, tn, p.getDouble("imbalance", 0.5), p.getDoubleOrNull("alpha"),
-        p.getDouble("Tp", 0), p.lossOptions(false));
+        p.getDouble("Tp", 0), LossOptions.fromSpec(p, false));
   }
 }

@@ -11,6 +11,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.pml4j.spec.Params;
 import org.pml4j.torch.Tensors;
 import org.pml4j.tuples.IndicesTuple;
+import org.pml4j.validation.Checks;
 
 /**
  * PML's {@code SelfSupervisedLoss}: {@code refEmb[i]} is an augmented view of {@code embeddings[i]}, so the pair

@@ -36,6 +36,6 @@ public class SignalToNoiseRatioContrastiveLoss extends ContrastiveLoss {
   /** Registry factory: {@code pos_margin}, {@code neg_margin}, common kwargs. */
   public static SignalToNoiseRatioContrastiveLoss fromSpec(Params p) {
     return new SignalToNoiseRatioContrastiveLoss(p.getDouble("pos_margin", 0), p.getDouble("neg_margin", 1),
-        p.lossOptions(false));
+        LossOptions.fromSpec(p, false));
   }
 }

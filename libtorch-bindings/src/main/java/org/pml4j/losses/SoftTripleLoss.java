@@ -142,6 +142,6 @@ public class SoftTripleLoss extends BaseWeightLoss {
   public static SoftTripleLoss fromSpec(Params p) {
     return new SoftTripleLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
         p.getInt("centers_per_class", 10), p.getDouble("la", 20), p.getDouble("gamma", 0.1),
-        p.getDouble("margin", 0.01), p.lossOptions(true));
+        p.getDouble("margin", 0.01), LossOptions.fromSpec(p, true));
   }
 }

@@ -43,6 +43,6 @@ public class SphereFaceLoss extends LargeMarginSoftmaxLoss {
    */
   public static SphereFaceLoss fromSpec(Params p) {
     return new SphereFaceLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("margin", 4), p.getDouble("scale", 1), p.lossOptions(true));
+        p.getDouble("margin", 4), p.getDouble("scale", 1), LossOptions.fromSpec(p, true));
   }
 }

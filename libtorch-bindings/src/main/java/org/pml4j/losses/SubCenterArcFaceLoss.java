@@ -6,9 +6,9 @@ import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.pml4j.conformance.CaseRunner;
 import org.pml4j.spec.Params;
 import org.pml4j.torch.Tensors;
+import org.pml4j.validation.Checks;
 
 /**
  * PML's {@code SubCenterArcFaceLoss} (Deng et al., ECCV 2020): {@link ArcFaceLoss} with {@code sub_centers} weight
@@ -23,7 +23,7 @@ import org.pml4j.torch.Tensors;
  * {@link #withOptions} (spec key {@code honor_kwargs: true}) builds a loss that honours its options (the fixed
  * behaviour).
  */
-public class SubCenterArcFaceLoss extends ArcFaceLoss implements CaseRunner.OutlierDetector {
+public class SubCenterArcFaceLoss extends ArcFaceLoss implements OutlierDetector {
   private final int subCenters;
   private final boolean honorOptions;
 
@@ -152,7 +152,7 @@ public class SubCenterArcFaceLoss extends ArcFaceLoss implements CaseRunner.Outl
     double scale = p.getDouble("scale", 64);
     int subCenters = p.getInt("sub_centers", 3);
     // PML 2.8.1 swallows these kwargs without using them; read them so that specs valid for PML stay valid here.
-    LossOptions options = p.lossOptions(true);
+    LossOptions options = LossOptions.fromSpec(p, true);
     if (p.getBool("honor_kwargs", false)) {
       return withOptions(numClasses, embeddingSize, margin, scale, subCenters, options);
     }

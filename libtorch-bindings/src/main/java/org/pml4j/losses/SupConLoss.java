@@ -81,6 +81,6 @@ public class SupConLoss extends GenericPairLoss {
 
   /** Registry factory: {@code temperature}, common kwargs. */
   public static SupConLoss fromSpec(Params p) {
-    return new SupConLoss(p.getDouble("temperature", 0.1), p.lossOptions(false));
+    return new SupConLoss(p.getDouble("temperature", 0.1), LossOptions.fromSpec(p, false));
   }
 }

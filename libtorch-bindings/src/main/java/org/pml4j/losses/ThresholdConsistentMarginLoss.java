@@ -161,7 +161,7 @@ public class ThresholdConsistentMarginLoss extends BaseMetricLossFunction {
    */
   public static ThresholdConsistentMarginLoss fromSpec(Params p) {
     return new ThresholdConsistentMarginLoss(p.getDouble("lambda_plus", 1.0), p.getDouble("lambda_minus", 1.0),
-        p.getDouble("margin_plus", 0.9), p.getDouble("margin_minus", 0.5), p.lossOptions(false),
+        p.getDouble("margin_plus", 0.9), p.getDouble("margin_minus", 0.5), LossOptions.fromSpec(p, false),
         p.getBool("use_ref_emb", false));
   }
 }

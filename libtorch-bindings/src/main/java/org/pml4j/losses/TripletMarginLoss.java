@@ -159,7 +159,7 @@ public class TripletMarginLoss extends BaseMetricLossFunction {
    */
   public static TripletMarginLoss fromSpec(Params p) {
     return new TripletMarginLoss(p.getDouble("margin", 0.05), p.getBool("swap", false),
-        p.getBool("smooth_loss", false), p.getIntOrAll("triplets_per_anchor"), p.lossOptions(false),
+        p.getBool("smooth_loss", false), p.getIntOrAll("triplets_per_anchor"), LossOptions.fromSpec(p, false),
         p.getBool("swap_from_ref", false));
   }
 }

@@ -107,7 +107,7 @@ public class TupletMarginLoss extends GenericPairLoss {
    * (default false; see {@link #withClampCosine}).
    */
   public static TupletMarginLoss fromSpec(Params p) {
-    return new TupletMarginLoss(p.getDouble("margin", 5.73), p.getDouble("scale", 64), p.lossOptions(false),
+    return new TupletMarginLoss(p.getDouble("margin", 5.73), p.getDouble("scale", 64), LossOptions.fromSpec(p, false),
         p.getBool("clamp_cosine", false));
   }
 }

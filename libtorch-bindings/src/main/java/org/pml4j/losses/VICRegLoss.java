@@ -136,6 +136,6 @@ public class VICRegLoss extends BaseMetricLossFunction {
    */
   public static VICRegLoss fromSpec(Params p) {
     return new VICRegLoss(p.getDouble("invariance_lambda", 25), p.getDouble("variance_mu", 25),
-        p.getDouble("covariance_v", 1), p.getDouble("eps", 1e-4), p.lossOptions(false));
+        p.getDouble("covariance_v", 1), p.getDouble("eps", 1e-4), LossOptions.fromSpec(p, false));
   }
 }

@@ -4,10 +4,10 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.pml4j.distances.BaseDistance;
 import org.pml4j.distances.LpDistance;
-import org.pml4j.losses.Checks;
 import org.pml4j.torch.Tensors;
 import org.pml4j.torch.Torch;
 import org.pml4j.tuples.IndicesTuple;
+import org.pml4j.validation.Checks;
 
 /**
  * PML's {@code BaseMiner}: picks informative pairs or triplets from a batch (and optionally a reference set) without

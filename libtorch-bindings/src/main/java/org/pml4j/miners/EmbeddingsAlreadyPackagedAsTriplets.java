@@ -5,10 +5,10 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.pml4j.distances.BaseDistance;
-import org.pml4j.losses.Checks;
 import org.pml4j.spec.Params;
 import org.pml4j.torch.Tensors;
 import org.pml4j.tuples.IndicesTuple;
+import org.pml4j.validation.Checks;
 
 /**
  * PML's {@code EmbeddingsAlreadyPackagedAsTriplets}: the batch is already laid out as consecutive triplets, so the

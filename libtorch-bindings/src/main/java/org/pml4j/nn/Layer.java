@@ -6,8 +6,6 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.StringTensorDict;
@@ -144,16 +142,6 @@ public abstract class Layer {
   }
 
   // ---------------------------------------------------------------- helpers for subclasses
-
-  /** Detaches a freshly made native object from the innermost open scope, so it outlives the step. */
-  protected static <P extends Pointer> P keep(P p) {
-    PointerScope scope = PointerScope.getInnerScope();
-    if (scope != null) {
-      p.retainReference();
-      scope.detach(p);
-    }
-    return p;
-  }
 
   static Map<String, Tensor> toMap(StringTensorDict d) {
     Map<String, Tensor> out = new LinkedHashMap<>();

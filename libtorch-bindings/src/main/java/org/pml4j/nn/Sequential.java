@@ -9,6 +9,7 @@ import java.util.List;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
 import org.pml4j.spec.Params;
+import org.pml4j.torch.Scope;
 
 /**
  * PyTorch's {@code nn.Sequential}: layers applied in order; the encoder of pml4j.
@@ -67,7 +68,7 @@ public final class Sequential extends Layer {
       }
     }
     this.outputShape = shape;
-    this.root = keep(new Module("Sequential"));
+    this.root = Scope.retain(new Module("Sequential"));
     for (int i = 0; i < this.layers.size(); i++) {
       Module m = this.layers.get(i).module();
       if (m != null) {

@@ -11,10 +11,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import org.pml4j.distances.BaseDistance;
-import org.pml4j.losses.LossOptions;
-import org.pml4j.reducers.BaseReducer;
-import org.pml4j.regularizers.BaseRegularizer;
 
 /**
  * The {@code params} of a spec, read by a component's {@code fromSpec(Params)} factory. Keys may be PML's snake_case
@@ -304,25 +300,6 @@ public final class Params {
           + o.getClass().getSimpleName());
     }
     return type.cast(o);
-  }
-
-  /**
-   * The common loss keyword arguments: {@code distance}, {@code reducer}, {@code embedding_regularizer},
-   * {@code embedding_reg_weight}, {@code collect_stats} (accepted, no effect), and when {@code withWeights}
-   * {@code weight_regularizer}, {@code weight_reg_weight}.
-   */
-  public LossOptions lossOptions(boolean withWeights) {
-    LossOptions o = LossOptions.defaults()
-        .withDistance(getComponent("distance", BaseDistance.class))
-        .withReducer(getComponent("reducer", BaseReducer.class))
-        .withEmbeddingRegularizer(getComponent("embedding_regularizer", BaseRegularizer.class))
-        .withEmbeddingRegWeight(getDouble("embedding_reg_weight", 1.0));
-    collectStats();
-    if (withWeights) {
-      o = o.withWeightRegularizer(getComponent("weight_regularizer", BaseRegularizer.class))
-          .withWeightRegWeight(getDouble("weight_reg_weight", 1.0));
-    }
-    return o;
   }
 
   /** Reads (and ignores) PML's {@code collect_stats}: pml4j does not record stats. */

@@ -36,9 +36,25 @@ public final class Scope implements AutoCloseable {
    * collector (or by an explicit {@code p.close()}).
    */
   public <P extends Pointer> P keep(P p) {
+    return detach(scope, p);
+  }
+
+  /**
+   * Detaches {@code p} from the innermost open scope on this thread, if any, so that it outlives that scope: for
+   * parameters, modules, optimizers, memory banks and other state created during a step. It is then freed by the
+   * garbage collector (or by an explicit {@code p.close()}). The one "keep past the scope" helper of the project.
+   *
+   * @return {@code p}
+   */
+  public static <P extends Pointer> P retain(P p) {
+    PointerScope inner = PointerScope.getInnerScope();
+    return inner == null ? p : detach(inner, p);
+  }
+
+  private static <P extends Pointer> P detach(PointerScope s, P p) {
     // detach() releases the scope's reference; take one of our own first so the pointer is not freed now.
     p.retainReference();
-    scope.detach(p);
+    s.detach(p);
     return p;
   }
 

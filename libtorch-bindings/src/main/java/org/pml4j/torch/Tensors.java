@@ -261,15 +261,10 @@ public final class Tensors {
   /**
    * Detaches {@code t} from the innermost open {@link Scope} on this thread (if any), so that it survives the scope:
    * for parameters, memory banks and other state created during a step. It is then freed by the garbage collector.
+   * Same as {@link Scope#retain}, typed for tensors.
    */
   public static Tensor retain(Tensor t) {
-    org.bytedeco.javacpp.PointerScope scope = org.bytedeco.javacpp.PointerScope.getInnerScope();
-    if (scope != null) {
-      // detach() releases the scope's reference; take one of our own first so the tensor is not freed now.
-      t.retainReference();
-      scope.detach(t);
-    }
-    return t;
+    return Scope.retain(t);
   }
 
   /** Length of the first dimension ({@code len(t)} in Python). */

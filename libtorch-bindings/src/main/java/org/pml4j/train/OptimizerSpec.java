@@ -3,13 +3,12 @@ package org.pml4j.train;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.List;
-import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.OptimizerOptions;
 import org.bytedeco.pytorch.OptimizerParamGroup;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
+import org.pml4j.torch.Scope;
 import org.pml4j.torch.Torch;
 
 /**
@@ -71,7 +70,7 @@ public abstract class OptimizerSpec {
     if (params == null || params.isEmpty()) {
       throw new IllegalArgumentException(getClass().getSimpleName() + ": no parameters to optimize");
     }
-    Optimizer opt = keep(create(new TensorVector(params.toArray(new Tensor[0])), options(lr)));
+    Optimizer opt = Scope.retain(create(new TensorVector(params.toArray(new Tensor[0])), options(lr)));
     int groups = 1;
     if (lossParams != null && !lossParams.isEmpty()) {
       opt.add_param_group(new OptimizerParamGroup(new TensorVector(lossParams.toArray(new Tensor[0])),
@@ -79,16 +78,6 @@ public abstract class OptimizerSpec {
       groups = 2;
     }
     return new TrainOptimizer(opt, groups, this);
-  }
-
-  /** Detaches a native object from the innermost open scope, so that it outlives the caller's step. */
-  static <P extends Pointer> P keep(P p) {
-    PointerScope scope = PointerScope.getInnerScope();
-    if (scope != null) {
-      p.retainReference();
-      scope.detach(p);
-    }
-    return p;
   }
 
   protected final ObjectNode baseParams() {

@@ -10,6 +10,18 @@ import java.util.Objects;
 /**
  * Builds trainers: {@link #fromConfig(TrainerConfig)} picks the trainer from the config, {@link #fromSnapshot(byte[])}
  * rebuilds one from a snapshot alone (the snapshot carries its config); plus the defaults and the config's JSON form.
+ *
+ * <p>The one codec of {@link TrainerConfig} ({@link #toJson}, {@link #configFromJson}): snapshots, the CLI, config
+ * files and the streaming job all read and write configs through it, and each default is stated once, here (a spec
+ * is a {@code {"class", "params"}} object or a class name):
+ *
+ * <pre>{@code
+ * {"encoder": {"class": "Sequential", ...},          required
+ *  "loss": {"class": "TripletMarginLoss"},           absent or null: DEFAULT_LOSS (applied by the trainer)
+ *  "miner": null,                                    absent or null: no miner
+ *  "optimizer": {"class": "Adam", "params": {...}},  absent or null: DEFAULT_OPTIMIZER (applied by the trainer)
+ *  "memory_size": 0, "seed": 0, "threads": 0}        DEFAULT_MEMORY_SIZE, DEFAULT_SEED, DEFAULT_THREADS
+ * }</pre>
  */
 public final class Trainers {
   static final ObjectMapper JSON = new ObjectMapper();
@@ -20,6 +32,15 @@ public final class Trainers {
   public static final String DEFAULT_MINER = "{\"class\": \"MultiSimilarityMiner\"}";
   /** Adam, lr 1e-3. */
   public static final String DEFAULT_OPTIMIZER = "{\"class\": \"Adam\", \"params\": {\"lr\": 0.001}}";
+  /** No CrossBatchMemory. */
+  public static final int DEFAULT_MEMORY_SIZE = 0;
+  /** Seed 0. */
+  public static final long DEFAULT_SEED = 0;
+  /** 0: the trainer leaves its thread's ATen/OpenBLAS thread count as it is (the Flink operator then uses 1). */
+  public static final int DEFAULT_THREADS = 0;
+  /** The keys of a config's JSON form. */
+  static final java.util.List<String> KEYS =
+      java.util.List.of("encoder", "loss", "miner", "optimizer", "memory_size", "seed", "threads");
 
   private Trainers() {}
 
@@ -100,28 +121,42 @@ public final class Trainers {
   }
 
   /**
-   * The config from its JSON form ({@link #toJson}); absent or null specs are null.
+   * The config from its JSON form ({@link #toJson}): {@code encoder} is required; absent or null {@code loss},
+   * {@code miner}, {@code optimizer} are null (the trainer's defaults {@link #DEFAULT_LOSS}, no miner,
+   * {@link #DEFAULT_OPTIMIZER}); absent numbers take {@link #DEFAULT_MEMORY_SIZE}, {@link #DEFAULT_SEED},
+   * {@link #DEFAULT_THREADS}.
    *
-   * @throws IllegalArgumentException for unknown keys or wrong types
+   * @throws IllegalArgumentException for a missing encoder, unknown keys or wrong types
    */
   public static TrainerConfig configFromJson(JsonNode n) {
     if (n == null || !n.isObject()) {
       throw new IllegalArgumentException("a trainer config is a JSON object, got " + n);
     }
     n.fieldNames().forEachRemaining(f -> {
-      if (!java.util.List.of("encoder", "loss", "miner", "optimizer", "memory_size", "seed", "threads").contains(f)) {
-        throw new IllegalArgumentException("unknown trainer config key '" + f + "'; valid keys are [encoder, loss, "
-            + "miner, optimizer, memory_size, seed, threads]");
+      if (!KEYS.contains(f)) {
+        throw new IllegalArgumentException("unknown trainer config key '" + f + "'; valid keys are " + KEYS);
       }
     });
+    if (spec(n.get("encoder")) == null) {
+      throw new IllegalArgumentException("trainer config needs 'encoder' (a Sequential spec)");
+    }
     for (String k : new String[] {"memory_size", "seed", "threads"}) {
       if (n.has(k) && !n.get(k).isIntegralNumber()) {
         throw new IllegalArgumentException("trainer config '" + k + "' must be an integer, got " + n.get(k));
       }
     }
     return new TrainerConfig(spec(n.get("encoder")), spec(n.get("loss")), spec(n.get("miner")),
-        spec(n.get("optimizer")), n.path("memory_size").asInt(0), n.path("seed").asLong(0),
-        n.path("threads").asInt(0));
+        spec(n.get("optimizer")), n.path("memory_size").asInt(DEFAULT_MEMORY_SIZE), n.path("seed").asLong(DEFAULT_SEED),
+        n.path("threads").asInt(DEFAULT_THREADS));
+  }
+
+  /**
+   * The config from JSON text.
+   *
+   * @throws IllegalArgumentException for text that is not JSON, or as {@link #configFromJson(JsonNode)}
+   */
+  public static TrainerConfig configFromJson(String json) {
+    return configFromJson(parse(json));
   }
 
   /** A copy of the config with another loss spec. */

@@ -1,4 +1,4 @@
-package org.pml4j.losses;
+package org.pml4j.validation;
 
 import org.bytedeco.pytorch.Tensor;
 import org.pml4j.tuples.IndicesTuple;

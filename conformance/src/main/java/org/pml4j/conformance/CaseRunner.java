@@ -18,6 +18,7 @@ import org.pml4j.distances.BatchedDistance;
 import org.pml4j.losses.CrossBatchMemory;
 import org.pml4j.losses.MetaClassLoss;
 import org.pml4j.losses.MetricLoss;
+import org.pml4j.losses.OutlierDetector;
 import org.pml4j.losses.StatefulLoss;
 import org.pml4j.miners.BaseMiner;
 import org.pml4j.reducers.BaseReducer;
@@ -42,12 +43,6 @@ public final class CaseRunner {
 
   /** One case's result; {@code message} holds the first mismatch for failures. */
   public record Result(String id, String kind, String className, Status status, String message) {}
-
-  /** Extra capability checks that wrappers and special losses expose to the runner. */
-  public interface OutlierDetector {
-    /** PML's {@code get_outliers(embeddings, labels, threshold)}: {@code [outliers, dominant_centers]}. */
-    Tensor[] getOutliers(Tensor embeddings, Tensor labels, double thresholdDegrees);
-  }
 
   /** Runs a parsed case. Never throws: errors become FAILED results. */
   public Result run(JsonNode c) {
