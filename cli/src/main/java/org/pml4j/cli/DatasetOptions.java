@@ -1,6 +1,9 @@
 package org.pml4j.cli;
 
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import org.pml4j.data.FashionMnist;
 import org.pml4j.data.LabeledDataset;
@@ -45,7 +48,9 @@ final class DatasetOptions {
   String name() {
     String d = dataset.trim().toLowerCase(Locale.ROOT);
     if (!d.equals("fashion-mnist") && !d.equals("synthetic")) {
-      throw new IllegalArgumentException("--dataset: unknown dataset '" + dataset + "'; use fashion-mnist or synthetic");
+      throw new IllegalArgumentException("--dataset: unknown dataset '" + dataset + "'"
+          + org.pml4j.spec.Messages.didYouMean(d, List.of("fashion-mnist", "synthetic")) + "; use fashion-mnist or "
+          + "synthetic (pml4j stream also reads csv, jsonl and kafka)");
     }
     return d;
   }
@@ -62,8 +67,17 @@ final class DatasetOptions {
       LabeledDataset d = train ? g.train(trainPerClass) : g.test(testPerClass);
       return lim == null ? d : d.head(lim);
     }
+    if (dataDir != null && !Files.isDirectory(dataDir)) {
+      throw new IllegalArgumentException("--data-dir: " + dataDir + " is not a directory (it should hold the "
+          + "Fashion-MNIST IDX files, e.g. train-images-idx3-ubyte.gz)");
+    }
     Path dir = dataDir != null ? dataDir : FashionMnist.defaultDir();
-    return FashionMnist.load(dir, train ? FashionMnist.Split.TRAIN : FashionMnist.Split.TEST,
-        lim == null ? Integer.MAX_VALUE : lim);
+    try {
+      return FashionMnist.load(dir, train ? FashionMnist.Split.TRAIN : FashionMnist.Split.TEST,
+          lim == null ? Integer.MAX_VALUE : lim);
+    } catch (UncheckedIOException e) {
+      throw new IllegalArgumentException((dataDir != null ? "--data-dir " + dataDir : "Fashion-MNIST (no --data-dir; "
+          + "$PML4J_FASHION_MNIST or " + FashionMnist.DEFAULT_DIR + ")") + ": " + e.getMessage(), e);
+    }
   }
 }

@@ -244,7 +244,7 @@ public final class StreamingJob {
           ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
     }
     if (c.restoreFrom != null && !c.restoreFrom.isBlank()) {
-      conf.set(StateRecoveryOptions.SAVEPOINT_PATH, Path.of(c.restoreFrom).toAbsolutePath().toUri().toString());
+      conf.set(StateRecoveryOptions.SAVEPOINT_PATH, restoreUri(c.restoreFrom));
     }
     conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
     conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 3);
@@ -264,7 +264,8 @@ public final class StreamingJob {
 
   /**
    * Runs the job in an embedded MiniCluster with the Web UI on localhost, waits for it and writes
-   * {@code summary.json}. Earlier outputs in the directory (models, reports, checkpoints) are removed first.
+   * {@code summary.json}. The output directory is prepared by {@link #prepareOutputDir}: a non-empty directory that
+   * pml4j did not write is refused, and only an earlier run's own outputs are deleted.
    *
    * @param log where progress lines (the Web UI address) go
    * @return the summary
@@ -272,8 +273,7 @@ public final class StreamingJob {
   @SuppressWarnings("try")
   public static JsonNode run(StreamJobConfig c, TrainerFactory factory, PrintStream log) throws Exception {
     Path dir = Path.of(c.outputDir).toAbsolutePath();
-    clean(dir);
-    Files.createDirectories(dir);
+    prepareOutputDir(dir, c.restoreFrom);
     Files.writeString(dir.resolve("config.json"), c.toJson());
     Configuration cluster = new Configuration();
     cluster.set(RestOptions.ADDRESS, "localhost");
@@ -292,8 +292,7 @@ public final class StreamingJob {
       JobGraph job = env.getStreamGraph().getJobGraph();
       if (c.restoreFrom != null && !c.restoreFrom.isBlank()) {
         // env.execute() would take this from the configuration; a JobGraph submitted directly needs it set.
-        job.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(
-            Path.of(c.restoreFrom).toAbsolutePath().toUri().toString(), false));
+        job.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(restoreUri(c.restoreFrom), false));
         log.println("pml4j stream: restoring from " + c.restoreFrom);
       }
       mc.submitJob(job).get();
@@ -308,7 +307,8 @@ public final class StreamingJob {
               + "draining savepoint (the trainer publishes its final model)");
           String sp = mc.stopWithSavepoint(job.getJobID(), dir.resolve(SAVEPOINTS).toUri().toString(), true,
               SavepointFormatType.CANONICAL).get();
-          log.println("pml4j stream: savepoint " + sp);
+          log.println("pml4j stream: savepoint " + sp + " (continue this run in the same directory with "
+              + "--set restore_from=" + sp + ")");
           result = mc.requestJobResult(job.getJobID()).get();
         }
       } else {
@@ -496,20 +496,88 @@ public final class StreamingJob {
 
   // ---------------------------------------------------------------- files
 
-  private static void clean(Path dir) throws IOException {
+  /** The marker file that {@link #prepareOutputDir} writes: the directory holds pml4j stream outputs. */
+  public static final String MARKER = ".pml4j-stream";
+
+  private static final java.util.regex.Pattern MODEL_FILE = java.util.regex.Pattern.compile("model-v\\d+\\.onnx");
+  private static final java.util.regex.Pattern JOB_ID = java.util.regex.Pattern.compile("[0-9a-f]{32}");
+
+  /**
+   * Makes {@code dir} ready for a run without ever deleting what pml4j did not write:
+   *
+   * <ul>
+   *   <li>missing or empty: created, and the marker file {@value #MARKER} written;
+   *   <li>not empty and without the marker: refused with an {@link IllegalArgumentException} (it is not a pml4j
+   *       output directory);
+   *   <li>with the marker and {@code restoreFrom} inside it: nothing is deleted, the restored run continues there
+   *       (its report lines are appended; readers keep the last line per model version);
+   *   <li>with the marker otherwise: the previous run's outputs are deleted by name (the report files, {@code
+   *       models/model-v*.onnx} and {@code models/manifest.json}, Flink's {@code checkpoints/<job id>} and {@code
+   *       savepoints/savepoint-*} directories). Any other file stays.
+   * </ul>
+   *
+   * @param restoreFrom the checkpoint or savepoint the run restores from (path or {@code file:} URI), or null
+   */
+  public static void prepareOutputDir(Path dir, String restoreFrom) throws IOException {
+    dir = dir.toAbsolutePath().normalize();
+    if (Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw new IllegalArgumentException("output directory " + dir + " is a file");
+    }
+    boolean empty;
+    if (!Files.exists(dir)) {
+      empty = true;
+    } else {
+      try (var list = Files.list(dir)) {
+        empty = list.findAny().isEmpty();
+      }
+    }
+    if (!empty && !Files.exists(dir.resolve(MARKER))) {
+      throw new IllegalArgumentException("output directory " + dir + " is not empty and is not a pml4j stream output "
+          + "(no " + MARKER + " file): pml4j never deletes or overwrites files it did not write; choose a new or "
+          + "empty directory");
+    }
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve(MARKER), "This directory holds the outputs of pml4j stream. A new run here deletes "
+        + "the previous run's outputs (reports, model-v*.onnx, manifest.json, Flink checkpoints and savepoints) and "
+        + "nothing else.\n");
+    if (restoreFrom != null && !restoreFrom.isBlank()) {
+      URI from = URI.create(restoreUri(restoreFrom));
+      if ("file".equals(from.getScheme()) && Path.of(from).normalize().startsWith(dir)) {
+        return; // continuing this directory's run
+      }
+    }
     for (String name : new String[] {SUMMARY, EVALUATIONS, MODEL_UPDATES, REJECTED, EMBEDDINGS}) {
       Files.deleteIfExists(dir.resolve(name));
     }
-    for (String sub : new String[] {MODELS, CHECKPOINTS, SAVEPOINTS}) {
-      Path p = dir.resolve(sub);
-      if (Files.exists(p)) {
-        try (var walk = Files.walk(p)) {
-          for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-            Files.delete(f);
-          }
+    deleteChildren(dir.resolve(MODELS), p -> MODEL_FILE.matcher(p).matches() || p.equals("manifest.json"));
+    deleteChildren(dir.resolve(CHECKPOINTS), p -> JOB_ID.matcher(p).matches());
+    deleteChildren(dir.resolve(SAVEPOINTS), p -> p.startsWith("savepoint-"));
+  }
+
+  private static void deleteChildren(Path parent, java.util.function.Predicate<String> ours) throws IOException {
+    if (!Files.isDirectory(parent)) {
+      return;
+    }
+    List<Path> children;
+    try (var list = Files.list(parent)) {
+      children = list.filter(p -> ours.test(p.getFileName().toString())).toList();
+    }
+    for (Path child : children) {
+      try (var walk = Files.walk(child)) {
+        for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.delete(f);
         }
       }
     }
+  }
+
+  /** A restore path as a URI: a {@code scheme:} URI as given, a local path made absolute. */
+  static String restoreUri(String restoreFrom) {
+    String r = restoreFrom.trim();
+    if (r.matches("[a-zA-Z][a-zA-Z0-9+.-]+:.*")) {
+      return r;
+    }
+    return Path.of(r).toAbsolutePath().normalize().toUri().toString();
   }
 
   private static void writeAtomically(Path target, String content) throws IOException {
@@ -525,15 +593,8 @@ public final class StreamingJob {
    */
   public static void main(String[] args) throws Exception {
     if (args.length > 0 && (args[0].equals("-h") || args[0].equals("--help"))) {
-      System.out.println("usage: StreamingJob [--config FILE.json] [--key value ...]\n"
-          + "  keys (snake_case or kebab-case): output_dir, dataset (synthetic|fashion-mnist|csv|jsonl|kafka),\n"
-          + "  data_dir, train_path, heldout_path, dimension, train_records, heldout_records, epochs, evaluate (latest|every|none),\n"
-          + "  evaluator_priority (idle|low|normal), evaluator_cpu_share (0..1], batch_size,\n"
-          + "  publish_every_steps, publish_every_seconds, embed_parallelism, checkpoint_interval_ms, web_ui_port,\n"
-          + "  keep_ui_seconds, duration_seconds, restore_from, retain_checkpoints, write_embeddings,\n"
-          + "  synthetic.{classes,dimension,noise,center_scale,seed,corrupt_every},\n"
-          + "  kafka.{bootstrap_servers,train_topic,heldout_topic,group_id,bounded}, trainer (JSON)\n"
-          + "defaults:\n" + new StreamJobConfig().toJson());
+      System.out.println("usage: StreamingJob [--config FILE.json] [--key value ...] (keys also kebab-case)\n"
+          + StreamJobConfig.keysHelp());
       return;
     }
     StreamJobConfig c = StreamJobConfig.fromArgs(args);
@@ -541,6 +602,7 @@ public final class StreamingJob {
     if (env instanceof org.apache.flink.client.program.StreamContextEnvironment) {
       // Submitted with `flink run` (the CLI installed its context environment): build the topology into it and let
       // the cluster run it. output_dir must be a path that every TaskManager can write (a shared mount).
+      prepareOutputDir(Path.of(c.outputDir), c.restoreFrom);
       build(env, c, TrainerFactory.DEFAULT);
       JobExecutionResult r = env.execute("pml4j-stream-" + c.dataset);
       System.out.println("pml4j stream: job " + r.getJobID() + " finished in " + r.getNetRuntime() + " ms; "
