@@ -278,7 +278,7 @@ final class StreamCommand implements Callable<Integer> {
         JsonNode m = n.path("metrics");
         out.printf(Locale.ROOT, "  model v%-3d step %6d  %s%n", v, n.path("step").asLong(), v == 0
             && n.path("step").asLong() == 0 ? "(untrained)" : String.format(Locale.ROOT,
-                "loss %.4f (mean since the previous version)  %.0f samples/s", m.path("loss").asDouble(),
+                "loss %.4f (mean since the previous version)  %.0f samples/s in train steps", m.path("loss").asDouble(),
                 m.path("samples_per_sec").asDouble()));
       }
       List<String> e = lines(evals);

@@ -38,6 +38,18 @@ class StreamCommandTest {
       }
     }
     assertTrue(s.path("samples_per_sec").asDouble() > 0);
+    double wall = s.path("wall_samples_per_sec").asDouble();
+    double busy = s.path("trainer_busy_share").asDouble();
+    assertTrue(wall > 0, s.toString());
+    assertTrue(busy > 0 && busy <= 1, s.toString());
+    JsonNode v0 = s.path("versions").get(0);
+    assertEquals(0, v0.path("step").asLong());
+    assertTrue(v0.path("loss").isNull() && v0.path("last_step_loss").isNull(), v0.toString());
+    JsonNode v1 = s.path("versions").get(1);
+    assertTrue(v1.path("loss").asDouble() > 0, v1.toString());
+    assertTrue(v1.path("published_at_ms").asLong() >= v0.path("published_at_ms").asLong()
+        && v0.path("published_at_ms").asLong() > 1_600_000_000_000L, s.toString());
+    assertTrue(v0.path("evaluated_at_ms").asLong() >= v0.path("published_at_ms").asLong(), v0.toString());
     assertEquals(0, s.path("rejected").asLong());
     assertTrue(s.path("refresh_latency_ms").has("p50") && s.path("refresh_latency_ms").has("max"));
     assertTrue(Files.exists(out.resolve("models").resolve("manifest.json")));

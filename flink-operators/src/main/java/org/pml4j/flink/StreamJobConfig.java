@@ -260,6 +260,15 @@ public class StreamJobConfig {
     return b.toString();
   }
 
+  /** This config as flat {@code key -> value} strings (the keys of {@link #keys()}; JSON for non-strings). */
+  public Map<String, String> toFlatMap() {
+    Map<String, JsonNode> flat = new java.util.LinkedHashMap<>();
+    flatten("", JSON.valueToTree(this), flat);
+    Map<String, String> out = new java.util.LinkedHashMap<>();
+    flat.forEach((k, v) -> out.put(k, v.isTextual() ? v.textValue() : v.toString()));
+    return out;
+  }
+
   private static void flatten(String prefix, JsonNode n, Map<String, JsonNode> out) {
     for (Map.Entry<String, JsonNode> e : n.properties()) {
       if (e.getValue().isObject() && !e.getKey().equals("trainer")) {

@@ -24,6 +24,7 @@ import org.apache.flink.api.connector.source.Source;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.PipelineOptions;
+import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.configuration.ExternalizedCheckpointRetention;
 import org.apache.flink.configuration.RestartStrategyOptions;
@@ -231,34 +232,59 @@ public final class StreamingJob {
     }
   }
 
-  /** The job-level Flink configuration: checkpoints into DIR/checkpoints, restarts, no Kryo. */
+  /** The job-level Flink configuration with every default of the job (as for an empty cluster configuration). */
   public static Configuration jobConfiguration(StreamJobConfig c) {
+    return jobConfiguration(c, new Configuration());
+  }
+
+  /**
+   * The job-level Flink configuration: no generic (Kryo) types, the job name, the restore path; and, only where the
+   * cluster's configuration {@code cluster} sets nothing, the job's defaults: filesystem checkpoint storage in
+   * {@code DIR/checkpoints} (when neither {@code execution.checkpointing.storage} nor {@code .dir} is set), retained
+   * externalized checkpoints, and a fixed-delay restart strategy (3 attempts, 1 s apart). Under {@code flink run} the
+   * cluster's {@code config.yaml} (and {@code -D} options) therefore win.
+   */
+  public static Configuration jobConfiguration(StreamJobConfig c, ReadableConfig cluster) {
     Path dir = Path.of(c.outputDir).toAbsolutePath();
     Configuration conf = new Configuration();
     conf.set(PipelineOptions.GENERIC_TYPES, false);
-    conf.set(PipelineOptions.NAME, "pml4j-stream-" + c.dataset);
-    conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
-    conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir.resolve(CHECKPOINTS).toUri().toString());
-    if (c.retainCheckpoints) {
+    if (cluster.getOptional(PipelineOptions.NAME).isEmpty()) {
+      conf.set(PipelineOptions.NAME, "pml4j-stream-" + c.dataset);
+    }
+    if (cluster.getOptional(CheckpointingOptions.CHECKPOINT_STORAGE).isEmpty()
+        && cluster.getOptional(CheckpointingOptions.CHECKPOINTS_DIRECTORY).isEmpty()) {
+      conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
+      conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir.resolve(CHECKPOINTS).toUri().toString());
+    }
+    if (c.retainCheckpoints && cluster.getOptional(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION).isEmpty()) {
       conf.set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION,
           ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
     }
     if (c.restoreFrom != null && !c.restoreFrom.isBlank()) {
       conf.set(StateRecoveryOptions.SAVEPOINT_PATH, restoreUri(c.restoreFrom));
     }
-    conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
-    conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 3);
-    conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofSeconds(1));
+    if (cluster.getOptional(RestartStrategyOptions.RESTART_STRATEGY).isEmpty()) {
+      conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+      conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 3);
+      conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofSeconds(1));
+    }
     return conf;
   }
 
-  /** A fresh environment for the job (checkpointing enabled when the interval is positive). */
+  /**
+   * A fresh environment for the job. The configuration it starts with (under {@code flink run}: the cluster's) is
+   * kept; the job adds {@link #jobConfiguration(StreamJobConfig, ReadableConfig)} and enables checkpointing every
+   * {@code checkpoint_interval_ms} unless that configuration sets {@code execution.checkpointing.interval}. The job's
+   * configuration is set as global job parameters (the Web UI's Configuration tab shows it).
+   */
   public static StreamExecutionEnvironment environment(StreamJobConfig c) {
-    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(jobConfiguration(c));
+    ReadableConfig cluster = StreamExecutionEnvironment.getExecutionEnvironment().getConfiguration();
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(jobConfiguration(c, cluster));
     env.setParallelism(1);
-    if (c.checkpointIntervalMs > 0) {
+    if (c.checkpointIntervalMs > 0 && cluster.getOptional(CheckpointingOptions.CHECKPOINTING_INTERVAL).isEmpty()) {
       env.enableCheckpointing(c.checkpointIntervalMs);
     }
+    env.getConfig().setGlobalJobParameters(Configuration.fromMap(c.toFlatMap()));
     return env;
   }
 
@@ -330,10 +356,13 @@ public final class StreamingJob {
   }
 
   private static String oneLine(JsonNode s) {
-    return String.format("%d model versions (%d evaluated); untrained %s; final %s; %.0f samples/s; %d rejected; "
+    return String.format(java.util.Locale.ROOT, "%d model versions (%d evaluated); untrained %s; final %s; %.0f "
+        + "samples/s wall-clock (trainer busy %.0f %% of the time, %.0f samples/s inside train steps); %d rejected; "
         + "refresh latency p50=%s ms max=%s ms",
         s.path("model_versions").asInt(), s.path("evaluated_versions").asInt(), quality(s.path("untrained")),
-        quality(s.path("final")), s.path("samples_per_sec").asDouble(), s.path("rejected").asLong(),
+        quality(s.path("final")), s.path("wall_samples_per_sec").asDouble(Double.NaN),
+        100 * s.path("trainer_busy_share").asDouble(Double.NaN), s.path("samples_per_sec").asDouble(),
+        s.path("rejected").asLong(),
         s.path("refresh_latency_ms").path("p50").asText(), s.path("refresh_latency_ms").path("max").asText());
   }
 
@@ -354,13 +383,21 @@ public final class StreamingJob {
     for (Map.Entry<Long, JsonNode> e : updates.entrySet()) {
       ObjectNode v = versions.addObject();
       v.put("version", e.getKey());
-      v.put("step", e.getValue().path("step").asLong());
-      v.put("loss", e.getValue().path("metrics").path(TrainerOperator.METRIC_LOSS).asDouble());
-      v.put("last_step_loss", e.getValue().path("metrics").path(TrainerOperator.METRIC_LAST_LOSS).asDouble());
+      long step = e.getValue().path("step").asLong();
+      v.put("step", step);
+      v.put("published_at_ms", e.getValue().path("created_at_ms").asLong());
+      if (step == 0) { // the untrained encoder: no loss yet
+        v.putNull("loss");
+        v.putNull("last_step_loss");
+      } else {
+        v.put("loss", e.getValue().path("metrics").path(TrainerOperator.METRIC_LOSS).asDouble());
+        v.put("last_step_loss", e.getValue().path("metrics").path(TrainerOperator.METRIC_LAST_LOSS).asDouble());
+      }
       JsonNode ev = evals.get(e.getKey());
       if (ev != null) {
         v.put("precision_at_1", ev.path("precision_at_1").asDouble());
         v.put("mean_average_precision_at_r", ev.path("mean_average_precision_at_r").asDouble());
+        v.put("evaluated_at_ms", ev.path("evaluated_at_ms").asLong());
       }
     }
     if (!evals.isEmpty()) {
@@ -373,7 +410,24 @@ public final class StreamingJob {
       s.put("final_step", last.path("step").asLong());
       s.put("samples", metrics.path(TrainerOperator.METRIC_SAMPLES).asLong());
       s.put("train_seconds", metrics.path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble());
+      // samples_per_sec counts only the time inside train steps (the trainer's speed); wall_samples_per_sec is the
+      // job's throughput from the first published version to the last, waits for input included.
       s.put("samples_per_sec", metrics.path(TrainerOperator.METRIC_SAMPLES_PER_SEC).asDouble());
+      JsonNode first = updates.values().iterator().next();
+      double wall = (last.path("created_at_ms").asLong() - first.path("created_at_ms").asLong()) / 1000.0;
+      double samplesBetween = metrics.path(TrainerOperator.METRIC_SAMPLES).asDouble()
+          - first.path("metrics").path(TrainerOperator.METRIC_SAMPLES).asDouble(0);
+      double stepSecondsBetween = metrics.path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble()
+          - first.path("metrics").path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble(0);
+      if (wall > 0 && first != last) {
+        s.put("wall_seconds", wall);
+        s.put("wall_samples_per_sec", samplesBetween / wall);
+        s.put("trainer_busy_share", Math.min(1.0, stepSecondsBetween / wall));
+      } else {
+        s.putNull("wall_seconds");
+        s.putNull("wall_samples_per_sec");
+        s.putNull("trainer_busy_share");
+      }
       double cpu = metrics.path(TrainerOperator.METRIC_TRAIN_CPU_SECONDS).asDouble();
       s.put("train_cpu_seconds", cpu);
       s.put("samples_per_cpu_sec", cpu > 0 ? metrics.path(TrainerOperator.METRIC_SAMPLES).asDouble() / cpu : 0.0);
