@@ -69,7 +69,8 @@ final class DatasetOptions {
     }
     if (dataDir != null && !Files.isDirectory(dataDir)) {
       throw new IllegalArgumentException("--data-dir: " + dataDir + " is not a directory (it should hold the "
-          + "Fashion-MNIST IDX files, e.g. train-images-idx3-ubyte.gz)");
+          + "Fashion-MNIST IDX files, e.g. train-images-idx3-ubyte.gz; the Debian package "
+          + FashionMnist.DEBIAN_PACKAGE + " installs them in " + FashionMnist.DEFAULT_DIR + ")");
     }
     Path dir = dataDir != null ? dataDir : FashionMnist.defaultDir();
     try {

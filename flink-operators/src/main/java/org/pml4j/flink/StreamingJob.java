@@ -202,6 +202,9 @@ public final class StreamingJob {
     TrainerOperator.Settings settings = new TrainerOperator.Settings(c.batchSize, c.publishEverySteps,
         Math.round(c.publishEverySeconds * 1000), true, c.trainFinalPartialBatch, c.verifyExport);
     SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(validTrain, factory, tc, settings);
+    // The Web UI shows operator descriptions in the job graph's nodes (the chain's name lists the operator names).
+    models.setDescription("pml4j-trainer: online metric learning (" + describe(tc) + "), batches of " + c.batchSize
+        + ", a model version every " + c.publishEverySteps + " steps");
     ModelPublisherSink.apply(models, dir.resolve(MODELS), c.keepModels);
     models.map(StreamingJob::updateJson).returns(Types.STRING).name("update-json").uid("update-json")
         .setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(MODEL_UPDATES))).name("model-updates")
@@ -225,11 +228,29 @@ public final class StreamingJob {
     RetrievalEvaluator.Mode evaluate = RetrievalEvaluator.Mode.parse(c.evaluate);
     if (evaluate != RetrievalEvaluator.Mode.NONE) {
       RetrievalEvaluator.apply(validHeldout, models, c.heldoutRecords, evaluate,
-          BackgroundPriority.parse(c.evaluatorPriority), c.evaluatorCpuShare).map(StreamingJob::evalJson)
+          BackgroundPriority.parse(c.evaluatorPriority), c.evaluatorCpuShare)
+          .setDescription("pml4j-evaluator: precision@1 and MAP@R of model versions (" + c.evaluate + ") on "
+              + c.heldoutRecords + " held-out records")
+          .map(StreamingJob::evalJson)
           .returns(Types.STRING).name("eval-json").uid("eval-json").setParallelism(1)
           .sinkTo(new TextLinesSink(dir.resolve(EVALUATIONS))).name("evaluations").uid("evaluations")
           .setParallelism(1);
     }
+  }
+
+  private static String describe(TrainerConfig tc) {
+    StringBuilder b = new StringBuilder(className(tc.loss()));
+    if (tc.miner() != null) {
+      b.append(" + ").append(className(tc.miner()));
+    }
+    return b.append(", ").append(className(tc.optimizer())).toString();
+  }
+
+  private static String className(JsonNode spec) {
+    if (spec == null || spec.isNull()) {
+      return "default";
+    }
+    return spec.isTextual() ? spec.textValue() : spec.path("class").asText("?");
   }
 
   /** The job-level Flink configuration with every default of the job (as for an empty cluster configuration). */
