@@ -152,6 +152,11 @@ final class StreamCommand implements Callable<Integer> {
       add(args, s.substring(0, eq), s.substring(eq + 1));
     }
     StreamJobConfig c = StreamJobConfig.fromArgs(args.toArray(String[]::new));
+    try {
+      StreamingJob.checkOutputDir(Path.of(c.outputDir)); // before any output: --out must be new, empty or ours
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--out: " + e.getMessage(), e);
+    }
     PrintStream o = System.out;
     o.println("pml4j stream: dataset " + c.dataset + " (" + why + ")" + (c.dataset.equals("synthetic")
         ? ", seeded synthetic clusters: " + c.synthetic.classes + " classes, " + c.synthetic.dimension + " features"

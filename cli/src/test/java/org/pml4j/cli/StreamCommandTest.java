@@ -66,7 +66,8 @@ class StreamCommandTest {
     TrainExportEvalTest.Run r = TrainExportEvalTest.run("stream", "--dataset", "synthetic", "--records", "320",
         "--heldout", "50", "--out", out.toString(), "--web-ui-port", "0");
     assertEquals(2, r.code(), r.err());
-    assertTrue(r.err().contains("is not empty and is not a pml4j stream output"), r.err());
+    assertTrue(r.err().startsWith("pml4j stream: --out: output directory ")
+        && r.err().contains("is not empty and is not a pml4j stream output"), r.err());
     assertArrayEquals(new byte[] {1, 2, 3}, Files.readAllBytes(important));
     try (var files = Files.list(out)) {
       assertEquals(List.of(out.resolve("models")), files.toList(), "nothing written beside the user's files");

@@ -154,6 +154,16 @@ public class StreamJobConfig {
     public String groupId = "pml4j";
     /** Stop at the offsets that are the latest at start (a finite, replayable run). */
     public boolean bounded = true;
+    /**
+     * Also write every embedding to this topic (the JSON of embeddings.jsonl, keyed by record id; null: none). Works
+     * with any dataset; the broker is {@link #bootstrapServers}.
+     */
+    public String embeddingsTopic;
+    /**
+     * Also write one JSON value per published model version to this topic ({@code version}, {@code step},
+     * {@code model_file} in DIR/models, {@code onnx_bytes}, {@code metrics}; keyed by version; null: none).
+     */
+    public String modelUpdatesTopic;
   }
 
   /** Parses command-line flags (see the class comment). */

@@ -19,9 +19,14 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.serialization.SerializationSchema;
+import org.apache.flink.api.common.serialization.SimpleStringSchema;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.connector.source.Source;
 import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.PipelineOptions;
 import org.apache.flink.configuration.ReadableConfig;
@@ -210,6 +215,12 @@ public final class StreamingJob {
         .setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(MODEL_UPDATES))).name("model-updates")
         .uid("model-updates").setParallelism(1);
 
+    if (c.kafka.modelUpdatesTopic != null && !c.kafka.modelUpdatesTopic.isBlank()) {
+      models.map(StreamingJob::updateJson).returns(Types.STRING).name("update-json-kafka").uid("update-json-kafka")
+          .setParallelism(1).sinkTo(kafkaSink(c, c.kafka.modelUpdatesTopic, "version")).name("model-updates-kafka")
+          .uid("model-updates-kafka").setParallelism(1);
+    }
+
     DataStream<LabeledVector> queries = validHeldout;
     if (c.queries.equals("train")) {
       long every = c.queryEvery;
@@ -225,6 +236,12 @@ public final class StreamingJob {
       embeddings.sinkTo(new DiscardingSink<>()).name("embeddings").uid("embeddings")
           .setParallelism(c.embedParallelism);
     }
+    if (c.kafka.embeddingsTopic != null && !c.kafka.embeddingsTopic.isBlank()) {
+      embeddings.map(StreamingJob::embeddingJson).returns(Types.STRING).name("embedding-json-kafka")
+          .uid("embedding-json-kafka").setParallelism(c.embedParallelism)
+          .sinkTo(kafkaSink(c, c.kafka.embeddingsTopic, "id")).name("embeddings-kafka").uid("embeddings-kafka")
+          .setParallelism(c.embedParallelism);
+    }
     RetrievalEvaluator.Mode evaluate = RetrievalEvaluator.Mode.parse(c.evaluate);
     if (evaluate != RetrievalEvaluator.Mode.NONE) {
       RetrievalEvaluator.apply(validHeldout, models, c.heldoutRecords, evaluate,
@@ -235,6 +252,37 @@ public final class StreamingJob {
           .returns(Types.STRING).name("eval-json").uid("eval-json").setParallelism(1)
           .sinkTo(new TextLinesSink(dir.resolve(EVALUATIONS))).name("evaluations").uid("evaluations")
           .setParallelism(1);
+    }
+  }
+
+  /**
+   * An at-least-once Kafka sink of JSON lines into {@code topic} of {@code kafka.bootstrap_servers}, each keyed by
+   * the value of its field {@code keyField}.
+   */
+  static KafkaSink<String> kafkaSink(StreamJobConfig c, String topic, String keyField) {
+    return KafkaSink.<String>builder().setBootstrapServers(c.kafka.bootstrapServers)
+        .setRecordSerializer(KafkaRecordSerializationSchema.<String>builder().setTopic(topic)
+            .setKeySerializationSchema(new JsonFieldKey(keyField))
+            .setValueSerializationSchema(new SimpleStringSchema()).build())
+        .setDeliveryGuarantee(DeliveryGuarantee.AT_LEAST_ONCE).build();
+  }
+
+  /** The text of one field of a JSON line, as UTF-8 bytes (a Kafka record key). */
+  static final class JsonFieldKey implements SerializationSchema<String> {
+    private static final long serialVersionUID = 1L;
+    private final String field;
+
+    JsonFieldKey(String field) {
+      this.field = field;
+    }
+
+    @Override
+    public byte[] serialize(String json) {
+      try {
+        return LINES.readTree(json).path(field).asText().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
     }
   }
 
@@ -537,6 +585,7 @@ public final class StreamingJob {
     ObjectNode n = LINES.createObjectNode();
     n.put("version", u.version);
     n.put("step", u.step);
+    n.put("model_file", org.pml4j.onnx.ModelPublisher.fileName(u.version));
     n.put("onnx_bytes", u.onnx.length);
     n.put("created_at_ms", u.createdAtMillis);
     ObjectNode m = n.putObject("metrics");
@@ -594,6 +643,33 @@ public final class StreamingJob {
    * @param restoreFrom the checkpoint or savepoint the run restores from (path or {@code file:} URI), or null
    */
   public static void prepareOutputDir(Path dir, String restoreFrom) throws IOException {
+    dir = checkOutputDir(dir);
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve(MARKER), "This directory holds the outputs of pml4j stream. A new run here deletes "
+        + "the previous run's outputs (reports, model-v*.onnx, manifest.json, Flink checkpoints and savepoints) and "
+        + "nothing else.\n");
+    if (restoreFrom != null && !restoreFrom.isBlank()) {
+      URI from = URI.create(restoreUri(restoreFrom));
+      if ("file".equals(from.getScheme()) && Path.of(from).normalize().startsWith(dir)) {
+        return; // continuing this directory's run
+      }
+    }
+    for (String name : new String[] {SUMMARY, EVALUATIONS, MODEL_UPDATES, REJECTED, EMBEDDINGS}) {
+      Files.deleteIfExists(dir.resolve(name));
+    }
+    deleteChildren(dir.resolve(MODELS), p -> MODEL_FILE.matcher(p).matches() || p.equals("manifest.json"));
+    deleteChildren(dir.resolve(CHECKPOINTS), p -> JOB_ID.matcher(p).matches());
+    deleteChildren(dir.resolve(SAVEPOINTS), p -> p.startsWith("savepoint-"));
+  }
+
+  /**
+   * Checks, without changing anything, that {@code dir} can hold a run: missing, empty, or marked as a pml4j stream
+   * output (see {@link #prepareOutputDir}).
+   *
+   * @return the absolute, normalized directory
+   * @throws IllegalArgumentException when {@code dir} is a file, or a non-empty directory without the marker
+   */
+  public static Path checkOutputDir(Path dir) throws IOException {
     dir = dir.toAbsolutePath().normalize();
     if (Files.exists(dir) && !Files.isDirectory(dir)) {
       throw new IllegalArgumentException("output directory " + dir + " is a file");
@@ -611,22 +687,7 @@ public final class StreamingJob {
           + "(no " + MARKER + " file): pml4j never deletes or overwrites files it did not write; choose a new or "
           + "empty directory");
     }
-    Files.createDirectories(dir);
-    Files.writeString(dir.resolve(MARKER), "This directory holds the outputs of pml4j stream. A new run here deletes "
-        + "the previous run's outputs (reports, model-v*.onnx, manifest.json, Flink checkpoints and savepoints) and "
-        + "nothing else.\n");
-    if (restoreFrom != null && !restoreFrom.isBlank()) {
-      URI from = URI.create(restoreUri(restoreFrom));
-      if ("file".equals(from.getScheme()) && Path.of(from).normalize().startsWith(dir)) {
-        return; // continuing this directory's run
-      }
-    }
-    for (String name : new String[] {SUMMARY, EVALUATIONS, MODEL_UPDATES, REJECTED, EMBEDDINGS}) {
-      Files.deleteIfExists(dir.resolve(name));
-    }
-    deleteChildren(dir.resolve(MODELS), p -> MODEL_FILE.matcher(p).matches() || p.equals("manifest.json"));
-    deleteChildren(dir.resolve(CHECKPOINTS), p -> JOB_ID.matcher(p).matches());
-    deleteChildren(dir.resolve(SAVEPOINTS), p -> p.startsWith("savepoint-"));
+    return dir;
   }
 
   private static void deleteChildren(Path parent, java.util.function.Predicate<String> ours) throws IOException {
