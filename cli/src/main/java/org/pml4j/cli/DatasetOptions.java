@@ -2,7 +2,10 @@ package org.pml4j.cli;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import org.pml4j.data.DataSource;
 import org.pml4j.data.DataSources;
@@ -53,8 +56,9 @@ final class DatasetOptions {
   String name() {
     String d = dataset.trim().toLowerCase(Locale.ROOT);
     if (!DataSources.has(d)) {
-      throw new IllegalArgumentException("--dataset: unknown dataset '" + dataset + "'; use "
-          + String.join(" or ", DataSources.names()));
+      throw new IllegalArgumentException("--dataset: unknown dataset '" + dataset + "'"
+          + org.pml4j.spec.Messages.didYouMean(d, List.copyOf(DataSources.names())) + "; use "
+          + String.join(" or ", DataSources.names()) + " (pml4j stream also reads csv, jsonl and kafka)");
     }
     return d;
   }
@@ -78,14 +82,28 @@ final class DatasetOptions {
     if (lim != null && lim < 1) {
       throw new IllegalArgumentException("--limit/--test-limit must be >= 1");
     }
-    DataSource source = DataSources.open(name(), s, options());
-    if (source.size() == DataSource.UNBOUNDED) {
-      int rows = Math.multiplyExact(train ? trainPerClass : testPerClass, classes);
-      if (rows < 1) {
-        throw new IllegalArgumentException("--train-per-class/--test-per-class must be >= 1");
-      }
-      return source.load(lim == null ? rows : Math.min(rows, lim));
+    boolean fashion = name().equals("fashion-mnist");
+    if (fashion && dataDir != null && !Files.isDirectory(dataDir)) {
+      throw new IllegalArgumentException("--data-dir: " + dataDir + " is not a directory (it should hold the "
+          + "Fashion-MNIST IDX files, e.g. train-images-idx3-ubyte.gz; the Debian package "
+          + FashionMnist.DEBIAN_PACKAGE + " installs them in " + FashionMnist.DEFAULT_DIR + ")");
     }
-    return source.load(lim == null ? Integer.MAX_VALUE : lim);
+    try {
+      DataSource source = DataSources.open(name(), s, options());
+      if (source.size() == DataSource.UNBOUNDED) {
+        int rows = Math.multiplyExact(train ? trainPerClass : testPerClass, classes);
+        if (rows < 1) {
+          throw new IllegalArgumentException("--train-per-class/--test-per-class must be >= 1");
+        }
+        return source.load(lim == null ? rows : Math.min(rows, lim));
+      }
+      return source.load(lim == null ? Integer.MAX_VALUE : lim);
+    } catch (UncheckedIOException e) {
+      if (!fashion) {
+        throw e;
+      }
+      throw new IllegalArgumentException((dataDir != null ? "--data-dir " + dataDir : "Fashion-MNIST (no --data-dir; "
+          + "$PML4J_FASHION_MNIST or " + FashionMnist.DEFAULT_DIR + ")") + ": " + e.getMessage(), e);
+    }
   }
 }

@@ -33,8 +33,12 @@ final class QualityPlot {
 
   private QualityPlot() {}
 
-  /** One series: name, colour, points (x = model version). */
-  record Series(String name, Color color, List<double[]> points) {}
+  /** One series: name, colour, points (x = model version); dashed: the line joins points that are not adjacent. */
+  record Series(String name, Color color, List<double[]> points, boolean dashed) {
+    Series(String name, Color color, List<double[]> points) {
+      this(name, color, points, false);
+    }
+  }
 
   /**
    * Draws the plot of a {@code summary.json} tree ({@code versions: [{version, step, loss, precision_at_1,
@@ -70,8 +74,14 @@ final class QualityPlot {
       int top2 = top1 + panelH + 50;
       panel(g, top1, panelH, xMax, "training loss", List.of(new Series("mean loss of the steps since the previous version", LOSS,
           loss)), false);
-      panel(g, top2, panelH, xMax, "held-out retrieval", List.of(new Series("precision@1", P1, p1),
-          new Series("MAP@R", MAP, map)), true);
+      // Versions the evaluator skipped (evaluate=latest) have no point: the line between two scored versions is
+      // then dashed and the legend says so, so that it does not read as a measured curve.
+      int versions = summary.path("versions").size();
+      String scored = p1.size() < versions ? " (" + p1.size() + " of " + versions + " versions scored; dashed: not "
+          + "measured between)" : "";
+      boolean sparse = !scored.isEmpty();
+      panel(g, top2, panelH, xMax, "held-out retrieval", List.of(new Series("precision@1" + scored, P1, p1, sparse),
+          new Series("MAP@R", MAP, map, sparse)), true);
       g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 15));
       g.setColor(Color.BLACK);
       centered(g, "model version", LEFT + (W - LEFT - RIGHT) / 2, H - 25);
@@ -153,6 +163,9 @@ final class QualityPlot {
         double[] p = s.points().get(i);
         px[i] = left + (int) Math.round(p[0] / xMax * w);
         py[i] = top + h - (int) Math.round((p[1] - lo) / (hi - lo) * h);
+      }
+      if (s.dashed()) {
+        g.setStroke(new BasicStroke(1.5f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10, new float[] {7, 6}, 0));
       }
       g.drawPolyline(px, py, px.length);
       for (int i = 0; i < px.length; i++) {

@@ -1,11 +1,13 @@
 package org.pml4j.cli;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.TextNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.pml4j.spec.Messages;
 
 /** Spec arguments: inline JSON, a path to a JSON file, or a bare class name ({@code ContrastiveLoss}). */
 final class SpecArgs {
@@ -23,16 +25,18 @@ final class SpecArgs {
     if (s.startsWith("{") || s.startsWith("\"")) {
       try {
         return JSON.readTree(s);
-      } catch (IOException e) {
-        throw new IllegalArgumentException(option + ": not valid JSON: " + e.getMessage());
+      } catch (JsonProcessingException e) {
+        throw new IllegalArgumentException(Messages.jsonError(option, e));
       }
     }
     Path p = Path.of(s);
     if (Files.isRegularFile(p)) {
       try {
         return JSON.readTree(Files.readString(p));
+      } catch (JsonProcessingException e) {
+        throw new IllegalArgumentException(Messages.jsonError(option + " " + p, e));
       } catch (IOException e) {
-        throw new IllegalArgumentException(option + ": cannot read JSON from " + p + ": " + e.getMessage());
+        throw new IllegalArgumentException(option + ": cannot read " + p + ": " + e);
       }
     }
     if (s.matches("[A-Za-z_][A-Za-z0-9_]*")) {

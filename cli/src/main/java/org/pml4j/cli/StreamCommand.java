@@ -17,6 +17,8 @@ import org.pml4j.flink.StreamJobConfig;
 import org.pml4j.flink.StreamingJob;
 import org.pml4j.flink.TrainerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 /** {@code pml4j stream}. */
@@ -30,15 +32,21 @@ import picocli.CommandLine.Option;
 final class StreamCommand implements Callable<Integer> {
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  @Spec
+  CommandSpec spec;
+
   @Option(names = "--config", paramLabel = "FILE",
       description = "job config JSON (StreamingJob keys, snake_case); the flags below override it")
   Path config;
 
-  @Option(names = "--dataset", description = "fashion-mnist or synthetic (default: fashion-mnist when "
-      + FashionMnist.DEFAULT_DIR + " exists, else synthetic)")
+  @Option(names = "--dataset", description = "fashion-mnist, synthetic, csv, jsonl or kafka (default: fashion-mnist "
+      + "when " + FashionMnist.DEFAULT_DIR + " exists, else synthetic); csv and jsonl need --set train_path=... "
+      + "--set heldout_path=... --set dimension=N")
   String dataset;
 
-  @Option(names = "--out", paramLabel = "DIR", description = "output directory (default: ${DEFAULT-VALUE})")
+  @Option(names = "--out", paramLabel = "DIR", description = "output directory (default: ${DEFAULT-VALUE}); a "
+      + "non-empty directory must be an earlier pml4j stream output (it has a .pml4j-stream file): a new run there "
+      + "replaces only that run's files, and restoring from a checkpoint or savepoint inside it continues it")
   Path out = Path.of("pml4j-out");
 
   @Option(names = "--duration", paramLabel = "TIME", description = "stop after this long (e.g. 90s, 3m; a bare number "
@@ -70,19 +78,28 @@ final class StreamCommand implements Callable<Integer> {
       + "(default: ${DEFAULT-VALUE})")
   int keepUi = 0;
 
-  @Option(names = "--set", paramLabel = "KEY=VALUE", description = "any other StreamingJob key (repeatable), e.g. "
-      + "--set batch_size=128 --set publish_every_steps=25 --set trainer.optimizer='{\"class\": \"Adam\", ...}'")
+  @Option(names = "--set", paramLabel = "KEY=VALUE", description = "any other StreamingJob key (repeatable; --keys "
+      + "lists them), e.g. --set batch_size=128 --set publish_every_steps=25 --set trainer.optimizer='{\"class\": "
+      + "\"Adam\", ...}' --set restore_from=DIR/savepoints/savepoint-...")
   List<String> sets = new ArrayList<>();
+
+  @Option(names = "--keys", description = "list every job key (for --set and --config) with its default, and exit")
+  boolean keys;
 
   @Override
   public Integer call() throws Exception {
+    if (keys) {
+      spec.commandLine().getOut().print(StreamJobConfig.keysHelp());
+      spec.commandLine().getOut().flush();
+      return 0;
+    }
     List<String> args = new ArrayList<>();
     JsonNode file = null;
     if (config != null) {
       if (!Files.isRegularFile(config)) {
         throw new IllegalArgumentException("--config: no such file " + config);
       }
-      file = JSON.readTree(config.toFile());
+      file = StreamJobConfig.readFile(config);
       args.add("--config");
       args.add(config.toString());
     }
@@ -98,9 +115,10 @@ final class StreamCommand implements Callable<Integer> {
     } else {
       why = dataset != null ? "--dataset" : "from " + config;
     }
-    if (dataset != null && !ds.equals("fashion-mnist") && !ds.equals("synthetic")) {
-      throw new IllegalArgumentException("--dataset: unknown dataset '" + dataset
-          + "'; use fashion-mnist or synthetic");
+    if (dataset != null && !StreamJobConfig.DATASETS.contains(ds)) {
+      throw new IllegalArgumentException("--dataset: unknown dataset '" + dataset + "'"
+          + org.pml4j.spec.Messages.didYouMean(ds, StreamJobConfig.DATASETS) + "; use one of "
+          + String.join(", ", StreamJobConfig.DATASETS));
     }
     add(args, "dataset", ds);
     add(args, "output_dir", out.toAbsolutePath().toString());
@@ -109,7 +127,7 @@ final class StreamCommand implements Callable<Integer> {
     boolean fileSets = file != null && file.has("train_records");
     if (records != null) {
       add(args, "train_records", Long.toString(records));
-    } else if (!fileSets) {
+    } else if (!fileSets && (ds.equals("fashion-mnist") || ds.equals("synthetic"))) {
       add(args, "train_records", ds.equals("fashion-mnist") ? "0" : "20000");
     }
     if (heldout != null) {
@@ -134,6 +152,11 @@ final class StreamCommand implements Callable<Integer> {
       add(args, s.substring(0, eq), s.substring(eq + 1));
     }
     StreamJobConfig c = StreamJobConfig.fromArgs(args.toArray(String[]::new));
+    try {
+      StreamingJob.checkOutputDir(Path.of(c.outputDir)); // before any output: --out must be new, empty or ours
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--out: " + e.getMessage(), e);
+    }
     PrintStream o = System.out;
     o.println("pml4j stream: dataset " + c.dataset + " (" + why + ")" + (c.dataset.equals("synthetic")
         ? ", seeded synthetic clusters: " + c.synthetic.classes + " classes, " + c.synthetic.dimension + " features"
@@ -260,7 +283,7 @@ final class StreamCommand implements Callable<Integer> {
         JsonNode m = n.path("metrics");
         out.printf(Locale.ROOT, "  model v%-3d step %6d  %s%n", v, n.path("step").asLong(), v == 0
             && n.path("step").asLong() == 0 ? "(untrained)" : String.format(Locale.ROOT,
-                "loss %.4f (mean since the previous version)  %.0f samples/s", m.path("loss").asDouble(),
+                "loss %.4f (mean since the previous version)  %.0f samples/s in train steps", m.path("loss").asDouble(),
                 m.path("samples_per_sec").asDouble()));
       }
       List<String> e = lines(evals);

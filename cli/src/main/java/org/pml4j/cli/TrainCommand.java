@@ -2,8 +2,10 @@ package org.pml4j.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -92,17 +94,42 @@ final class TrainCommand implements Callable<Integer> {
       + "size and sampler")
   Path resume;
 
+  /**
+   * Creates the output directory {@code dir} of {@code option} (or checks the existing one).
+   *
+   * @throws IllegalArgumentException naming the option when {@code dir} is a file or cannot be created or written
+   */
+  static Path outputDirectory(String option, Path dir) {
+    if (Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw new IllegalArgumentException(option + ": " + dir + " is a file; give a directory");
+    }
+    try {
+      Files.createDirectories(dir);
+    } catch (IOException e) {
+      throw new IllegalArgumentException(option + ": cannot create directory " + dir + " (" + e + ")");
+    }
+    if (!Files.isWritable(dir)) {
+      throw new IllegalArgumentException(option + ": directory " + dir + " is not writable");
+    }
+    return dir;
+  }
+
   private static final List<String> MODEL_OPTIONS = List.of("--encoder", "--loss", "--miner", "--optimizer",
       "--memory-size", "--seed");
 
   @Override
   public Integer call() throws Exception {
-    if (epochs < 1 || batchSize < 2) {
-      throw new IllegalArgumentException("--epochs must be >= 1 and --batch-size >= 2");
+    if (epochs < 1) {
+      throw new IllegalArgumentException("--epochs must be >= 1 (passes over the training split), got " + epochs);
+    }
+    if (batchSize < 2) {
+      throw new IllegalArgumentException("--batch-size must be >= 2 (a metric loss needs pairs of rows), got "
+          + batchSize);
     }
     if (threads < 1) {
-      throw new IllegalArgumentException("--threads must be >= 1");
+      throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
     }
+    outputDirectory("--out", out); // before any work: a bad --out fails now, not after training
     PrintWriter stdout = spec.commandLine().getOut();
     PrintWriter stderr = spec.commandLine().getErr();
     Torch.setNumThreads(threads);
@@ -168,6 +195,7 @@ final class TrainCommand implements Callable<Integer> {
       byte[] onnx = OnnxExporter.export(trainer.encoder(), new OnnxExporter.ExportInfo(1, trainer.steps(),
           ExportCommand.metadata(trainer, data.name()), true));
       Checkpoints.write(out.resolve("model.onnx"), onnx);
+      bar.note("evaluating precision_at_1 and mean_average_precision_at_r on " + test.size() + " test rows...");
       Map<String, Double> metrics = RetrievalEval.evaluate(trainer.encoder(), test);
 
       ObjectNode m = SpecArgs.JSON.createObjectNode();

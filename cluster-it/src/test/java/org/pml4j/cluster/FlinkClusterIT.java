@@ -57,6 +57,9 @@ class FlinkClusterIT {
   private static Path work;
   private static Path conf;
   private static int restPort;
+  /** The cluster's checkpoint interval (config.yaml); the job is submitted with --checkpoint-interval-ms 1000. */
+  private static final long CLUSTER_CHECKPOINT_MS = 1700;
+
   private static Process jobManager;
   private static Process taskManager;
 
@@ -84,6 +87,8 @@ class FlinkClusterIT {
         "rest.bind-address: localhost",
         "rest.port: " + restPort,
         "parallelism.default: 1",
+        // A cluster setting that the job must keep (its own checkpoint_interval_ms is only a default).
+        "execution.checkpointing.interval: " + CLUSTER_CHECKPOINT_MS + "ms",
         // The cluster recipe: one copy of LibTorch and ONNX Runtime per TaskManager JVM, loaded by the parent.
         "classloader.parent-first-patterns.additional: org.bytedeco.;ai.onnxruntime.",
         ""));
@@ -179,6 +184,19 @@ class FlinkClusterIT {
       }
     }
     assertEquals(2, finished, jobs.toString());
+    for (JsonNode j : jobs) {
+      String jid = j.path("jid").asText();
+      // The cluster's configuration wins over the job's defaults.
+      assertEquals(CLUSTER_CHECKPOINT_MS, rest("/jobs/" + jid + "/checkpoints/config").path("interval").asLong());
+      // The job's configuration is in the global job parameters (the Web UI's Configuration tab).
+      JsonNode user = rest("/jobs/" + jid + "/config").path("execution-config").path("user-config");
+      assertEquals("32", user.path("batch_size").asText(), user.toString());
+      assertEquals("every", user.path("evaluate").asText(), user.toString());
+      // The job graph names the trainer.
+      StringBuilder names = new StringBuilder();
+      rest("/jobs/" + jid).path("vertices").forEach(v -> names.append(v.path("name").asText()).append(" | "));
+      assertTrue(names.toString().contains("pml4j-trainer"), names.toString());
+    }
     String tmLog = Files.readString(work.resolve("log/taskmanager.log"));
     assertFalse(tmLog.contains("UnsatisfiedLinkError"), "a native library was loaded twice");
     try (Stream<Path> s = Files.list(work)) {

@@ -1,12 +1,15 @@
 package org.pml4j.flink;
 
 import com.fasterxml.jackson.annotation.JsonMerge;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.node.TextNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -16,6 +19,7 @@ import java.util.Map;
 import org.pml4j.data.DataSources;
 import org.pml4j.data.FashionMnist;
 import org.pml4j.data.SyntheticClusters;
+import org.pml4j.spec.Messages;
 
 /**
  * Configuration of {@link StreamingJob}: JSON (snake_case keys) and/or command-line flags.
@@ -39,6 +43,10 @@ public class StreamJobConfig {
       .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
       .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
       .enable(SerializationFeature.INDENT_OUTPUT);
+
+  /** The values of {@link #dataset}. */
+  public static final java.util.List<String> DATASETS = java.util.List.of("synthetic", "fashion-mnist", "csv", "jsonl",
+      "kafka");
 
   /** Where models, checkpoints, evaluations and summary.json go. */
   public String outputDir = "pml4j-out/stream";
@@ -115,9 +123,10 @@ public class StreamJobConfig {
    */
   public double durationSeconds;
   /**
-   * Restore from this retained checkpoint or savepoint ({@code .../checkpoints/<job>/chk-N}; null: start fresh). The
-   * output directory should be a new one: {@link StreamingJob#run} clears the reports, models and checkpoints of its
-   * own directory.
+   * Restore from this retained checkpoint or savepoint (a path or {@code file:} URI: {@code DIR/checkpoints/<job>/chk-N}
+   * or the {@code DIR/savepoints/savepoint-...} that a stop by {@link #durationSeconds} prints; null: start fresh).
+   * Restoring into the output directory it came from continues that run there: {@link StreamingJob#run} then deletes
+   * nothing (see {@link StreamingJob#prepareOutputDir}).
    */
   public String restoreFrom;
   /** Keep the last checkpoint when the job is cancelled (it is kept anyway when the process dies). */
@@ -148,6 +157,16 @@ public class StreamJobConfig {
     public String groupId = "pml4j";
     /** Stop at the offsets that are the latest at start (a finite, replayable run). */
     public boolean bounded = true;
+    /**
+     * Also write every embedding to this topic (the JSON of embeddings.jsonl, keyed by record id; null: none). Works
+     * with any dataset; the broker is {@link #bootstrapServers}.
+     */
+    public String embeddingsTopic;
+    /**
+     * Also write one JSON value per published model version to this topic ({@code version}, {@code step},
+     * {@code model_file} in DIR/models, {@code onnx_bytes}, {@code metrics}; keyed by version; null: none).
+     */
+    public String modelUpdatesTopic;
   }
 
   /** Parses command-line flags (see the class comment). */
@@ -184,23 +203,100 @@ public class StreamJobConfig {
     return fromTree(readFile(p));
   }
 
-  /** Maps a JSON tree onto the defaults. */
+  /**
+   * Maps a JSON tree onto the defaults. An unknown key is an error naming it, with the closest known key and the
+   * list of valid keys ({@link #keys()}).
+   */
   public static StreamJobConfig fromTree(JsonNode tree) {
     try {
       StreamJobConfig c = new StreamJobConfig();
       JSON.readerForUpdating(c).readValue(tree);
       c.check();
       return c;
+    } catch (UnrecognizedPropertyException e) {
+      String key = dotted(e, e.getPropertyName());
+      String prefix = key.contains(".") ? key.substring(0, key.lastIndexOf('.') + 1) : "";
+      java.util.List<String> valid = new java.util.ArrayList<>();
+      for (String k : keys().keySet()) {
+        if (k.startsWith(prefix) && (prefix.isEmpty() || !k.substring(prefix.length()).contains("."))) {
+          valid.add(prefix.isEmpty() && k.contains(".") ? k.substring(0, k.indexOf('.')) + ".*" : k);
+        }
+      }
+      valid = valid.stream().distinct().toList();
+      throw new IllegalArgumentException("unknown key '" + key + "'" + Messages.didYouMean(key, keys().keySet())
+          + "; valid keys: " + String.join(", ", valid) + " (defaults: pml4j stream --keys)", e);
+    } catch (JsonMappingException e) {
+      String first = e.getOriginalMessage() == null ? String.valueOf(e) : e.getOriginalMessage().split("\n")[0];
+      throw new IllegalArgumentException("key '" + dotted(e, null) + "': " + first, e);
     } catch (IOException e) {
       throw new IllegalArgumentException("bad stream job config: " + e.getMessage(), e);
     }
   }
 
+  private static String dotted(JsonMappingException e, String last) {
+    java.util.List<String> parts = new java.util.ArrayList<>();
+    for (JsonMappingException.Reference r : e.getPath()) {
+      if (r.getFieldName() != null) {
+        parts.add(r.getFieldName());
+      }
+    }
+    if (last != null && (parts.isEmpty() || !parts.get(parts.size() - 1).equals(last))) {
+      parts.add(last);
+    }
+    return String.join(".", parts);
+  }
+
+  /**
+   * Every key with its default value, nested objects as dotted keys ({@code synthetic.classes}), in declaration
+   * order. {@code trainer} (null: the dataset's default) is one key holding a JSON object.
+   */
+  public static Map<String, JsonNode> keys() {
+    Map<String, JsonNode> out = new java.util.LinkedHashMap<>();
+    flatten("", JSON.valueToTree(new StreamJobConfig()), out);
+    return out;
+  }
+
+  /**
+   * The key list of {@code --keys} / {@code --help}: one line per key with its default ({@code null}: unset), for
+   * {@code --set KEY=VALUE}, {@code --KEY VALUE} or a {@code --config} JSON file.
+   */
+  public static String keysHelp() {
+    StringBuilder b = new StringBuilder("StreamingJob keys (snake_case; in a --config JSON file nested as "
+        + "{\"synthetic\": {\"classes\": 8}}, as flags dotted: synthetic.classes), with their defaults:\n");
+    for (Map.Entry<String, JsonNode> e : keys().entrySet()) {
+      b.append("  ").append(e.getKey()).append(" = ").append(e.getValue().isNull() ? "null"
+          : e.getValue().toString()).append('\n');
+    }
+    b.append("dataset: ").append(String.join(" | ", DATASETS)).append("; trainer = null: the dataset's default "
+        + "trainer (encoder, loss, miner, optimizer, memory_size, seed, threads as JSON); restore_from: a checkpoint "
+        + "(DIR/checkpoints/<job>/chk-N) or savepoint (DIR/savepoints/savepoint-...) to continue from.\n");
+    return b.toString();
+  }
+
+  /** This config as flat {@code key -> value} strings (the keys of {@link #keys()}; JSON for non-strings). */
+  public Map<String, String> toFlatMap() {
+    Map<String, JsonNode> flat = new java.util.LinkedHashMap<>();
+    flatten("", JSON.valueToTree(this), flat);
+    Map<String, String> out = new java.util.LinkedHashMap<>();
+    flat.forEach((k, v) -> out.put(k, v.isTextual() ? v.textValue() : v.toString()));
+    return out;
+  }
+
+  private static void flatten(String prefix, JsonNode n, Map<String, JsonNode> out) {
+    for (Map.Entry<String, JsonNode> e : n.properties()) {
+      if (e.getValue().isObject() && !e.getKey().equals("trainer")) {
+        flatten(prefix + e.getKey() + ".", e.getValue(), out);
+      } else {
+        out.put(prefix + e.getKey(), e.getValue());
+      }
+    }
+  }
+
   void check() {
-    if (!java.util.List.of("synthetic", "fashion-mnist", "csv", "jsonl", "kafka").contains(dataset)
-        && !DataSources.has(dataset)) {
-      throw new IllegalArgumentException("dataset must be one of synthetic, fashion-mnist, csv, jsonl, kafka or a data "
-          + "source of org.pml4j.data.DataSources " + DataSources.names() + "; got '" + dataset + "'");
+    if (!DATASETS.contains(dataset) && !DataSources.has(dataset)) {
+      throw new IllegalArgumentException("dataset must be one of " + String.join(", ", DATASETS) + " or a data "
+          + "source of org.pml4j.data.DataSources " + DataSources.names() + "; got '" + dataset + "'"
+          + Messages.didYouMean(dataset, DATASETS));
     }
     if ((dataset.equals("csv") || dataset.equals("jsonl")) && (trainPath == null || heldoutPath == null)) {
       throw new IllegalArgumentException("dataset " + dataset + " needs train_path and heldout_path");
@@ -240,11 +336,25 @@ public class StreamJobConfig {
     }
   }
 
-  private static JsonNode readFile(Path p) {
+  /**
+   * Reads a JSON config file.
+   *
+   * @throws IllegalArgumentException naming the file when it is missing or not valid JSON (with line and column)
+   */
+  public static JsonNode readFile(Path p) {
+    if (!Files.isRegularFile(p)) {
+      throw new IllegalArgumentException("config file " + p + " does not exist or is not a file");
+    }
     try {
-      return JSON.readTree(Files.readString(p));
+      JsonNode n = JSON.readTree(Files.readString(p));
+      if (n == null || !n.isObject()) {
+        throw new IllegalArgumentException("config file " + p + ": expected a JSON object {\"key\": value, ...}");
+      }
+      return n;
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException(Messages.jsonError("config file " + p, e), e);
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot read config " + p, e);
+      throw new UncheckedIOException("cannot read config file " + p, e);
     }
   }
 

@@ -19,11 +19,17 @@ import java.util.Map;
 import java.util.TreeMap;
 import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.serialization.SerializationSchema;
+import org.apache.flink.api.common.serialization.SimpleStringSchema;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.connector.source.Source;
 import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.PipelineOptions;
+import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.configuration.ExternalizedCheckpointRetention;
 import org.apache.flink.configuration.RestartStrategyOptions;
@@ -225,10 +231,19 @@ public final class StreamingJob {
     TrainerOperator.Settings settings = new TrainerOperator.Settings(c.batchSize, c.publishEverySteps,
         Math.round(c.publishEverySeconds * 1000), true, c.trainFinalPartialBatch, c.verifyExport);
     SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(validTrain, factory, tc, settings);
+    // The Web UI shows operator descriptions in the job graph's nodes (the chain's name lists the operator names).
+    models.setDescription("pml4j-trainer: online metric learning (" + describe(tc) + "), batches of " + c.batchSize
+        + ", a model version every " + c.publishEverySteps + " steps");
     ModelPublisherSink.apply(models, dir.resolve(MODELS), c.keepModels);
     models.map(StreamingJob::updateJson).returns(Types.STRING).name("update-json").uid("update-json")
         .setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(MODEL_UPDATES))).name("model-updates")
         .uid("model-updates").setParallelism(1);
+
+    if (c.kafka.modelUpdatesTopic != null && !c.kafka.modelUpdatesTopic.isBlank()) {
+      models.map(StreamingJob::updateJson).returns(Types.STRING).name("update-json-kafka").uid("update-json-kafka")
+          .setParallelism(1).sinkTo(kafkaSink(c, c.kafka.modelUpdatesTopic, "version")).name("model-updates-kafka")
+          .uid("model-updates-kafka").setParallelism(1);
+    }
 
     DataStream<LabeledVector> queries = validHeldout;
     if (c.queries.equals("train")) {
@@ -245,50 +260,131 @@ public final class StreamingJob {
       embeddings.sinkTo(new DiscardingSink<>()).name("embeddings").uid("embeddings")
           .setParallelism(c.embedParallelism);
     }
+    if (c.kafka.embeddingsTopic != null && !c.kafka.embeddingsTopic.isBlank()) {
+      embeddings.map(StreamingJob::embeddingJson).returns(Types.STRING).name("embedding-json-kafka")
+          .uid("embedding-json-kafka").setParallelism(c.embedParallelism)
+          .sinkTo(kafkaSink(c, c.kafka.embeddingsTopic, "id")).name("embeddings-kafka").uid("embeddings-kafka")
+          .setParallelism(c.embedParallelism);
+    }
     RetrievalEvaluator.Mode evaluate = RetrievalEvaluator.Mode.parse(c.evaluate);
     if (evaluate != RetrievalEvaluator.Mode.NONE) {
       RetrievalEvaluator.apply(validHeldout, models, c.heldoutRecords, evaluate,
-          BackgroundPriority.parse(c.evaluatorPriority), c.evaluatorCpuShare).map(StreamingJob::evalJson)
+          BackgroundPriority.parse(c.evaluatorPriority), c.evaluatorCpuShare)
+          .setDescription("pml4j-evaluator: precision@1 and MAP@R of model versions (" + c.evaluate + ") on "
+              + c.heldoutRecords + " held-out records")
+          .map(StreamingJob::evalJson)
           .returns(Types.STRING).name("eval-json").uid("eval-json").setParallelism(1)
           .sinkTo(new TextLinesSink(dir.resolve(EVALUATIONS))).name("evaluations").uid("evaluations")
           .setParallelism(1);
     }
   }
 
-  /** The job-level Flink configuration: checkpoints into DIR/checkpoints, restarts, no Kryo. */
+  /**
+   * An at-least-once Kafka sink of JSON lines into {@code topic} of {@code kafka.bootstrap_servers}, each keyed by
+   * the value of its field {@code keyField}.
+   */
+  static KafkaSink<String> kafkaSink(StreamJobConfig c, String topic, String keyField) {
+    return KafkaSink.<String>builder().setBootstrapServers(c.kafka.bootstrapServers)
+        .setRecordSerializer(KafkaRecordSerializationSchema.<String>builder().setTopic(topic)
+            .setKeySerializationSchema(new JsonFieldKey(keyField))
+            .setValueSerializationSchema(new SimpleStringSchema()).build())
+        .setDeliveryGuarantee(DeliveryGuarantee.AT_LEAST_ONCE).build();
+  }
+
+  /** The text of one field of a JSON line, as UTF-8 bytes (a Kafka record key). */
+  static final class JsonFieldKey implements SerializationSchema<String> {
+    private static final long serialVersionUID = 1L;
+    private final String field;
+
+    JsonFieldKey(String field) {
+      this.field = field;
+    }
+
+    @Override
+    public byte[] serialize(String json) {
+      try {
+        return LINES.readTree(json).path(field).asText().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+  }
+
+  private static String describe(TrainerConfig tc) {
+    StringBuilder b = new StringBuilder(className(tc.loss()));
+    if (tc.miner() != null) {
+      b.append(" + ").append(className(tc.miner()));
+    }
+    return b.append(", ").append(className(tc.optimizer())).toString();
+  }
+
+  private static String className(JsonNode spec) {
+    if (spec == null || spec.isNull()) {
+      return "default";
+    }
+    return spec.isTextual() ? spec.textValue() : spec.path("class").asText("?");
+  }
+
+  /** The job-level Flink configuration with every default of the job (as for an empty cluster configuration). */
   public static Configuration jobConfiguration(StreamJobConfig c) {
+    return jobConfiguration(c, new Configuration());
+  }
+
+  /**
+   * The job-level Flink configuration: no generic (Kryo) types, the job name, the restore path; and, only where the
+   * cluster's configuration {@code cluster} sets nothing, the job's defaults: filesystem checkpoint storage in
+   * {@code DIR/checkpoints} (when neither {@code execution.checkpointing.storage} nor {@code .dir} is set), retained
+   * externalized checkpoints, and a fixed-delay restart strategy (3 attempts, 1 s apart). Under {@code flink run} the
+   * cluster's {@code config.yaml} (and {@code -D} options) therefore win.
+   */
+  public static Configuration jobConfiguration(StreamJobConfig c, ReadableConfig cluster) {
     Path dir = Path.of(c.outputDir).toAbsolutePath();
     Configuration conf = new Configuration();
     conf.set(PipelineOptions.GENERIC_TYPES, false);
-    conf.set(PipelineOptions.NAME, "pml4j-stream-" + c.dataset);
-    conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
-    conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir.resolve(CHECKPOINTS).toUri().toString());
-    if (c.retainCheckpoints) {
+    if (cluster.getOptional(PipelineOptions.NAME).isEmpty()) {
+      conf.set(PipelineOptions.NAME, "pml4j-stream-" + c.dataset);
+    }
+    if (cluster.getOptional(CheckpointingOptions.CHECKPOINT_STORAGE).isEmpty()
+        && cluster.getOptional(CheckpointingOptions.CHECKPOINTS_DIRECTORY).isEmpty()) {
+      conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
+      conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir.resolve(CHECKPOINTS).toUri().toString());
+    }
+    if (c.retainCheckpoints && cluster.getOptional(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION).isEmpty()) {
       conf.set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION,
           ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
     }
     if (c.restoreFrom != null && !c.restoreFrom.isBlank()) {
-      conf.set(StateRecoveryOptions.SAVEPOINT_PATH, Path.of(c.restoreFrom).toAbsolutePath().toUri().toString());
+      conf.set(StateRecoveryOptions.SAVEPOINT_PATH, restoreUri(c.restoreFrom));
     }
-    conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
-    conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 3);
-    conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofSeconds(1));
+    if (cluster.getOptional(RestartStrategyOptions.RESTART_STRATEGY).isEmpty()) {
+      conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+      conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 3);
+      conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofSeconds(1));
+    }
     return conf;
   }
 
-  /** A fresh environment for the job (checkpointing enabled when the interval is positive). */
+  /**
+   * A fresh environment for the job. The configuration it starts with (under {@code flink run}: the cluster's) is
+   * kept; the job adds {@link #jobConfiguration(StreamJobConfig, ReadableConfig)} and enables checkpointing every
+   * {@code checkpoint_interval_ms} unless that configuration sets {@code execution.checkpointing.interval}. The job's
+   * configuration is set as global job parameters (the Web UI's Configuration tab shows it).
+   */
   public static StreamExecutionEnvironment environment(StreamJobConfig c) {
-    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(jobConfiguration(c));
+    ReadableConfig cluster = StreamExecutionEnvironment.getExecutionEnvironment().getConfiguration();
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(jobConfiguration(c, cluster));
     env.setParallelism(1);
-    if (c.checkpointIntervalMs > 0) {
+    if (c.checkpointIntervalMs > 0 && cluster.getOptional(CheckpointingOptions.CHECKPOINTING_INTERVAL).isEmpty()) {
       env.enableCheckpointing(c.checkpointIntervalMs);
     }
+    env.getConfig().setGlobalJobParameters(Configuration.fromMap(c.toFlatMap()));
     return env;
   }
 
   /**
    * Runs the job in an embedded MiniCluster with the Web UI on localhost, waits for it and writes
-   * {@code summary.json}. Earlier outputs in the directory (models, reports, checkpoints) are removed first.
+   * {@code summary.json}. The output directory is prepared by {@link #prepareOutputDir}: a non-empty directory that
+   * pml4j did not write is refused, and only an earlier run's own outputs are deleted.
    *
    * @param log where progress lines (the Web UI address) go
    * @return the summary
@@ -296,8 +392,7 @@ public final class StreamingJob {
   @SuppressWarnings("try")
   public static JsonNode run(StreamJobConfig c, TrainerFactory factory, PrintStream log) throws Exception {
     Path dir = Path.of(c.outputDir).toAbsolutePath();
-    clean(dir);
-    Files.createDirectories(dir);
+    prepareOutputDir(dir, c.restoreFrom);
     Files.writeString(dir.resolve("config.json"), c.toJson());
     Configuration cluster = new Configuration();
     cluster.set(RestOptions.ADDRESS, "localhost");
@@ -316,8 +411,7 @@ public final class StreamingJob {
       JobGraph job = env.getStreamGraph().getJobGraph();
       if (c.restoreFrom != null && !c.restoreFrom.isBlank()) {
         // env.execute() would take this from the configuration; a JobGraph submitted directly needs it set.
-        job.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(
-            Path.of(c.restoreFrom).toAbsolutePath().toUri().toString(), false));
+        job.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(restoreUri(c.restoreFrom), false));
         log.println("pml4j stream: restoring from " + c.restoreFrom);
       }
       mc.submitJob(job).get();
@@ -332,7 +426,8 @@ public final class StreamingJob {
               + "draining savepoint (the trainer publishes its final model)");
           String sp = mc.stopWithSavepoint(job.getJobID(), dir.resolve(SAVEPOINTS).toUri().toString(), true,
               SavepointFormatType.CANONICAL).get();
-          log.println("pml4j stream: savepoint " + sp);
+          log.println("pml4j stream: savepoint " + sp + " (continue this run in the same directory with "
+              + "--set restore_from=" + sp + ")");
           result = mc.requestJobResult(job.getJobID()).get();
         }
       } else {
@@ -354,10 +449,13 @@ public final class StreamingJob {
   }
 
   private static String oneLine(JsonNode s) {
-    return String.format("%d model versions (%d evaluated); untrained %s; final %s; %.0f samples/s; %d rejected; "
+    return String.format(java.util.Locale.ROOT, "%d model versions (%d evaluated); untrained %s; final %s; %.0f "
+        + "samples/s wall-clock (trainer busy %.0f %% of the time, %.0f samples/s inside train steps); %d rejected; "
         + "refresh latency p50=%s ms max=%s ms",
         s.path("model_versions").asInt(), s.path("evaluated_versions").asInt(), quality(s.path("untrained")),
-        quality(s.path("final")), s.path("samples_per_sec").asDouble(), s.path("rejected").asLong(),
+        quality(s.path("final")), s.path("wall_samples_per_sec").asDouble(Double.NaN),
+        100 * s.path("trainer_busy_share").asDouble(Double.NaN), s.path("samples_per_sec").asDouble(),
+        s.path("rejected").asLong(),
         s.path("refresh_latency_ms").path("p50").asText(), s.path("refresh_latency_ms").path("max").asText());
   }
 
@@ -378,13 +476,21 @@ public final class StreamingJob {
     for (Map.Entry<Long, JsonNode> e : updates.entrySet()) {
       ObjectNode v = versions.addObject();
       v.put("version", e.getKey());
-      v.put("step", e.getValue().path("step").asLong());
-      v.put("loss", e.getValue().path("metrics").path(TrainerOperator.METRIC_LOSS).asDouble());
-      v.put("last_step_loss", e.getValue().path("metrics").path(TrainerOperator.METRIC_LAST_LOSS).asDouble());
+      long step = e.getValue().path("step").asLong();
+      v.put("step", step);
+      v.put("published_at_ms", e.getValue().path("created_at_ms").asLong());
+      if (step == 0) { // the untrained encoder: no loss yet
+        v.putNull("loss");
+        v.putNull("last_step_loss");
+      } else {
+        v.put("loss", e.getValue().path("metrics").path(TrainerOperator.METRIC_LOSS).asDouble());
+        v.put("last_step_loss", e.getValue().path("metrics").path(TrainerOperator.METRIC_LAST_LOSS).asDouble());
+      }
       JsonNode ev = evals.get(e.getKey());
       if (ev != null) {
         v.put("precision_at_1", ev.path("precision_at_1").asDouble());
         v.put("mean_average_precision_at_r", ev.path("mean_average_precision_at_r").asDouble());
+        v.put("evaluated_at_ms", ev.path("evaluated_at_ms").asLong());
       }
     }
     if (!evals.isEmpty()) {
@@ -397,7 +503,24 @@ public final class StreamingJob {
       s.put("final_step", last.path("step").asLong());
       s.put("samples", metrics.path(TrainerOperator.METRIC_SAMPLES).asLong());
       s.put("train_seconds", metrics.path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble());
+      // samples_per_sec counts only the time inside train steps (the trainer's speed); wall_samples_per_sec is the
+      // job's throughput from the first published version to the last, waits for input included.
       s.put("samples_per_sec", metrics.path(TrainerOperator.METRIC_SAMPLES_PER_SEC).asDouble());
+      JsonNode first = updates.values().iterator().next();
+      double wall = (last.path("created_at_ms").asLong() - first.path("created_at_ms").asLong()) / 1000.0;
+      double samplesBetween = metrics.path(TrainerOperator.METRIC_SAMPLES).asDouble()
+          - first.path("metrics").path(TrainerOperator.METRIC_SAMPLES).asDouble(0);
+      double stepSecondsBetween = metrics.path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble()
+          - first.path("metrics").path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble(0);
+      if (wall > 0 && first != last) {
+        s.put("wall_seconds", wall);
+        s.put("wall_samples_per_sec", samplesBetween / wall);
+        s.put("trainer_busy_share", Math.min(1.0, stepSecondsBetween / wall));
+      } else {
+        s.putNull("wall_seconds");
+        s.putNull("wall_samples_per_sec");
+        s.putNull("trainer_busy_share");
+      }
       double cpu = metrics.path(TrainerOperator.METRIC_TRAIN_CPU_SECONDS).asDouble();
       s.put("train_cpu_seconds", cpu);
       s.put("samples_per_cpu_sec", cpu > 0 ? metrics.path(TrainerOperator.METRIC_SAMPLES).asDouble() / cpu : 0.0);
@@ -486,6 +609,7 @@ public final class StreamingJob {
     ObjectNode n = LINES.createObjectNode();
     n.put("version", u.version);
     n.put("step", u.step);
+    n.put("model_file", org.pml4j.onnx.ModelPublisher.fileName(u.version));
     n.put("onnx_bytes", u.onnx.length);
     n.put("created_at_ms", u.createdAtMillis);
     ObjectNode m = n.putObject("metrics");
@@ -520,20 +644,100 @@ public final class StreamingJob {
 
   // ---------------------------------------------------------------- files
 
-  private static void clean(Path dir) throws IOException {
+  /** The marker file that {@link #prepareOutputDir} writes: the directory holds pml4j stream outputs. */
+  public static final String MARKER = ".pml4j-stream";
+
+  private static final java.util.regex.Pattern MODEL_FILE = java.util.regex.Pattern.compile("model-v\\d+\\.onnx");
+  private static final java.util.regex.Pattern JOB_ID = java.util.regex.Pattern.compile("[0-9a-f]{32}");
+
+  /**
+   * Makes {@code dir} ready for a run without ever deleting what pml4j did not write:
+   *
+   * <ul>
+   *   <li>missing or empty: created, and the marker file {@value #MARKER} written;
+   *   <li>not empty and without the marker: refused with an {@link IllegalArgumentException} (it is not a pml4j
+   *       output directory);
+   *   <li>with the marker and {@code restoreFrom} inside it: nothing is deleted, the restored run continues there
+   *       (its report lines are appended; readers keep the last line per model version);
+   *   <li>with the marker otherwise: the previous run's outputs are deleted by name (the report files, {@code
+   *       models/model-v*.onnx} and {@code models/manifest.json}, Flink's {@code checkpoints/<job id>} and {@code
+   *       savepoints/savepoint-*} directories). Any other file stays.
+   * </ul>
+   *
+   * @param restoreFrom the checkpoint or savepoint the run restores from (path or {@code file:} URI), or null
+   */
+  public static void prepareOutputDir(Path dir, String restoreFrom) throws IOException {
+    dir = checkOutputDir(dir);
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve(MARKER), "This directory holds the outputs of pml4j stream. A new run here deletes "
+        + "the previous run's outputs (reports, model-v*.onnx, manifest.json, Flink checkpoints and savepoints) and "
+        + "nothing else.\n");
+    if (restoreFrom != null && !restoreFrom.isBlank()) {
+      URI from = URI.create(restoreUri(restoreFrom));
+      if ("file".equals(from.getScheme()) && Path.of(from).normalize().startsWith(dir)) {
+        return; // continuing this directory's run
+      }
+    }
     for (String name : new String[] {SUMMARY, EVALUATIONS, MODEL_UPDATES, REJECTED, EMBEDDINGS}) {
       Files.deleteIfExists(dir.resolve(name));
     }
-    for (String sub : new String[] {MODELS, CHECKPOINTS, SAVEPOINTS}) {
-      Path p = dir.resolve(sub);
-      if (Files.exists(p)) {
-        try (var walk = Files.walk(p)) {
-          for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-            Files.delete(f);
-          }
+    deleteChildren(dir.resolve(MODELS), p -> MODEL_FILE.matcher(p).matches() || p.equals("manifest.json"));
+    deleteChildren(dir.resolve(CHECKPOINTS), p -> JOB_ID.matcher(p).matches());
+    deleteChildren(dir.resolve(SAVEPOINTS), p -> p.startsWith("savepoint-"));
+  }
+
+  /**
+   * Checks, without changing anything, that {@code dir} can hold a run: missing, empty, or marked as a pml4j stream
+   * output (see {@link #prepareOutputDir}).
+   *
+   * @return the absolute, normalized directory
+   * @throws IllegalArgumentException when {@code dir} is a file, or a non-empty directory without the marker
+   */
+  public static Path checkOutputDir(Path dir) throws IOException {
+    dir = dir.toAbsolutePath().normalize();
+    if (Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw new IllegalArgumentException("output directory " + dir + " is a file");
+    }
+    boolean empty;
+    if (!Files.exists(dir)) {
+      empty = true;
+    } else {
+      try (var list = Files.list(dir)) {
+        empty = list.findAny().isEmpty();
+      }
+    }
+    if (!empty && !Files.exists(dir.resolve(MARKER))) {
+      throw new IllegalArgumentException("output directory " + dir + " is not empty and is not a pml4j stream output "
+          + "(no " + MARKER + " file): pml4j never deletes or overwrites files it did not write; choose a new or "
+          + "empty directory");
+    }
+    return dir;
+  }
+
+  private static void deleteChildren(Path parent, java.util.function.Predicate<String> ours) throws IOException {
+    if (!Files.isDirectory(parent)) {
+      return;
+    }
+    List<Path> children;
+    try (var list = Files.list(parent)) {
+      children = list.filter(p -> ours.test(p.getFileName().toString())).toList();
+    }
+    for (Path child : children) {
+      try (var walk = Files.walk(child)) {
+        for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.delete(f);
         }
       }
     }
+  }
+
+  /** A restore path as a URI: a {@code scheme:} URI as given, a local path made absolute. */
+  static String restoreUri(String restoreFrom) {
+    String r = restoreFrom.trim();
+    if (r.matches("[a-zA-Z][a-zA-Z0-9+.-]+:.*")) {
+      return r;
+    }
+    return Path.of(r).toAbsolutePath().normalize().toUri().toString();
   }
 
   private static void writeAtomically(Path target, String content) throws IOException {
@@ -549,15 +753,8 @@ public final class StreamingJob {
    */
   public static void main(String[] args) throws Exception {
     if (args.length > 0 && (args[0].equals("-h") || args[0].equals("--help"))) {
-      System.out.println("usage: StreamingJob [--config FILE.json] [--key value ...]\n"
-          + "  keys (snake_case or kebab-case): output_dir, dataset (synthetic|fashion-mnist|csv|jsonl|kafka),\n"
-          + "  data_dir, train_path, heldout_path, dimension, train_records, heldout_records, epochs, evaluate (latest|every|none),\n"
-          + "  evaluator_priority (idle|low|normal), evaluator_cpu_share (0..1], batch_size,\n"
-          + "  publish_every_steps, publish_every_seconds, embed_parallelism, checkpoint_interval_ms, web_ui_port,\n"
-          + "  keep_ui_seconds, duration_seconds, restore_from, retain_checkpoints, write_embeddings,\n"
-          + "  synthetic.{classes,dimension,noise,center_scale,seed,corrupt_every},\n"
-          + "  kafka.{bootstrap_servers,train_topic,heldout_topic,group_id,bounded}, trainer (JSON)\n"
-          + "defaults:\n" + new StreamJobConfig().toJson());
+      System.out.println("usage: StreamingJob [--config FILE.json] [--key value ...] (keys also kebab-case)\n"
+          + StreamJobConfig.keysHelp());
       return;
     }
     StreamJobConfig c = StreamJobConfig.fromArgs(args);
@@ -565,6 +762,7 @@ public final class StreamingJob {
     if (env instanceof org.apache.flink.client.program.StreamContextEnvironment) {
       // Submitted with `flink run` (the CLI installed its context environment): build the topology into it and let
       // the cluster run it. output_dir must be a path that every TaskManager can write (a shared mount).
+      prepareOutputDir(Path.of(c.outputDir), c.restoreFrom);
       build(env, c, TrainerFactory.DEFAULT);
       JobExecutionResult r = env.execute("pml4j-stream-" + c.dataset);
       System.out.println("pml4j stream: job " + r.getJobID() + " finished in " + r.getNetRuntime() + " ms; "

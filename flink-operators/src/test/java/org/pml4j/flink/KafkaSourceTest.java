@@ -21,10 +21,14 @@ import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.Uuid;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -145,6 +149,11 @@ class KafkaSourceTest {
       }
       producer.flush();
     }
+    // The job's output topics (created after the input is written: the broker is busy electing leaders at first).
+    try (Admin admin = admin()) {
+      admin.createTopics(List.of(new NewTopic("embeddings", 1, (short) 1), new NewTopic("model-updates", 1,
+          (short) 1))).all().get(30, TimeUnit.SECONDS);
+    }
 
     Path out = dir.resolve("job");
     StreamJobConfig c = StreamJobConfig.fromArgs("--output-dir", out.toString(), "--dataset", "kafka",
@@ -152,7 +161,8 @@ class KafkaSourceTest {
         "--kafka.train-topic", "train", "--kafka.heldout-topic", "heldout", "--kafka.group-id", "pml4j-test",
         "--kafka.bounded", "true", "--heldout-records", Integer.toString(HELDOUT), "--batch-size", "32",
         "--publish-every-steps", "10", "--evaluate", "every", "--checkpoint-interval-ms", "500",
-        "--write-embeddings", "true",
+        "--write-embeddings", "true", "--kafka.embeddings-topic", "embeddings",
+        "--kafka.model-updates-topic", "model-updates",
         "--web-ui-port", "0", "--trainer", TrainerConfigs.toJson(TestSupport.tinyConfig(DIM, 4, 5)));
     ByteArrayOutputStream log = new ByteArrayOutputStream();
     JsonNode s = StreamingJob.run(c, TrainerFactory.DEFAULT, new PrintStream(log, true, StandardCharsets.UTF_8));
@@ -195,6 +205,40 @@ class KafkaSourceTest {
     }
     assertTrue(s.path("final").path("precision_at_1").asDouble() > s.path("untrained").path("precision_at_1")
         .asDouble(), s.toString());
+
+    // The Kafka sinks: every embedding (keyed by id) and every model version (keyed by version) in their topics.
+    Map<String, JsonNode> kafkaEmbeddings = consume("embeddings", queries.size());
+    assertEquals(queries.size(), kafkaEmbeddings.size());
+    for (Long id : queries) {
+      JsonNode e = kafkaEmbeddings.get(Long.toString(id));
+      assertEquals(id, e.path("id").asLong(), kafkaEmbeddings.toString());
+      assertEquals(4, e.path("vector").size(), e.toString());
+    }
+    Map<String, JsonNode> kafkaUpdates = consume("model-updates", 3);
+    assertEquals(Set.of("0", "1", "2"), kafkaUpdates.keySet());
+    assertEquals(ModelPublisher.fileName(2), kafkaUpdates.get("2").path("model_file").asText());
+    assertEquals(20, kafkaUpdates.get("2").path("step").asLong());
+  }
+
+  /** Reads {@code topic} from the start until {@code expected} distinct keys are seen (or 30 s pass): key -> value. */
+  private static Map<String, JsonNode> consume(String topic, int expected) {
+    Properties p = new Properties();
+    p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+    p.put(ConsumerConfig.GROUP_ID_CONFIG, "check-" + topic);
+    Map<String, JsonNode> out = new TreeMap<>();
+    try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(),
+        new ByteArrayDeserializer())) {
+      consumer.subscribe(List.of(topic));
+      long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (out.size() < expected && System.nanoTime() < end) {
+        for (ConsumerRecord<byte[], byte[]> r : consumer.poll(java.time.Duration.ofMillis(500))) {
+          out.put(new String(r.key(), StandardCharsets.UTF_8),
+              TestSupport.readJsonString(new String(r.value(), StandardCharsets.UTF_8)));
+        }
+      }
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------- helpers

@@ -330,7 +330,7 @@ public final class Params {
     }
     if (!unknown.isEmpty()) {
       throw new SpecException(className + ": unknown parameter" + (unknown.size() > 1 ? "s " : " ") + unknown
-          + "; valid parameters are " + asked);
+          + Messages.didYouMean(unknown.get(0), asked) + "; valid parameters are " + asked);
     }
   }
 

@@ -60,6 +60,8 @@ public final class Registry {
         throw new SpecException("spec is empty");
       }
       return n;
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new SpecException(Messages.jsonError("spec", e), e);
     } catch (IOException e) {
       throw new SpecException("spec is not valid JSON: " + e.getMessage(), e);
     }
@@ -67,12 +69,21 @@ public final class Registry {
 
   /** Builds a component and checks its type. */
   public static <T> T build(String specJson, Class<T> type) {
-    return cast(build(specJson), type);
+    try {
+      return build(parse(specJson), type);
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new SpecException(Messages.jsonError("spec", e), e);
+    } catch (IOException e) {
+      throw new SpecException("spec is not valid JSON: " + e.getMessage(), e);
+    }
   }
 
-  /** Builds a component and checks its type. */
+  /**
+   * Builds a component and checks its type. An unknown class name is an error that lists the classes of that type
+   * (with the closest one as a "did you mean").
+   */
   public static <T> T build(JsonNode spec, Class<T> type) {
-    return cast(build(spec), type);
+    return cast(buildExpecting(spec, type), type);
   }
 
   private static <T> T cast(Object o, Class<T> type) {
@@ -84,6 +95,10 @@ public final class Registry {
 
   /** Builds a component from a parsed spec. A bare string {@code "MeanReducer"} is a spec without params. */
   public static Object build(JsonNode spec) {
+    return buildExpecting(spec, null);
+  }
+
+  private static Object buildExpecting(JsonNode spec, Class<?> expected) {
     String cls;
     JsonNode params;
     if (spec == null) {
@@ -103,7 +118,7 @@ public final class Registry {
     } else {
       throw new SpecException("a spec is {\"class\": NAME, \"params\": {...}}, got " + spec);
     }
-    Method factory = factory(cls);
+    Method factory = factory(cls, expected);
     Params p = new Params(cls, params);
     Object built;
     try {
@@ -128,14 +143,14 @@ public final class Registry {
   /** Whether a class name resolves to a registered component. */
   public static boolean isRegistered(String className) {
     try {
-      factory(className);
+      factory(className, null);
       return true;
     } catch (SpecException e) {
       return false;
     }
   }
 
-  private static Method factory(String cls) {
+  private static Method factory(String cls, Class<?> expected) {
     Method m = CACHE.get(cls);
     if (m != null) {
       return m;
@@ -152,7 +167,35 @@ public final class Registry {
         // try the next package
       }
     }
-    throw new SpecException("unknown class '" + cls + "'; known classes are " + knownClasses());
+    List<String> kind = expected == null ? List.of() : knownClassesOf(expected);
+    if (!kind.isEmpty()) {
+      throw new SpecException("unknown class '" + cls + "'" + Messages.didYouMean(cls, kind) + " (expected a "
+          + expected.getSimpleName() + ": " + String.join(", ", kind) + ")");
+    }
+    List<String> all = knownClasses();
+    throw new SpecException("unknown class '" + cls + "'" + Messages.didYouMean(cls, all) + "; known classes are "
+        + all);
+  }
+
+  /** The registered component names whose class, or whose factory's result, is a {@code kind}, sorted. */
+  public static List<String> knownClassesOf(Class<?> kind) {
+    List<String> out = new ArrayList<>();
+    for (String pkg : PACKAGES) {
+      for (String n : ClassScan.classNames(pkg)) {
+        try {
+          Class<?> c = Class.forName(pkg + "." + n);
+          Method f = c.getMethod("fromSpec", Params.class);
+          if (Modifier.isStatic(f.getModifiers())
+              && (kind.isAssignableFrom(c) || kind.isAssignableFrom(f.getReturnType()))) {
+            out.add(n);
+          }
+        } catch (ClassNotFoundException | NoSuchMethodException | NoClassDefFoundError e) {
+          // not a component
+        }
+      }
+    }
+    out.sort(null);
+    return out;
   }
 
   /** Every registered component name, by package (scans the packages on the class path). */

@@ -191,9 +191,28 @@ public final class OnnxExporter {
         TypeProto.Tensor.newBuilder().setElemType(TensorProto.DataType.FLOAT.getNumber()).setShape(shape))).build();
   }
 
-  private static String producerVersion() {
+  /**
+   * The ONNX {@code producer_version}: pml4j's version from the jar manifest's {@code Implementation-Version}, else
+   * from the {@code pml4j-version.properties} that the build writes beside this class, else {@code "dev"}.
+   */
+  static String producerVersion() {
     String v = OnnxExporter.class.getPackage().getImplementationVersion();
-    return v == null ? "dev" : v;
+    if (v != null && !v.isBlank()) {
+      return v;
+    }
+    try (java.io.InputStream in = OnnxExporter.class.getResourceAsStream("pml4j-version.properties")) {
+      if (in != null) {
+        java.util.Properties p = new java.util.Properties();
+        p.load(in);
+        String f = p.getProperty("version");
+        if (f != null && !f.isBlank() && !f.startsWith("${")) {
+          return f.trim();
+        }
+      }
+    } catch (java.io.IOException e) {
+      // fall through
+    }
+    return "dev";
   }
 
   /**

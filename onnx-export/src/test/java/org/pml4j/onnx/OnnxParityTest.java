@@ -149,6 +149,9 @@ class OnnxParityTest {
     assertEquals(8, proto.getIrVersion());
     assertEquals(17, proto.getOpsetImport(0).getVersion());
     assertEquals(42, proto.getModelVersion());
+    assertEquals("pml4j", proto.getProducerName());
+    // The project version (from the build's pml4j-version.properties; a jar's manifest says the same).
+    assertEquals(System.getProperty("pml4j.project.version"), proto.getProducerVersion());
     assertEquals("batch", proto.getGraph().getInput(0).getType().getTensorType().getShape().getDim(0).getDimParam());
     assertEquals("batch", proto.getGraph().getOutput(0).getType().getTensorType().getShape().getDim(0).getDimParam());
     Map<String, String> props = new LinkedHashMap<>();
