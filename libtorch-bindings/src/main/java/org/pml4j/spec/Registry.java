@@ -69,13 +69,7 @@ public final class Registry {
 
   /** Builds a component and checks its type. */
   public static <T> T build(String specJson, Class<T> type) {
-    try {
-      return build(parse(specJson), type);
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-      throw new SpecException(Messages.jsonError("spec", e), e);
-    } catch (IOException e) {
-      throw new SpecException("spec is not valid JSON: " + e.getMessage(), e);
-    }
+    return build(parse(specJson), type);
   }
 
   /**
