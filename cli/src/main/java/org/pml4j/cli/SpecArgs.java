@@ -11,7 +11,8 @@ import org.pml4j.spec.Messages;
 
 /** Spec arguments: inline JSON, a path to a JSON file, or a bare class name ({@code ContrastiveLoss}). */
 final class SpecArgs {
-  static final ObjectMapper JSON = new ObjectMapper();
+  static final ObjectMapper JSON = new ObjectMapper()
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   private SpecArgs() {}
 

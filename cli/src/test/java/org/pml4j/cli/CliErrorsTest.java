@@ -66,6 +66,14 @@ class CliErrorsTest {
   }
 
   @Test
+  void textAfterAnInlineSpecIsRejected() {
+    Path out = tmp.resolve("o");
+    Run r = run(TrainExportEvalTest.cmd("train", "--loss", "{\"class\": \"TripletMarginLoss\"} xyz", "--out",
+        out.toString(), "--no-progress"));
+    assertUserError(r, "--loss", "line 1, column");
+  }
+
+  @Test
   void misspeltClassListsOnlyClassesOfTheExpectedKind() {
     Path out = tmp.resolve("o");
     Run r = run(TrainExportEvalTest.cmd("train", "--loss", "TripletMarginLos", "--out", out.toString(),

@@ -24,7 +24,8 @@ import java.util.Objects;
  * }</pre>
  */
 public final class Trainers {
-  static final ObjectMapper JSON = new ObjectMapper();
+  static final ObjectMapper JSON = new ObjectMapper()
+      .enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   /** {@code TripletMarginLoss} with PML's defaults. */
   public static final String DEFAULT_LOSS = "{\"class\": \"TripletMarginLoss\"}";

@@ -50,5 +50,8 @@ class TrainerConfigCodecTest {
     e = assertThrows(IllegalArgumentException.class, () -> Trainers.configFromJson("{\"encoder\": "));
     assertTrue(e.getMessage().contains("not valid JSON"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> Trainers.configFromJson("[1]"));
+    e = assertThrows(IllegalArgumentException.class,
+        () -> Trainers.configFromJson("{\"encoder\": " + ENCODER + "} xyz"));
+    assertTrue(e.getMessage().contains("not valid JSON") && e.getMessage().contains("xyz"), e.getMessage());
   }
 }
