@@ -32,13 +32,6 @@ class ArchitectureTest {
       "org.pml4j.miners..", "org.pml4j.samplers..", "org.pml4j.accuracy..", "org.pml4j.spec..", "org.pml4j.nn..",
       "org.pml4j.train..", "org.pml4j.data.."};
 
-  /**
-   * {@code org.pml4j.torch.Soak} (the soak loop, which builds losses and miners) is on its way to the CLI module
-   * (another change); until it is there its edges torch → losses/miners/spec are the one known cycle, ignored by
-   * name. Delete this once Soak has left {@code org.pml4j.torch}.
-   */
-  static final DescribedPredicate<JavaClass> SOAK_IN_TORCH = DescribedPredicate.describe("org.pml4j.torch.Soak",
-      c -> c.getName().equals("org.pml4j.torch.Soak") || c.getName().startsWith("org.pml4j.torch.Soak$"));
 
   static JavaClasses main;
 
@@ -55,8 +48,7 @@ class ArchitectureTest {
   }
 
   static ArchRule noPackageCycles(String packagesOfInterest) {
-    return slices().matching(packagesOfInterest).should().beFreeOfCycles()
-        .ignoreDependency(SOAK_IN_TORCH, DescribedPredicate.alwaysTrue());
+    return slices().matching(packagesOfInterest).should().beFreeOfCycles();
   }
 
   @Test

@@ -60,13 +60,28 @@ import org.pml4j.train.TrainerConfig;
  * <p><b>Metrics</b> (operator group): {@code loss}, {@code stepsPerSecond}, {@code samplesPerSecond}, {@code steps},
  * {@code samples}, {@code queueFill} (the CrossBatchMemory queue), {@code batchFill} (records waiting for the next
  * step), {@code modelVersion} (last published), {@code stepMillis} (last step), {@code skipped} (records the trainer
- * could not use: wrong width, no label, non-finite; validate upstream).
+ * could not use: wrong width, no label, non-finite; validate upstream), {@code skipped_nonfinite} (steps skipped).
+ *
+ * <p><b>Non-finite steps.</b> When the trainer's guard skips a step ({@link StepResult#skipped()}: the encoder output,
+ * loss or a gradient was not finite, e.g. a record of 3e38 values that overflows float32 in the encoder), nothing of
+ * the model changes, the batch's records go to the side output {@link #REJECTED} with reason
+ * {@link RejectedRecord#NONFINITE_STEP}, they are added to the {@link ValidateFunction#ACCUMULATOR} rejected count, and
+ * the step is counted in {@link #SKIPPED_ACCUMULATOR} and the {@link #METRIC_SKIPPED_NONFINITE} metric. The job goes on.
  */
 public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     implements OneInputStreamOperator<LabeledVector, ModelUpdate>, BoundedOneInput {
   private static final long serialVersionUID = 1L;
   private static final org.slf4j.Logger LOGGER = org.slf4j.LoggerFactory.getLogger(TrainerOperator.class);
-  private static final byte[] MAGIC = {'P', 'M', 'L', '4', 'J', 'T', 'R', '2'};
+  private static final byte[] MAGIC = {'P', 'M', 'L', '4', 'J', 'T', 'R', '3'};
+  /**
+   * The side output of the records of batches the trainer skipped (reason {@link RejectedRecord#NONFINITE_STEP}): the
+   * same tag as {@link ValidateFunction#REJECTED}.
+   */
+  public static final org.apache.flink.util.OutputTag<RejectedRecord> REJECTED = ValidateFunction.REJECTED;
+  /** Job accumulator (a LongCounter): steps the trainer's non-finite guard skipped. */
+  public static final String SKIPPED_ACCUMULATOR = "pml4j.skipped_nonfinite";
+  /** ModelUpdate metric: steps skipped so far by the trainer's non-finite guard. */
+  public static final String METRIC_SKIPPED_NONFINITE = "skipped_nonfinite";
   /** Metric names. */
   /** ModelUpdate metric: the mean loss of the steps since the previous version. */
   public static final String METRIC_LOSS = "loss";
@@ -132,6 +147,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
   private transient Counter stepsCounter;
   private transient Counter samplesCounter;
   private transient Counter skipped;
+  private transient Counter skippedNonfiniteCounter;
+  private transient long skippedNonfinite;
+  private transient long rejectedRecords;
   private transient boolean restored;
 
   public TrainerOperator(TrainerFactory factory, TrainerConfig config, Settings settings) {
@@ -200,6 +218,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     stepsCounter.inc(trainer.steps());
     samplesCounter.inc(samples);
     skipped = g.counter("skipped");
+    skippedNonfiniteCounter = g.counter(METRIC_SKIPPED_NONFINITE);
+    skippedNonfiniteCounter.inc(skippedNonfinite);
     g.meter("stepsPerSecond", new MeterView(stepsCounter, 10));
     g.meter("samplesPerSecond", new MeterView(samplesCounter, 10));
     g.gauge(METRIC_LOSS, (Gauge<Double>) () -> lastLoss);
@@ -257,6 +277,18 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     lastStepNanos = System.nanoTime() - t0;
     trainNanos += lastStepNanos;
     trainCpuNanos += Math.max(0, cpuNanos() - c0);
+    if (r.wasSkipped()) {
+      LOGGER.warn("pml4j trainer: step skipped ({}); {} records to the rejected output", r.skipped(), n);
+      String detail = "training step skipped: " + r.skipped() + " (batch of " + n + " records)";
+      for (LabeledVector v : batch) {
+        output.collect(REJECTED, new StreamRecord<>(new RejectedRecord(v, RejectedRecord.NONFINITE_STEP, detail)));
+      }
+      skippedNonfinite++;
+      rejectedRecords += n;
+      skippedNonfiniteCounter.inc();
+      batch.clear();
+      return;
+    }
     samples += n;
     lastLoss = r.loss();
     lossSum += r.loss();
@@ -299,6 +331,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     m.put(METRIC_TRAIN_CPU_SECONDS, trainCpuNanos / 1e9);
     m.put(METRIC_QUEUE_FILL, (double) queueFill);
     m.put(METRIC_SAMPLES_PER_SEC, trainNanos > 0 ? samples / (trainNanos / 1e9) : 0.0);
+    m.put(METRIC_SKIPPED_NONFINITE, (double) skippedNonfinite);
     nextVersion++;
     lastPublishedStep = steps;
     lossSum = 0;
@@ -332,6 +365,11 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
 
   @Override
   public void close() throws Exception {
+    // Called on the normal end of the last attempt: publish the (restored + new) totals once.
+    if (getRuntimeContext() != null) {
+      getRuntimeContext().getLongCounter(ValidateFunction.ACCUMULATOR).add(rejectedRecords);
+      getRuntimeContext().getLongCounter(SKIPPED_ACCUMULATOR).add(skippedNonfinite);
+    }
     try {
       if (trainer != null) {
         trainer.close();
@@ -363,6 +401,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
       out.writeDouble(lossSum);
       out.writeLong(lossSteps);
       out.writeLong(queueFill);
+      out.writeLong(skippedNonfinite);
+      out.writeLong(rejectedRecords);
       byte[] snap = trainer.snapshot();
       out.writeInt(snap.length);
       out.write(snap);
@@ -397,6 +437,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
       lossSum = in.readDouble();
       lossSteps = in.readLong();
       queueFill = in.readLong();
+      skippedNonfinite = in.readLong();
+      rejectedRecords = in.readLong();
       byte[] snap = new byte[in.readInt()];
       in.readFully(snap);
       trainer.restore(snap);
