@@ -38,6 +38,8 @@ import org.pml4j.train.Trainers;
  * phase with {@link StepPhases}), (c) precision_at_1 and MAP@R of the trained encoder on the test split
  * ({@link RetrievalEval}, test against test without the self match). Before that it picks the thread count (1 or 2
  * ATen/OpenBLAS threads, see {@link #probeThreads}) unless one is given, and evaluates the untrained encoder once.
+ * Ratios are against a {@link Baseline}: PML measured on this machine ({@link Baseline#fromPmlJson}) or, flagged as
+ * such in the output, the figures recorded on another machine ({@link Baseline#recorded()}).
  *
  * <p>Single-threaded use only (LibTorch's thread settings are per thread).
  */
