@@ -32,8 +32,11 @@ public final class Baseline {
    * @param file the bench_pml.py output it was read from, or null for the recorded figures
    * @param threads PML's {@code torch.set_num_threads} in that run (-1 for the recorded figures: not recorded)
    * @param machine what the run says about its machine and software ({@code cpu}, PML and torch versions)
+   * @param batch the run's batch size (0: not stated)
+   * @param embedding its embedding size (0: not stated)
+   * @param trainSize its training rows (0: not stated)
    */
-  public record Source(String file, int threads, String machine) {
+  public record Source(String file, int threads, String machine, int batch, int embedding, int trainSize) {
     /** Whether it is a measured run (not the recorded figures). */
     public boolean measured() {
       return file != null;
@@ -72,7 +75,7 @@ public final class Baseline {
       double precisionAt1, double mapAtR) {}
 
   private static final Source RECORDED_SOURCE = new Source(null, -1,
-      "2-core machine of this kind, measured once (PmlBaseline)");
+      "2-core machine of this kind, measured once (PmlBaseline)", 256, 128, 60_000);
 
   private final List<Source> runs;
   private final Map<String, ConfigFigures> configs;
@@ -119,7 +122,8 @@ public final class Baseline {
       JsonNode doc = read(f);
       String machine = String.format(Locale.ROOT, "cpu %s, PML %s, torch %s", doc.path("cpu").asText("?"),
           doc.path("pml_version").asText("?"), doc.path("torch_version").asText("?"));
-      runs.add(new Source(f.toString(), doc.get("threads").asInt(), machine));
+      runs.add(new Source(f.toString(), doc.get("threads").asInt(), machine, doc.path("batch").asInt(0),
+          doc.path("emb_dim").asInt(0), doc.path("train_size").asInt(0)));
       docs.add(doc);
     }
     Map<String, ConfigFigures> m = new LinkedHashMap<>();
@@ -228,6 +232,31 @@ public final class Baseline {
       throw new IllegalArgumentException("--pml-json " + f + ": no config in \"micro\" or \"train\"");
     }
     return doc;
+  }
+
+  /**
+   * What differs between the PML runs and this pml4j run's setup (batch size, embedding size, training rows), one
+   * line per run and difference; empty when they agree or a run does not state them.
+   */
+  public List<String> mismatches(int batch, int embedding, int trainSize) {
+    List<String> out = new ArrayList<>();
+    List<Source> all = new ArrayList<>(runs);
+    if (all.isEmpty()) {
+      all.add(RECORDED_SOURCE);
+    }
+    for (Source r : all) {
+      String who = r.measured() ? r.file() : RECORDED;
+      if (r.batch() > 0 && r.batch() != batch) {
+        out.add(who + ": PML ran batch " + r.batch() + ", this run " + batch);
+      }
+      if (r.embedding() > 0 && r.embedding() != embedding) {
+        out.add(who + ": PML ran embedding size " + r.embedding() + ", this run " + embedding);
+      }
+      if (r.trainSize() > 0 && r.trainSize() != trainSize) {
+        out.add(who + ": PML trained on " + r.trainSize() + " rows, this run on " + trainSize);
+      }
+    }
+    return out;
   }
 
   /** Whether any figure was measured (a bench_pml.py file was given). */

@@ -243,6 +243,9 @@ public final class Bench {
     say("load average at start: %s (%d cores seen by the JVM; the machine is shared)", loadBefore,
         Runtime.getRuntime().availableProcessors());
     say("%s", baseline.describe());
+    for (String m : baseline.mismatches(o.batchSize(), o.embedding(), train.size())) {
+      say("WARNING: not the same workload as the PML baseline: %s", m);
+    }
 
     ThreadChoice threads = o.threads() > 0 ? new ThreadChoice(o.threads(), false, Map.of())
         : probeThreads(configs, encoder, train);

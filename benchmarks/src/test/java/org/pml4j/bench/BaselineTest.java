@@ -69,6 +69,13 @@ class BaselineTest {
     assertEquals(2, j.get("configs").get("cbm_contrastive").get("train").get("threads").asInt());
     assertEquals(t1.toString(), j.get("configs").get("cbm_contrastive").get("loss").get("file").asText());
 
+    // the workload of the PML runs (batch 256, embedding 128, 60,000 rows) against this run's
+    assertEquals(List.of(), b.mismatches(256, 128, 60_000));
+    assertEquals(List.of(t1 + ": PML ran batch 256, this run 16", t1 + ": PML ran embedding size 128, this run 8",
+        t1 + ": PML trained on 60000 rows, this run on 160", t2 + ": PML ran batch 256, this run 16",
+        t2 + ": PML ran embedding size 128, this run 8", t2 + ": PML trained on 60000 rows, this run on 160"),
+        b.mismatches(16, 8, 160));
+
     // order does not matter
     Baseline swapped = Baseline.fromPmlJson(List.of(t2, t1));
     assertEquals(14.8, swapped.figures("cbm_contrastive").trainStepsPerSec());

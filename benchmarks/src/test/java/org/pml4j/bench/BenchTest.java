@@ -150,6 +150,8 @@ class BenchTest {
     assertTrue(text.contains("PML's 14.80 [" + t2 + ", 2 threads]"), text);
     assertTrue(text.contains("PML's 20.00 [" + t1 + ", 1 thread]"), text);
     assertFalse(text.contains("RECORDED"), text);
+    assertTrue(text.contains("WARNING: not the same workload as the PML baseline: " + t1 + ": PML ran batch 256, "
+        + "this run 16"), text);
   }
 
   static Set<String> fields(JsonNode n) {
