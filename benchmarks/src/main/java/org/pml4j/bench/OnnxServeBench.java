@@ -65,6 +65,11 @@ public final class OnnxServeBench {
 
   /** Runs the benchmark (see the class comment for the arguments). */
   public static void main(String[] args) throws Exception {
+    run(args, new PrintWriter(System.out, true));
+  }
+
+  /** {@link #main} writing to {@code out}; returns the rows. */
+  static List<Row> run(String[] args, PrintWriter out) throws OrtException {
     List<String> encoders = List.of("784-256-64", "784-512-128");
     List<Integer> batches = List.of(1, 256);
     List<Integer> threads = List.of(1);
@@ -82,7 +87,6 @@ public final class OnnxServeBench {
         default -> throw new IllegalArgumentException("unknown argument " + args[i] + "; see OnnxServeBench's Javadoc");
       }
     }
-    PrintWriter out = new PrintWriter(System.out, true);
     String loadBefore = Bench.loadAverage();
     out.printf(Locale.ROOT, "OnnxServeBench: %d rounds of >= %.2f s per variant; load average %s; %d cores%n",
         rounds, seconds, loadBefore, Runtime.getRuntime().availableProcessors());
@@ -126,6 +130,8 @@ public final class OnnxServeBench {
       root.put("load", loadBefore + " / " + loadAfter);
       out.println(root);
     }
+    out.flush();
+    return rows;
   }
 
   static Row measure(String encoder, int batch, int threads, int rounds, double seconds) throws OrtException {
