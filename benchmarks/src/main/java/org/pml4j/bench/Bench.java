@@ -38,6 +38,8 @@ import org.pml4j.train.Trainers;
  * phase with {@link StepPhases}), (c) precision_at_1 and MAP@R of the trained encoder on the test split
  * ({@link RetrievalEval}, test against test without the self match). Before that it picks the thread count (1 or 2
  * ATen/OpenBLAS threads, see {@link #probeThreads}) unless one is given, and evaluates the untrained encoder once.
+ * Ratios are against a {@link Baseline}: PML measured on this machine ({@link Baseline#fromPmlJson}) or, flagged as
+ * such in the output, the figures recorded on another machine ({@link Baseline#recorded()}).
  *
  * <p>Single-threaded use only (LibTorch's thread settings are per thread).
  */
@@ -94,7 +96,22 @@ public final class Bench {
    * @param measured whether it was measured (false: given)
    * @param secondsPerStep by thread count, by config: median training step seconds of the probe (empty when given)
    */
-  public record ThreadChoice(int threads, boolean measured, Map<Integer, Map<String, Double>> secondsPerStep) {}
+  public record ThreadChoice(int threads, boolean measured, Map<Integer, Map<String, Double>> secondsPerStep) {
+    /** Per config, the 1-thread median step over the 2-thread one (above 1: 2 threads are faster); empty if given. */
+    public Map<String, Double> speedup2Over1() {
+      Map<String, Double> m = new LinkedHashMap<>();
+      Map<String, Double> one = secondsPerStep.get(1);
+      Map<String, Double> two = secondsPerStep.get(2);
+      if (one != null && two != null) {
+        one.forEach((k, v) -> {
+          if (two.containsKey(k)) {
+            m.put(k, v / two.get(k));
+          }
+        });
+      }
+      return m;
+    }
+  }
 
   /**
    * Everything a run measured.
@@ -107,12 +124,20 @@ public final class Bench {
    * @param loadAfter ... at the end
    */
   public record Result(List<ConfigResult> configs, Map<String, Double> untrained, ThreadChoice threads, String java,
-      String loadBefore, String loadAfter) {
+      String loadBefore, String loadAfter, Baseline baseline) {
+    /** With the recorded baseline ({@link Baseline#recorded()}). */
+    public Result(List<ConfigResult> configs, Map<String, Double> untrained, ThreadChoice threads, String java,
+        String loadBefore, String loadAfter) {
+      this(configs, untrained, threads, java, loadBefore, loadAfter, Baseline.recorded());
+    }
+
     /**
      * {@code {"configs": {name: {loss_steps_per_sec, train_steps_per_sec, precision_at_1,
      * mean_average_precision_at_r}}, "pml_baseline": {name: {...}, "untrained": {precision_at_1,
-     * mean_average_precision_at_r}}, "ratios": {name: {loss_steps_per_sec, train_steps_per_sec}}, "threads": T,
-     * "java": version}}; ratios are ours / PML's.
+     * mean_average_precision_at_r}}, "baseline": {kind: "measured"|"recorded", description, runs, configs: {name:
+     * {loss, train}: the file and thread count each PML figure comes from}}, "ratios": {name: {loss_steps_per_sec,
+     * train_steps_per_sec}}, "threads": T, "thread_probe": {"1": {name: ms}, "2": {...}, "speedup_2_over_1":
+     * {name: x}} (only when the thread count was measured), "java": version}}; ratios are ours / PML's.
      */
     public ObjectNode toJson() {
       ObjectNode root = JSON.createObjectNode();
@@ -124,13 +149,13 @@ public final class Bench {
         n.put("train_steps_per_sec", sig(c.train().stepsPerSecond(), 4));
         n.put("precision_at_1", dec(c.metrics().get("precision_at_1"), 4));
         n.put("mean_average_precision_at_r", dec(c.metrics().get("mean_average_precision_at_r"), 4));
-        PmlBaseline.Figures pml = PmlBaseline.CONFIGS.get(c.config().name());
+        Baseline.ConfigFigures pml = baseline.figures(c.config().name());
         ObjectNode r = ratios.putObject(c.config().name());
         r.put("loss_steps_per_sec", sig(c.loss().stepsPerSecond() / pml.lossStepsPerSec(), 3));
         r.put("train_steps_per_sec", sig(c.train().stepsPerSecond() / pml.trainStepsPerSec(), 3));
       }
       ObjectNode base = root.putObject("pml_baseline");
-      PmlBaseline.CONFIGS.forEach((name, f) -> {
+      baseline.configs().forEach((name, f) -> {
         ObjectNode n = base.putObject(name);
         n.put("loss_steps_per_sec", f.lossStepsPerSec());
         n.put("train_steps_per_sec", f.trainStepsPerSec());
@@ -138,10 +163,20 @@ public final class Bench {
         n.put("mean_average_precision_at_r", f.mapAtR());
       });
       ObjectNode u = base.putObject("untrained");
-      u.put("precision_at_1", PmlBaseline.UNTRAINED_PRECISION_AT_1);
-      u.put("mean_average_precision_at_r", PmlBaseline.UNTRAINED_MAP_AT_R);
+      u.put("precision_at_1", baseline.untrainedPrecisionAt1());
+      u.put("mean_average_precision_at_r", baseline.untrainedMapAtR());
+      root.set("baseline", baseline.toJson());
       root.set("ratios", ratios);
       root.put("threads", threads.threads());
+      if (threads.measured()) {
+        ObjectNode probe = root.putObject("thread_probe");
+        threads.secondsPerStep().forEach((n, m) -> {
+          ObjectNode t = probe.putObject(Integer.toString(n));
+          m.forEach((k, v) -> t.put(k, sig(1e3 * v, 4)));
+        });
+        ObjectNode sp = probe.putObject("speedup_2_over_1");
+        threads.speedup2Over1().forEach((k, v) -> sp.put(k, sig(v, 3)));
+      }
       root.put("java", java);
       return root;
     }
@@ -150,16 +185,30 @@ public final class Bench {
   private final BenchOptions o;
   private final PrintWriter log;
   private final Progress progress;
+  private final Baseline baseline;
 
   /**
+   * Against the recorded PML figures ({@link Baseline#recorded()}).
+   *
    * @param options sizes and timing
    * @param log where the human-readable lines go (null: nowhere)
    * @param progress training progress (null: none)
    */
   public Bench(BenchOptions options, PrintWriter log, Progress progress) {
+    this(options, log, progress, Baseline.recorded());
+  }
+
+  /**
+   * @param options sizes and timing
+   * @param log where the human-readable lines go (null: nowhere)
+   * @param progress training progress (null: none)
+   * @param baseline the PML figures to compare with ({@link Baseline#fromPmlJson} for a side-by-side run)
+   */
+  public Bench(BenchOptions options, PrintWriter log, Progress progress, Baseline baseline) {
     this.o = Objects.requireNonNull(options, "options");
     this.log = log;
     this.progress = progress;
+    this.baseline = Objects.requireNonNull(baseline, "baseline");
   }
 
   /**
@@ -174,6 +223,7 @@ public final class Bench {
     List<BenchConfig> configs = new ArrayList<>();
     for (String n : configNames) {
       configs.add(BenchConfig.named(n, o.memorySize()));
+      baseline.figures(n);
     }
     if (configs.isEmpty()) {
       throw new IllegalArgumentException("no config to run");
@@ -192,6 +242,10 @@ public final class Bench {
         describe(train), describe(test), train.numFeatures(), o.hidden(), o.embedding(), o.batchSize(), o.seed());
     say("load average at start: %s (%d cores seen by the JVM; the machine is shared)", loadBefore,
         Runtime.getRuntime().availableProcessors());
+    say("%s", baseline.describe());
+    for (String m : baseline.mismatches(o.batchSize(), o.embedding(), train.size())) {
+      say("WARNING: not the same workload as the PML baseline: %s", m);
+    }
 
     ThreadChoice threads = o.threads() > 0 ? new ThreadChoice(o.threads(), false, Map.of())
         : probeThreads(configs, encoder, train);
@@ -205,20 +259,20 @@ public final class Bench {
       untrained = RetrievalEval.evaluate(t.encoder(), test);
     }
     say("untrained encoder: precision_at_1 %.4f, MAP@R %.4f (PML: %.3f, %.3f)", untrained.get("precision_at_1"),
-        untrained.get("mean_average_precision_at_r"), PmlBaseline.UNTRAINED_PRECISION_AT_1,
-        PmlBaseline.UNTRAINED_MAP_AT_R);
+        untrained.get("mean_average_precision_at_r"), baseline.untrainedPrecisionAt1(), baseline.untrainedMapAtR());
 
     int classes = train.classes().length;
     List<ConfigResult> results = new ArrayList<>();
     for (BenchConfig c : configs) {
       TrainerConfig tc = c.trainerConfig(encoder, o.seed());
-      PmlBaseline.Figures pml = PmlBaseline.CONFIGS.get(c.name());
+      Baseline.ConfigFigures pml = baseline.figures(c.name());
       say("%s: %s", c.name(), c.description());
       LossBench lb = lossBench(tc, Math.max(classes, 2));
-      say("  (a) loss+miner fwd+bwd: %.3f steps/s (%d steps in %.1f s, median step %.1f ms) = %.2fx PML's %.2f;%n"
+      say("  (a) loss+miner fwd+bwd: %.3f steps/s (%d steps in %.1f s, median step %.1f ms) = %.2fx PML's %.2f [%s];%n"
           + "      %.2f steps per CPU-second (the process ran %.0f%% of the wall time)", lb.stepsPerSecond(), lb.steps(),
           lb.seconds(), 1e3 * lb.medianStepSeconds(), lb.stepsPerSecond() / pml.lossStepsPerSec(),
-          pml.lossStepsPerSec(), lb.steps() / lb.cpuSeconds(), 100 * lb.cpuSeconds() / lb.seconds());
+          pml.lossStepsPerSec(), pml.lossSource().describe(), lb.steps() / lb.cpuSeconds(),
+          100 * lb.cpuSeconds() / lb.seconds());
       say("      per step, wall/CPU ms (share of CPU): %s", phases(lb.phases(), false));
 
       ConfigResult r;
@@ -236,10 +290,10 @@ public final class Bench {
           progress.finish(t.steps());
         }
         t.setPhaseTimes(null);
-        say("  (b) training: %.3f steps/s (%d steps in %.1f s, mean loss %.4f, last %.4f) = %.2fx PML's %.2f;%n"
+        say("  (b) training: %.3f steps/s (%d steps in %.1f s, mean loss %.4f, last %.4f) = %.2fx PML's %.2f [%s];%n"
             + "      %.2f steps per CPU-second (the process ran %.0f%% of the wall time)", st.stepsPerSecond(),
             st.steps(), st.seconds(), st.meanLoss(), st.lastLoss(), st.stepsPerSecond() / pml.trainStepsPerSec(),
-            pml.trainStepsPerSec(), st.steps() / cpu, 100 * cpu / st.seconds());
+            pml.trainStepsPerSec(), pml.trainSource().describe(), st.steps() / cpu, 100 * cpu / st.seconds());
         say("      per step, wall/CPU ms (share of CPU): %s", phases(ph, true));
         long e0 = System.nanoTime();
         Map<String, Double> m = RetrievalEval.evaluate(t.encoder(), test);
@@ -254,7 +308,9 @@ public final class Bench {
     }
     String loadAfter = loadAverage();
     say("load average at end: %s", loadAfter);
-    return new Result(results, untrained, threads, System.getProperty("java.version"), loadBefore, loadAfter);
+    say("%s", baseline.describe());
+    return new Result(results, untrained, threads, System.getProperty("java.version"), loadBefore, loadAfter,
+        baseline);
   }
 
   /**
@@ -389,7 +445,16 @@ public final class Bench {
     say("threads: probe of training steps (median of %d per config) with Torch.setNumThreads(1) and (2):%s%n"
         + "  using %d ATen + OpenBLAS thread%s: %.0f%% faster than %d", 2 * o.probeSteps(), b, best,
         best == 1 ? "" : "s", 100 * gain, other);
-    return new ThreadChoice(best, true, med);
+    ThreadChoice choice = new ThreadChoice(best, true, med);
+    choice.speedup2Over1().forEach((k, v) -> {
+      if (v < 1) {
+        say("  WARNING: %s is %.0f%% SLOWER with 2 threads than with 1 (%.1f vs %.1f ms/step)", k, 100 * (1 / v - 1),
+            1e3 * med.get(2).get(k), 1e3 * med.get(1).get(k));
+      } else {
+        say("  %s: 2 threads %.2fx the speed of 1", k, v);
+      }
+    });
+    return choice;
   }
 
   private static double geoLog(Map<String, Double> m) {

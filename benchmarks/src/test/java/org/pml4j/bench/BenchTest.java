@@ -59,8 +59,20 @@ class BenchTest {
     String line = r.toJson().toString();
     assertFalse(line.contains("\n"), "one line");
     JsonNode j = new ObjectMapper().readTree(line);
-    assertEquals(new TreeSet<>(List.of("configs", "pml_baseline", "ratios", "threads", "java")),
-        fields(j));
+    assertEquals(new TreeSet<>(List.of("configs", "pml_baseline", "baseline", "ratios", "threads", "thread_probe",
+        "java")), fields(j));
+    assertEquals("recorded", j.get("baseline").get("kind").asText());
+    assertTrue(log.toString().contains("PML BASELINE: RECORDED REFERENCE FIGURES FROM ANOTHER MACHINE"),
+        log.toString());
+    // the probe's figures: ms per step by thread count and config, and 2 threads' speed-up over 1 per config
+    for (String c : BenchConfig.NAMES) {
+      double one = j.get("thread_probe").get("1").get(c).asDouble();
+      double two = j.get("thread_probe").get("2").get(c).asDouble();
+      positiveFinite(j.get("thread_probe").get("1").get(c), "probe 1 " + c);
+      positiveFinite(j.get("thread_probe").get("2").get(c), "probe 2 " + c);
+      assertEquals(one / two, j.get("thread_probe").get("speedup_2_over_1").get(c).asDouble(), 0.01 * one / two);
+      assertTrue(log.toString().contains(one / two < 1 ? c + " is " : c + ": 2 threads "), log.toString());
+    }
     assertEquals(new TreeSet<>(BenchConfig.NAMES), fields(j.get("configs")));
     for (String c : BenchConfig.NAMES) {
       assertEquals(FIGURES, fields(j.get("configs").get(c)), c);
@@ -105,6 +117,7 @@ class BenchTest {
     assertEquals(Set.of("triplet_ms", "cbm_contrastive", "untrained"), fields(j.get("pml_baseline")));
     assertEquals(1, j.get("threads").asInt());
     assertFalse(r.threads().measured());
+    assertFalse(j.has("thread_probe"), "no probe when the thread count is given");
     for (String f : FIGURES) {
       positiveFinite(j.get("configs").get("cbm_contrastive").get(f), f);
     }
@@ -112,6 +125,34 @@ class BenchTest {
         TEST));
     assertThrows(IllegalArgumentException.class, () -> new Bench(tiny(1), null, null).run(List.of("triplet_ms"),
         TRAIN.head(10), TEST));
+  }
+
+  /** With bench_pml.py figures, the ratios are against them and the output names the file and thread count. */
+  @Test
+  void measuredBaselineIsUsedAndNamed(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+    java.nio.file.Path t1 = java.nio.file.Files.writeString(dir.resolve("pml-t1.json"),
+        BaselineTest.pmlLine(1, 2.5, 2.0, 20.0, 13.9, 0.831));
+    java.nio.file.Path t2 = java.nio.file.Files.writeString(dir.resolve("pml-t2.json"),
+        BaselineTest.pmlLine(2, 2.2, 1.3, 19.0, 14.8, 0.829));
+    StringWriter log = new StringWriter();
+    Bench.Result r = new Bench(tiny(1), new PrintWriter(log), null, Baseline.fromPmlJson(List.of(t1, t2)))
+        .run(List.of("cbm_contrastive"), TRAIN, TEST);
+    JsonNode j = new ObjectMapper().readTree(r.toJson().toString());
+    assertEquals(14.8, j.get("pml_baseline").get("cbm_contrastive").get("train_steps_per_sec").asDouble());
+    assertEquals(20.0, j.get("pml_baseline").get("cbm_contrastive").get("loss_steps_per_sec").asDouble());
+    double ours = j.get("configs").get("cbm_contrastive").get("train_steps_per_sec").asDouble();
+    assertEquals(ours / 14.8, j.get("ratios").get("cbm_contrastive").get("train_steps_per_sec").asDouble(),
+        0.01 * ours / 14.8);
+    assertEquals("measured", j.get("baseline").get("kind").asText());
+    assertEquals(2, j.get("baseline").get("configs").get("cbm_contrastive").get("train").get("threads").asInt());
+    assertEquals(0.8061, j.get("pml_baseline").get("untrained").get("precision_at_1").asDouble());
+    String text = log.toString();
+    assertTrue(text.contains("PML baseline: measured on this machine"), text);
+    assertTrue(text.contains("PML's 14.80 [" + t2 + ", 2 threads]"), text);
+    assertTrue(text.contains("PML's 20.00 [" + t1 + ", 1 thread]"), text);
+    assertFalse(text.contains("RECORDED"), text);
+    assertTrue(text.contains("WARNING: not the same workload as the PML baseline: " + t1 + ": PML ran batch 256, "
+        + "this run 16"), text);
   }
 
   static Set<String> fields(JsonNode n) {

@@ -1,9 +1,11 @@
 package org.pml4j.cli;
 
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import org.pml4j.bench.Baseline;
 import org.pml4j.bench.Bench;
 import org.pml4j.bench.BenchConfig;
 import org.pml4j.bench.BenchOptions;
@@ -17,15 +19,19 @@ import picocli.CommandLine.Spec;
 
 /** {@code pml4j bench}. */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-    description = {"Compares pml4j with pytorch-metric-learning's baseline on this machine kind: MLP 784-512-128 "
+    description = {"Compares pml4j with pytorch-metric-learning (PML) 2.8.1: MLP 784-512-128 "
         + "(ReLU, L2-normalized), batch 256, Adam lr 1e-3, one epoch of Fashion-MNIST. Per config: (a) loss+miner "
         + "forward+backward steps/s on fixed random normalized 256x128 embeddings, (b) training steps/s over the "
         + "epoch (with a per-phase split), (c) precision_at_1 and MAP@R of the trained encoder, test split against "
         + "itself without the self match.",
         "Configs: triplet_ms = TripletMarginLoss + MultiSimilarityMiner; cbm_contrastive = "
             + "CrossBatchMemory(ContrastiveLoss, memory_size 4096).",
-        "With --json the last line of stdout is one JSON object: {\"configs\", \"pml_baseline\", \"ratios\" (ours / "
-            + "PML's steps/s), \"threads\", \"java\"}."})
+        "PML's figures: with --pml-json, the output of ../shared/bench/bench_pml.py run on this machine (give its "
+            + "1-thread and 2-thread runs; per config and figure the faster is the baseline); without, the figures "
+            + "recorded once on another machine, which the output flags as not side by side.",
+        "With --json the last line of stdout is one JSON object: {\"configs\", \"pml_baseline\", \"baseline\" "
+            + "(which PML run each figure comes from), \"ratios\" (ours / PML's steps/s), \"threads\", "
+            + "\"thread_probe\", \"java\"}."})
 final class BenchCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
@@ -39,6 +45,10 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--configs", paramLabel = "LIST", split = ",",
       description = "configs to run, comma-separated (default: triplet_ms,cbm_contrastive)")
   List<String> configs = new ArrayList<>(BenchConfig.NAMES);
+
+  @Option(names = "--pml-json", paramLabel = "FILE", description = "bench_pml.py's output (repeatable: e.g. its "
+      + "--threads 1 and --threads 2 runs); per config and figure the faster PML run is the baseline")
+  List<Path> pmlJson = new ArrayList<>();
 
   @Option(names = "--threads", paramLabel = "T", description = "ATen and OpenBLAS threads; 0 measures 1 and 2 and "
       + "uses the faster (default: ${DEFAULT-VALUE})")
@@ -72,6 +82,7 @@ final class BenchCommand implements Callable<Integer> {
     if (threads < 0 || threads > 2) {
       throw new IllegalArgumentException("--threads must be 0 (measure), 1 or 2");
     }
+    Baseline baseline = pmlJson.isEmpty() ? Baseline.recorded() : Baseline.fromPmlJson(pmlJson);
     PrintWriter stdout = spec.commandLine().getOut();
     PrintWriter stderr = spec.commandLine().getErr();
     BenchOptions o = new BenchOptions(batchSize, hidden, embedding, memorySize, seed, threads, lossSeconds,
@@ -82,6 +93,7 @@ final class BenchCommand implements Callable<Integer> {
       if (!c.isBlank()) {
         BenchConfig.named(c.trim(), memorySize);
         names.add(c.trim());
+        baseline.figures(c.trim());
       }
     }
     LabeledDataset train = data.load("train");
@@ -104,7 +116,7 @@ final class BenchCommand implements Callable<Integer> {
         bar.finish(steps);
       }
     };
-    Bench.Result r = new Bench(o, stdout, progress).run(names, train, test);
+    Bench.Result r = new Bench(o, stdout, progress, baseline).run(names, train, test);
     if (json) {
       stdout.println(r.toJson().toString());
     }
