@@ -43,7 +43,32 @@ class DataParallelEquivalenceTest {
   static final int EMB = 4;
 
   /** One training case: fresh loss (and miner) per replica. */
-  record Case(String name, IntFunction<MetricLoss> loss, IntFunction<BaseMiner> miner, OptimizerSpec optimizer) {}
+  record Case(String name, IntFunction<MetricLoss> loss, IntFunction<BaseMiner> miner, OptimizerSpec optimizer,
+      boolean efficient) {
+    Case(String name, IntFunction<MetricLoss> loss, IntFunction<BaseMiner> miner, OptimizerSpec optimizer) {
+      this(name, loss, miner, optimizer, false);
+    }
+  }
+
+  /**
+   * PML's reference for the efficient form (tests/utils/test_distributed.py, create_efficient_batch): the sum over
+   * ranks of the loss of that rank's rows against [its rows, the other rows detached], self-comparisons removed.
+   */
+  static Tensor efficientReference(MetricLoss loss, BaseMiner miner, Tensor emb, Tensor labels) {
+    Tensor total = null;
+    for (int r = 0; r < 2; r++) {
+      Tensor curr = emb.narrow(0, r * B, B);
+      Tensor currLabels = labels.narrow(0, r * B, B);
+      Tensor others = Tensors.cat(0, emb.narrow(0, 0, r * B), emb.narrow(0, (r + 1) * B, (1 - r) * B)).detach();
+      Tensor otherLabels = Tensors.cat(0, labels.narrow(0, 0, r * B), labels.narrow(0, (r + 1) * B, (1 - r) * B));
+      Tensor ref = Tensors.cat(0, curr, others);
+      Tensor refLabels = Tensors.cat(0, currLabels, otherLabels);
+      org.pml4j.tuples.IndicesTuple tuple = Gathering.indicesTuple(currLabels, refLabels, curr, ref, miner);
+      Tensor l = loss.forward(curr, currLabels, tuple, ref, refLabels);
+      total = total == null ? l : total.add(l);
+    }
+    return total;
+  }
 
   static final class Data {
     final double[][][] x = new double[STEPS][2 * B][IN];
@@ -146,7 +171,9 @@ class DataParallelEquivalenceTest {
       try (Scope step = Scope.open()) {
         singleOpt.zeroGrad();
         Tensor emb = single.forward(data.x(s, 0, 2 * B));
-        Tensor l = loss(singleLoss, singleMiner == null ? null : singleMiner::forward, emb, data.labels(s, 0, 2 * B));
+        Tensor labels = data.labels(s, 0, 2 * B);
+        Tensor l = c.efficient ? efficientReference(singleLoss, singleMiner, emb, labels)
+            : loss(singleLoss, singleMiner == null ? null : singleMiner::forward, emb, labels);
         l.backward();
         singleOpt.step();
         if (s == 0) {
@@ -171,8 +198,9 @@ class DataParallelEquivalenceTest {
         GradientAverager avg = new GradientAverager(col, params(model));
         avg.broadcastParameters();
         assertEquals(hash(initFlat), hash(flat(model)), c.name + ": rank " + rank + " after the broadcast");
-        DistributedLossWrapper loss = new DistributedLossWrapper(c.loss.apply(rank), col);
-        DistributedMinerWrapper miner = c.miner == null ? null : new DistributedMinerWrapper(c.miner.apply(rank), col);
+        DistributedLossWrapper loss = new DistributedLossWrapper(c.loss.apply(rank), c.efficient, col);
+        DistributedMinerWrapper miner = c.miner == null ? null
+            : new DistributedMinerWrapper(c.miner.apply(rank), c.efficient, col);
         TrainOptimizer opt = c.optimizer.build(params(model), List.of());
         List<String> mine = new ArrayList<>();
         for (int s = 0; s < STEPS; s++) {
@@ -222,6 +250,17 @@ class DataParallelEquivalenceTest {
   @Test
   void contrastiveLossAdam() throws Exception {
     check(new Case("contrastive", r -> new ContrastiveLoss(), null, new Adam(0.01)));
+  }
+
+  @Test
+  void efficientContrastiveLossSgd() throws Exception {
+    check(new Case("contrastive-efficient", r -> new ContrastiveLoss(), null, new SGD(0.1), true));
+  }
+
+  @Test
+  void efficientContrastiveLossWithMultiSimilarityMinerSgd() throws Exception {
+    check(new Case("contrastive-ms-efficient", r -> new ContrastiveLoss(), r -> new MultiSimilarityMiner(),
+        new SGD(0.1), true));
   }
 
   @Test
