@@ -1,5 +1,6 @@
 package org.pml4j.distributed;
 
+import java.util.Arrays;
 import org.bytedeco.javacpp.SizeTPointer;
 import org.bytedeco.javacpp.chrono.Milliseconds;
 import org.bytedeco.pytorch.AllreduceOptions;
@@ -99,6 +100,7 @@ abstract class C10dCollective implements Collective {
       in = in.to(ScalarType.Byte); // Gloo has no bool reduction type; bytes round-trip exactly
     }
     Tensor src = in.contiguous();
+    agree(OP_ALL_GATHER, src);
     long[] shape = Tensors.shape(src);
     shape[0] *= worldSize();
     Tensor out = Tensors.zeros(src, shape);
@@ -110,6 +112,7 @@ abstract class C10dCollective implements Collective {
   public void allReduce(Tensor tensor, Reduction reduction) {
     CollectiveChecks.requireReducible(tensor, reduction);
     checkOpen("all-reduce");
+    agree(OP_ALL_REDUCE, tensor);
     AllreduceOptions opts = new AllreduceOptions();
     opts.reduceOp(new ReduceOp(ReduceOp.RedOpType.SUM));
     run("all-reduce", () -> backend.allreduce(new TensorVector(tensor), opts));
@@ -122,6 +125,7 @@ abstract class C10dCollective implements Collective {
   public void broadcast(Tensor tensor) {
     CollectiveChecks.requireInPlace(tensor, "tensor");
     checkOpen("broadcast");
+    agree(OP_BROADCAST, tensor);
     BroadcastOptions opts = new BroadcastOptions();
     opts.rootRank(0);
     run("broadcast", () -> backend.broadcast(new TensorVector(tensor), opts));
@@ -130,7 +134,73 @@ abstract class C10dCollective implements Collective {
   @Override
   public void barrier() {
     checkOpen("barrier");
+    agree(OP_BARRIER, null);
     run("barrier", backend::barrier);
+  }
+
+
+  private static final int OP_ALL_GATHER = 1;
+  private static final int OP_ALL_REDUCE = 2;
+  private static final int OP_BROADCAST = 3;
+  private static final int OP_BARRIER = 4;
+  private static final String[] OP_NAMES = {"?", "all-gather", "all-reduce", "broadcast", "barrier"};
+  private static final int MAX_DIMS = 8;
+  private static final int DESCRIPTOR = 3 + MAX_DIMS;
+
+  /**
+   * Checks that every rank is in the same collective with the same dtype and shape, before the collective itself:
+   * Gloo aborts the whole process on a size mismatch. The check is one all-gather of a fixed-size descriptor (the
+   * collective, dtype and shape), which cannot mismatch; every rank sees all descriptors and so every rank throws the
+   * same IllegalArgumentException.
+   */
+  private void agree(int op, Tensor t) {
+    long[] d = new long[DESCRIPTOR];
+    Arrays.fill(d, -1);
+    d[0] = op;
+    if (t != null) {
+      if (t.dim() > MAX_DIMS) {
+        throw new IllegalArgumentException(OP_NAMES[op] + " supports at most " + MAX_DIMS + " dimensions, got "
+            + Tensors.shapeString(t));
+      }
+      d[1] = Tensors.dtype(t).value;
+      d[2] = t.dim();
+      long[] shape = Tensors.shape(t);
+      System.arraycopy(shape, 0, d, 3, shape.length);
+    }
+    Tensor mine = Tensors.longs(d);
+    Tensor all = Tensors.zeros(mine, (long) DESCRIPTOR * worldSize());
+    run(OP_NAMES[op] + " (shape agreement)", () -> backend._allgather_base(all, mine));
+    long[] every = Tensors.toLongs(all);
+    for (int r = 0; r < worldSize(); r++) {
+      if (!Arrays.equals(every, r * DESCRIPTOR, (r + 1) * DESCRIPTOR, d, 0, DESCRIPTOR)) {
+        StringBuilder msg = new StringBuilder("ranks disagree on the collective (every rank must call the same"
+            + " collective with the same dtype and shape):");
+        for (int q = 0; q < worldSize(); q++) {
+          msg.append(" rank ").append(q).append(": ").append(describe(Arrays.copyOfRange(every, q * DESCRIPTOR,
+              (q + 1) * DESCRIPTOR))).append(';');
+        }
+        throw new IllegalArgumentException(msg.toString());
+      }
+    }
+  }
+
+  private static String describe(long[] d) {
+    int op = (int) d[0];
+    String name = op >= 1 && op < OP_NAMES.length ? OP_NAMES[op] : "op " + op;
+    if (d[2] < 0) {
+      return name;
+    }
+    long[] shape = Arrays.copyOfRange(d, 3, 3 + (int) d[2]);
+    return name + " of " + dtypeName(d[1]) + " " + Arrays.toString(shape);
+  }
+
+  private static String dtypeName(long value) {
+    for (ScalarType t : ScalarType.values()) {
+      if (t.value == value) {
+        return t.name();
+      }
+    }
+    return "dtype " + value;
   }
 
   private void run(String op, java.util.function.Supplier<Work> start) {

@@ -98,7 +98,8 @@ class GlooCollectiveTest {
             () -> c.allReduce(t, Collective.Reduction.SUM));
         double seconds = (System.nanoTime() - t0) / 1e9;
         assertTrue(seconds < 5.5, "took " + seconds + " s");
-        assertTrue(e.getMessage().contains("all-reduce failed on rank 0 of 2"), e.getMessage());
+        assertTrue(e.getMessage().contains("all-reduce") && e.getMessage().contains("failed on rank 0 of 2"),
+            e.getMessage());
         return "timed out";
       }
     });
@@ -137,6 +138,34 @@ class GlooCollectiveTest {
         return null;
       }
     });
+  }
+
+  @Test
+  void ranksThatDisagreeOnTheCollectiveGetAnExceptionNotAnAbort() throws Exception {
+    int port = Ranks.freePort();
+    List<String> messages = Ranks.run(2, 120, rank -> {
+      try (Scope s = Scope.open(); Collective c = GlooCollective.connect(at(port, rank, 2, 10000))) {
+        Tensor rows = Tensors.zeros(Tensors.of(new double[] {1}, ScalarType.Double), rank + 2, 3);
+        String first = assertThrows(IllegalArgumentException.class, () -> c.allGather(rows)).getMessage();
+        Tensor grads = Tensors.of(new double[] {1, 2, 3}, rank == 0 ? ScalarType.Double : ScalarType.Float);
+        String second = assertThrows(IllegalArgumentException.class,
+            () -> c.allReduce(grads, Collective.Reduction.SUM)).getMessage();
+        String third = assertThrows(IllegalArgumentException.class, () -> {
+          if (rank == 0) {
+            c.barrier();
+          } else {
+            c.broadcast(Tensors.of(new double[] {1}, ScalarType.Double));
+          }
+        }).getMessage();
+        c.barrier(); // the group is still usable
+        return first + "\n" + second + "\n" + third;
+      }
+    });
+    assertEquals(messages.get(0), messages.get(1));
+    String[] m = messages.get(0).split("\n");
+    assertTrue(m[0].contains("rank 0: all-gather of Double [2, 3]; rank 1: all-gather of Double [3, 3]"), m[0]);
+    assertTrue(m[1].contains("rank 0: all-reduce of Double [3]; rank 1: all-reduce of Float [3]"), m[1]);
+    assertTrue(m[2].contains("rank 0: barrier; rank 1: broadcast of Double [1]"), m[2]);
   }
 
   @Test
