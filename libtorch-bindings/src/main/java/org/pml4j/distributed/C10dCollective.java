@@ -75,6 +75,14 @@ abstract class C10dCollective implements Collective {
   /** The backend's name for messages: "Gloo" or "NCCL". */
   abstract String name();
 
+  /**
+   * {@code cpu} moved to where this backend's collectives run: Gloo keeps it on the CPU, NCCL moves it to the CUDA
+   * device of {@code like} (or the current CUDA device when {@code like} is null).
+   */
+  Tensor onBackendDevice(Tensor cpu, Tensor like) {
+    return cpu;
+  }
+
   /** The rendezvous this group was formed with. */
   public Rendezvous rendezvous() {
     return rendezvous;
@@ -167,7 +175,7 @@ abstract class C10dCollective implements Collective {
       long[] shape = Tensors.shape(t);
       System.arraycopy(shape, 0, d, 3, shape.length);
     }
-    Tensor mine = Tensors.longs(d);
+    Tensor mine = onBackendDevice(Tensors.longs(d), t);
     Tensor all = Tensors.zeros(mine, (long) DESCRIPTOR * worldSize());
     run(OP_NAMES[op] + " (shape agreement)", () -> backend._allgather_base(all, mine));
     long[] every = Tensors.toLongs(all);

@@ -1,6 +1,7 @@
 package org.pml4j.distributed;
 
 import org.bytedeco.javacpp.chrono.Milliseconds;
+import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.nccl.ProcessGroupNCCL;
 import org.pml4j.torch.Torch;
 
@@ -32,6 +33,11 @@ public final class NcclCollective extends C10dCollective {
       throw new IllegalStateException("NCCL needs CUDA, which is not available in this process");
     }
     return new NcclCollective(rendezvous);
+  }
+
+  @Override
+  Tensor onBackendDevice(Tensor cpu, Tensor like) {
+    return cpu.to(like != null ? like.device() : Torch.device("cuda"), cpu.scalar_type().intern());
   }
 
   @Override
