@@ -1,6 +1,7 @@
 package org.pml4j.distributed;
 
 import java.util.Arrays;
+import java.util.function.IntConsumer;
 import org.bytedeco.javacpp.SizeTPointer;
 import org.bytedeco.javacpp.chrono.Milliseconds;
 import org.bytedeco.pytorch.AllreduceOptions;
@@ -35,12 +36,15 @@ abstract class C10dCollective implements Collective {
   private boolean closed;
 
   /** Connects the store, then lets the subclass build the backend on it; frees the store when that fails. */
-  C10dCollective(Rendezvous r, BackendFactory factory) {
+  C10dCollective(Rendezvous r, BackendFactory factory, IntConsumer onStorePort) {
     this.rendezvous = r;
     TCPStore tcp = null;
     PrefixStore prefixed = null;
     try {
       tcp = connectStore(r);
+      if (onStorePort != null) {
+        onStorePort.accept(Short.toUnsignedInt(tcp.getPort()));
+      }
       prefixed = Scope.retain(new PrefixStore(r.prefix(), tcp));
       this.backend = Scope.retain(factory.create(prefixed, r));
     } catch (RuntimeException e) {
@@ -67,7 +71,9 @@ abstract class C10dCollective implements Collective {
     opts.port((short) r.port());
     opts.isServer(r.rank() == 0);
     opts.numWorkers(new SizeTPointer(1).put(r.worldSize()));
-    opts.waitWorkers(true);
+    // With a fixed port rank 0 can wait for every worker here; with an ephemeral port it must return first, so that
+    // the caller can publish the port (the process group's own rendezvous then waits for the peers).
+    opts.waitWorkers(r.port() != 0);
     opts.timeout(new Milliseconds(r.timeout().toMillis()));
     return Scope.retain(new TCPStore(r.host(), opts));
   }

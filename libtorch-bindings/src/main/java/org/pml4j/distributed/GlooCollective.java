@@ -1,5 +1,6 @@
 package org.pml4j.distributed;
 
+import java.util.function.IntConsumer;
 import org.bytedeco.javacpp.chrono.Milliseconds;
 import org.bytedeco.pytorch.GlooDeviceVector;
 import org.bytedeco.pytorch.ProcessGroupGloo;
@@ -16,12 +17,12 @@ import org.bytedeco.pytorch.ProcessGroupGloo;
  * }</pre>
  */
 public final class GlooCollective extends C10dCollective {
-  private GlooCollective(Rendezvous r) {
+  private GlooCollective(Rendezvous r, IntConsumer onStorePort) {
     super(r, (store, rv) -> {
       ProcessGroupGloo.Options opts = ProcessGroupGloo.Options.create(new Milliseconds(rv.timeout().toMillis()));
       opts.devices(new GlooDeviceVector(ProcessGroupGloo.createDeviceForHostname(rv.host())));
       return new ProcessGroupGloo(store, rv.rank(), rv.worldSize(), opts);
-    });
+    }, onStorePort);
   }
 
   /**
@@ -31,10 +32,23 @@ public final class GlooCollective extends C10dCollective {
    * @throws IllegalStateException when the rendezvous does not complete within its timeout
    */
   public static GlooCollective connect(Rendezvous rendezvous) {
+    return connect(rendezvous, null);
+  }
+
+  /**
+   * Joins the group, handing the store's bound TCP port to {@code onStorePort} (on the connecting thread) as soon as
+   * the store is up and before waiting for the peers: with {@code port} 0 on rank 0, that is how the other ranks learn
+   * the port (publish it through whatever channel they read).
+   *
+   * @param onStorePort called once with the store's port, or null
+   * @throws IllegalArgumentException when {@code rendezvous} is null
+   * @throws IllegalStateException when the rendezvous does not complete within its timeout
+   */
+  public static GlooCollective connect(Rendezvous rendezvous, IntConsumer onStorePort) {
     if (rendezvous == null) {
       throw new IllegalArgumentException("rendezvous must not be null");
     }
-    return new GlooCollective(rendezvous);
+    return new GlooCollective(rendezvous, onStorePort);
   }
 
   @Override

@@ -16,7 +16,7 @@ public final class NcclCollective extends C10dCollective {
       ProcessGroupNCCL.Options opts = ProcessGroupNCCL.Options.create();
       opts.timeout(new Milliseconds(rv.timeout().toMillis()));
       return new ProcessGroupNCCL(store, rv.rank(), rv.worldSize(), opts);
-    });
+    }, null);
   }
 
   /**

@@ -10,7 +10,8 @@ import java.time.Duration;
  * hanging.
  *
  * @param host the address of rank 0's store, reachable by every rank (and the address Gloo binds on this rank)
- * @param port the store's TCP port, 1..65535
+ * @param port the store's TCP port, 1..65535; 0 on rank 0 binds any free port, which {@code
+ *     GlooCollective.connect(rendezvous, onStorePort)} hands to its callback for publishing to the other ranks
  * @param rank this replica's rank, 0..worldSize-1
  * @param worldSize the number of replicas, at least 1
  * @param prefix the key prefix of this group (for instance {@code "attempt-3"}), not empty
@@ -30,8 +31,8 @@ public record Rendezvous(String host, int port, int rank, int worldSize, String 
       throw new IllegalArgumentException("host must be a host name or address, got " + (host == null ? "null" : "'"
           + host + "'"));
     }
-    if (port < 1 || port > 65535) {
-      throw new IllegalArgumentException("port must be in 1..65535, got " + port);
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("port must be in 1..65535 (or 0 on rank 0: any free port), got " + port);
     }
     if (worldSize < 1) {
       throw new IllegalArgumentException("worldSize must be at least 1, got " + worldSize);
@@ -39,6 +40,10 @@ public record Rendezvous(String host, int port, int rank, int worldSize, String 
     if (rank < 0 || rank >= worldSize) {
       throw new IllegalArgumentException("rank must be in 0.." + (worldSize - 1) + " for worldSize " + worldSize
           + ", got " + rank);
+    }
+    if (port == 0 && rank != 0) {
+      throw new IllegalArgumentException("port 0 (any free port) is for rank 0, which hosts the store; rank " + rank
+          + " must be given the port rank 0 bound");
     }
     if (prefix == null || prefix.isEmpty()) {
       throw new IllegalArgumentException("prefix must not be empty (use one prefix per attempt, e.g. 'attempt-0')");

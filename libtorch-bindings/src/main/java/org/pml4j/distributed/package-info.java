@@ -9,6 +9,15 @@
  * org.pml4j.distributed.GradientAverager}, which averages parameter gradients in buckets and broadcasts parameters from
  * rank 0, so that every replica steps its optimizer identically.
  *
+ * <p>Every collective of a c10d group first all-gathers a fixed-size descriptor (collective, dtype, shape), so that
+ * ranks that disagree get the same IllegalArgumentException instead of Gloo aborting the process; it costs one small
+ * extra round trip per collective. A lost or silent peer fails the collective with an IllegalStateException after the
+ * {@link org.pml4j.distributed.Rendezvous#timeout()}.
+ *
+ * <p>Not here (the Flink part of issue 13): choosing the trainer's parallelism, publishing rank 0's store address to
+ * the subtasks, one prefix per restart attempt, lockstep global batches at checkpoint barriers, rank-0-only
+ * publishing, overlap of the all-reduce with backward.
+ *
  * <p>Layering: above losses, miners and tuples (it wraps them), below train (a trainer uses it).
  */
 package org.pml4j.distributed;

@@ -56,6 +56,23 @@ class GlooCollectiveTest {
   }
 
   @Test
+  void rankZeroCanBindAnyFreePortAndPublishIt() throws Exception {
+    java.util.concurrent.CompletableFuture<Integer> published = new java.util.concurrent.CompletableFuture<>();
+    List<double[]> out = Ranks.run(2, 120, rank -> {
+      int port = rank == 0 ? 0 : published.join();
+      try (Scope s = Scope.open(); Collective c = GlooCollective.connect(at(port, rank, 2, 20000),
+          rank == 0 ? published::complete : null)) {
+        return Tensors.toDoubles(c.allGather(Tensors.of(new double[] {rank}, ScalarType.Double)));
+      }
+    });
+    assertTrue(published.get() > 0, "published port " + published.get());
+    assertArrayEquals(new double[] {0, 1}, out.get(0));
+    assertArrayEquals(new double[] {0, 1}, out.get(1));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> at(0, 1, 2, 1000));
+    assertTrue(e.getMessage().contains("port 0"), e.getMessage());
+  }
+
+  @Test
   void aPeerThatNeverJoinsFailsTheRendezvousWithinTheTimeout() {
     int port = Ranks.freePort();
     long t0 = System.nanoTime();
@@ -111,7 +128,7 @@ class GlooCollectiveTest {
     assertThrows(IllegalArgumentException.class, () -> at(1234, 2, 2, 1000));
     assertThrows(IllegalArgumentException.class, () -> at(1234, -1, 2, 1000));
     assertThrows(IllegalArgumentException.class, () -> at(1234, 0, 0, 1000));
-    assertThrows(IllegalArgumentException.class, () -> at(0, 0, 2, 1000));
+    assertThrows(IllegalArgumentException.class, () -> at(-1, 0, 2, 1000));
     assertThrows(IllegalArgumentException.class, () -> at(1234, 0, 2, 0));
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> new Rendezvous("127.0.0.1", 1234, 0, 2, "", Duration.ofSeconds(1)));
