@@ -29,7 +29,7 @@ class ArchitectureTest {
   static final String[] CORE = {"org.pml4j.torch..", "org.pml4j.tuples..", "org.pml4j.validation..",
       "org.pml4j.distances..", "org.pml4j.reducers..", "org.pml4j.regularizers..", "org.pml4j.losses..",
       "org.pml4j.miners..", "org.pml4j.samplers..", "org.pml4j.accuracy..", "org.pml4j.spec..", "org.pml4j.nn..",
-      "org.pml4j.train..", "org.pml4j.data.."};
+      "org.pml4j.train..", "org.pml4j.data..", "org.pml4j.distributed.."};
 
 
   static JavaClasses main;

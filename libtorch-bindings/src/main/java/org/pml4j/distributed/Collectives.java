@@ -1,0 +1,30 @@
+package org.pml4j.distributed;
+
+/** Picks the collective for a device: one process needs none, CPU uses Gloo, CUDA uses NCCL. */
+public final class Collectives {
+  private Collectives() {}
+
+  /**
+   * The collective for {@code rendezvous} on {@code device}: a {@link SingleProcessCollective} at world size 1, else a
+   * {@link GlooCollective} for {@code "cpu"} and an {@link NcclCollective} for {@code "cuda"} / {@code "cuda:N"}.
+   *
+   * @throws IllegalArgumentException when an argument is null or the device is neither cpu nor cuda
+   * @throws IllegalStateException when the group cannot be formed (see the implementations)
+   */
+  public static Collective connect(Rendezvous rendezvous, String device) {
+    if (rendezvous == null) {
+      throw new IllegalArgumentException("rendezvous must not be null");
+    }
+    if (device == null) {
+      throw new IllegalArgumentException("device must be 'cpu' or 'cuda[:N]', got null");
+    }
+    boolean cuda = device.equals("cuda") || device.startsWith("cuda:");
+    if (!cuda && !device.equals("cpu")) {
+      throw new IllegalArgumentException("device must be 'cpu' or 'cuda[:N]', got '" + device + "'");
+    }
+    if (rendezvous.worldSize() == 1) {
+      return new SingleProcessCollective();
+    }
+    return cuda ? NcclCollective.connect(rendezvous) : GlooCollective.connect(rendezvous);
+  }
+}

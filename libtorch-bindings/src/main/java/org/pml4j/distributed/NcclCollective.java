@@ -1,0 +1,47 @@
+package org.pml4j.distributed;
+
+import org.bytedeco.javacpp.chrono.Milliseconds;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.nccl.ProcessGroupNCCL;
+import org.pml4j.torch.Torch;
+
+/**
+ * A {@link Collective} on c10d's {@code ProcessGroupNCCL} (CUDA tensors, one GPU per rank), formed like {@link
+ * GlooCollective}. Needs a CUDA build of LibTorch (the {@code cuda} Maven profile) and a GPU; the class is only loaded
+ * when {@link Collectives#connect(Rendezvous, String)} is asked for a CUDA device. Not exercised by the CPU-only tests.
+ */
+public final class NcclCollective extends C10dCollective {
+  private NcclCollective(Rendezvous r) {
+    super(r, (store, rv) -> {
+      ProcessGroupNCCL.Options opts = ProcessGroupNCCL.Options.create();
+      opts.timeout(new Milliseconds(rv.timeout().toMillis()));
+      return new ProcessGroupNCCL(store, rv.rank(), rv.worldSize(), opts);
+    }, null);
+  }
+
+  /**
+   * Joins the group.
+   *
+   * @throws IllegalArgumentException when {@code rendezvous} is null
+   * @throws IllegalStateException when CUDA is not available or the rendezvous does not complete within its timeout
+   */
+  public static NcclCollective connect(Rendezvous rendezvous) {
+    if (rendezvous == null) {
+      throw new IllegalArgumentException("rendezvous must not be null");
+    }
+    if (!Torch.cudaAvailable()) {
+      throw new IllegalStateException("NCCL needs CUDA, which is not available in this process");
+    }
+    return new NcclCollective(rendezvous);
+  }
+
+  @Override
+  Tensor onBackendDevice(Tensor cpu, Tensor like) {
+    return cpu.to(like != null ? like.device() : Torch.device("cuda"), cpu.scalar_type().intern());
+  }
+
+  @Override
+  String name() {
+    return "NCCL";
+  }
+}
