@@ -89,9 +89,9 @@ class SpecValidationTest {
 
   @Test
   void textAfterTheSpecIsRejected() {
-    assertMessage("{\"class\": \"TripletMarginLoss\"} xyz", "spec is not valid JSON");
-    assertMessage("{\"class\": \"TripletMarginLoss\"} {\"class\": \"ContrastiveLoss\"}", "spec is not valid JSON");
-    assertMessage("\"MeanReducer\" 1", "spec is not valid JSON");
+    assertMessage("{\"class\": \"TripletMarginLoss\"} xyz", "spec: not valid JSON at line 1");
+    assertMessage("{\"class\": \"TripletMarginLoss\"} {\"class\": \"ContrastiveLoss\"}", "spec: not valid JSON at line 1");
+    assertMessage("\"MeanReducer\" 1", "spec: not valid JSON at line 1");
     assertMessage("", "spec is empty");
     assertThrows(IllegalArgumentException.class, () -> Registry.build((String) null));
     // whitespace after it is fine
