@@ -23,6 +23,17 @@ final class TrainerStateGolden {
   static final String BLOB = "state/trainer-state-v1.bin";
   static final String OPERATOR_SNAPSHOT = "state/trainer-operator-v1.snapshot";
 
+  /**
+   * SHA-256 of the ONNX of versions 0..4 that main's TrainerOperator (6131a1d) emitted for all {@link #RECORDS} records
+   * and the end of the input, in one run that never stopped (same bytes in two runs).
+   */
+  static final java.util.List<String> STRAIGHT_RUN_ONNX_SHA256 = java.util.List.of(
+      "b3d60de66cbf1e7200bf98f77831dc600e4fda23fa828b3c911e20592db3c55e",
+      "3a0ae0ebacfc50358c3ed5b0f263ae86ea415d6d615726e4f9ee6c2daa13e650",
+      "738d7edec6eb0ff38f197db474371c9f16282ed7087e92fd9572daa85f2630a7",
+      "d68eea4afb08537c28a2d57cee80af4aff7b84de378cf231115842c000ad8b67",
+      "e66b326db5eaea3767ef11ae47588d3c1c64b110c9a6d290deb527ce0a74fd90");
+
   private TrainerStateGolden() {}
 
   static TrainerConfig config() {
