@@ -2,9 +2,11 @@ package org.pml4j.nn;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.PointerScope;
@@ -31,6 +33,7 @@ import org.pml4j.torch.Torch;
  */
 public abstract class Layer {
   private boolean training = true;
+  private final List<Pointer> owned = new ArrayList<>();
 
   protected Layer() {
     Torch.ensureLoaded();
@@ -145,14 +148,38 @@ public abstract class Layer {
 
   // ---------------------------------------------------------------- helpers for subclasses
 
-  /** Detaches a freshly made native object from the innermost open scope, so it outlives the step. */
-  protected static <P extends Pointer> P keep(P p) {
+  /**
+   * Takes ownership of a freshly made native object (a LibTorch module): detaches it from the innermost open scope, so
+   * it outlives the step, and frees it in {@link #close()}.
+   */
+  protected final <P extends Pointer> P keep(P p) {
     PointerScope scope = PointerScope.getInnerScope();
     if (scope != null) {
       p.retainReference();
       scope.detach(p);
     }
+    owned.add(p);
     return p;
+  }
+
+  /** The layers this one is built from (closed with it); none by default. */
+  protected List<Layer> children() {
+    return List.of();
+  }
+
+  /**
+   * Frees this layer's native modules, and so its parameters, buffers and their gradients, now rather than when the
+   * garbage collector finds them (tensors handed out earlier keep their own storage). The layer cannot run afterwards
+   * (LibTorch calls on a freed module throw). Idempotent.
+   */
+  public void close() {
+    for (Layer c : children()) {
+      c.close();
+    }
+    for (int i = owned.size() - 1; i >= 0; i--) {
+      owned.get(i).deallocate();
+    }
+    owned.clear();
   }
 
   static Map<String, Tensor> toMap(StringTensorDict d) {

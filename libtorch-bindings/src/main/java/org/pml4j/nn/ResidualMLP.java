@@ -113,4 +113,9 @@ public final class ResidualMLP extends Layer {
   public Linear fc2() {
     return fc2;
   }
+
+  @Override
+  protected java.util.List<Layer> children() {
+    return java.util.List.of(norm, fc1, fc2);
+  }
 }

@@ -196,4 +196,9 @@ public final class Sequential extends Layer {
   public long inputSize() {
     return product(inputShape, 0, inputShape.length);
   }
+
+  @Override
+  protected List<Layer> children() {
+    return layers;
+  }
 }

@@ -71,7 +71,9 @@ public abstract class OptimizerSpec {
     if (params == null || params.isEmpty()) {
       throw new IllegalArgumentException(getClass().getSimpleName() + ": no parameters to optimize");
     }
-    Optimizer opt = keep(create(new TensorVector(params.toArray(new Tensor[0])), options(lr)));
+    TensorVector group0 = new TensorVector(params.toArray(new Tensor[0]));
+    Optimizer opt = keep(create(group0, options(lr)));
+    group0.deallocate(); // the optimizer holds its own handles of the parameters
     int groups = 1;
     if (lossParams != null && !lossParams.isEmpty()) {
       opt.add_param_group(new OptimizerParamGroup(new TensorVector(lossParams.toArray(new Tensor[0])),
