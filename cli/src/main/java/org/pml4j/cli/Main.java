@@ -5,7 +5,6 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.pml4j.conformance.ConformanceReport;
 import org.pml4j.spec.Registry;
-import org.pml4j.torch.Soak;
 import org.pml4j.torch.Torch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -16,7 +15,7 @@ import picocli.CommandLine.Parameters;
 @Command(name = "pml4j", mixinStandardHelpOptions = true, version = "pml4j 0.1.0",
     description = "Metric learning for JVM pipelines: pytorch-metric-learning on LibTorch.",
     subcommands = {TrainCommand.class, ExportCommand.class, EvalCommand.class, BenchCommand.class, StreamCommand.class,
-        Main.Conformance.class, Main.Components.class, Main.SoakCmd.class, CommandLine.HelpCommand.class})
+        Main.Conformance.class, Main.Components.class, SoakCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
   @Override
   public void run() {
@@ -80,53 +79,6 @@ public final class Main implements Runnable {
       ConformanceReport report = new ConformanceReport().run(dirs);
       report.print(System.out, verbose);
       return report.anyFailed() ? 1 : 0;
-    }
-  }
-
-  /** {@code pml4j soak}. */
-  @Command(name = "soak", mixinStandardHelpOptions = true,
-      description = {"Runs many miner + loss + backward steps on random batches and reports the resident set size, "
-          + "to check that native memory stays flat.",
-          "Exit status 1 when the final RSS exceeds the post-warm-up RSS by more than --max-growth."})
-  static final class SoakCmd implements Callable<Integer> {
-    @Option(names = "--loss", description = "loss spec (default: ${DEFAULT-VALUE})")
-    String loss = "{\"class\": \"TripletMarginLoss\"}";
-
-    @Option(names = "--miner", description = "miner spec (default: ${DEFAULT-VALUE}); 'none' for no miner")
-    String miner = "{\"class\": \"MultiSimilarityMiner\"}";
-
-    @Option(names = "--steps", description = "steps (default: ${DEFAULT-VALUE})")
-    long steps = 100_000;
-
-    @Option(names = "--warmup", description = "steps before the reference RSS sample (default: ${DEFAULT-VALUE})")
-    long warmup = 1000;
-
-    @Option(names = "--batch", description = "batch size (default: ${DEFAULT-VALUE})")
-    int batch = 256;
-
-    @Option(names = "--dim", description = "embedding size (default: ${DEFAULT-VALUE})")
-    int dim = 128;
-
-    @Option(names = "--classes", description = "classes per batch (default: ${DEFAULT-VALUE})")
-    int classes = 32;
-
-    @Option(names = "--every", description = "RSS sample interval in steps (default: ${DEFAULT-VALUE})")
-    long every = 1000;
-
-    @Option(names = "--max-growth", description = "allowed RSS growth after warm-up (default: ${DEFAULT-VALUE})")
-    double maxGrowth = 0.10;
-
-    @Option(names = "--threads", description = "ATen and OpenBLAS threads (default: ${DEFAULT-VALUE})")
-    int threads = 1;
-
-    @Override
-    public Integer call() {
-      Torch.setNumThreads(threads);
-      java.util.List<Soak.Sample> samples = Soak.run(loss, "none".equals(miner) ? null : miner, steps, batch, dim,
-          classes, every, System.out);
-      Soak.Report r = Soak.report(samples, warmup);
-      System.out.println(r);
-      return r.growth() > maxGrowth ? 1 : 0;
     }
   }
 

@@ -179,6 +179,7 @@ final class TrainCommand implements Callable<Integer> {
       m.put("epochs", epochs);
       m.put("batch_size", batchSize);
       m.put("steps", trainer.steps());
+      m.put("skipped_nonfinite", trainer.skippedNonfinite()); // batches the trainer's non-finite guard skipped
       if (resume != null) {
         m.put("resumed_from", resume.toString());
         m.put("resumed_at_step", startStep);

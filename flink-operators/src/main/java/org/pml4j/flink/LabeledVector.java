@@ -16,6 +16,13 @@ public class LabeledVector {
   public Long label;
   /** Features; flattened per-sample input of the encoder. */
   public float[] features;
+  /**
+   * Why the parser could not read the record (a {@link RejectedRecord} reason code: {@code malformed},
+   * {@code bad_label}), or null for a record it could read; {@link ValidateFunction} rejects the record with it.
+   */
+  public String parseReason;
+  /** The parser's detail for {@link #parseReason} ("label 99999999999999999999 is outside the int64 range"). */
+  public String parseDetail;
 
   public LabeledVector() {}
 
@@ -28,7 +35,17 @@ public class LabeledVector {
   @Override
   public boolean equals(Object o) {
     return o instanceof LabeledVector v && v.id == id && Objects.equals(v.label, label)
-        && Arrays.equals(v.features, features);
+        && Arrays.equals(v.features, features) && Objects.equals(v.parseReason, parseReason)
+        && Objects.equals(v.parseDetail, parseDetail);
+  }
+
+  /** Marks the record unreadable (the first problem found wins); returns it. */
+  LabeledVector invalid(String reason, String detail) {
+    if (parseReason == null) {
+      parseReason = reason;
+      parseDetail = detail;
+    }
+    return this;
   }
 
   @Override

@@ -12,8 +12,10 @@ import org.apache.flink.core.fs.FSDataInputStream;
 
 /**
  * A {@link org.apache.flink.connector.file.src.FileSource} format reading one {@link LabeledVector} per line, as CSV or
- * JSON lines ({@link RecordParsers} describes both). Blank lines are skipped; every other line gives a record, with
- * unreadable content left for {@link ValidateFunction} to reject.
+ * JSON lines ({@link RecordParsers} describes both). A UTF-8 byte-order mark is dropped; blank lines are skipped;
+ * every other line is the header (CSV, first line only, by {@link RecordParsers#headerLayout}'s rule) or gives a
+ * record, with unreadable content marked for {@link ValidateFunction} to reject (its detail starts with
+ * {@code line N:}). So every line of a file is trained on or in the rejected output.
  *
  * <p>Replayable: a file is read whole and in order by one reader, and the reader's checkpointed position is the number
  * of records already emitted, so a restored job resumes at the same record (FileSource's {@code SimpleStreamFormat}
@@ -45,30 +47,59 @@ public final class LabeledVectorFormat extends SimpleStreamFormat<LabeledVector>
     BufferedReader in = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8));
     return new StreamFormat.Reader<>() {
       private long position;
+      private long lineNo;
       private boolean first = true;
+      private String pending;
+      private long pendingNo;
       private RecordParsers.CsvLayout layout = RecordParsers.CsvLayout.DEFAULT;
+
+      /** The next non-blank line (the pending one first), with {@link #lineNo} set to its number; null at the end. */
+      private String nextLine() throws IOException {
+        if (pending != null) {
+          String l = pending;
+          pending = null;
+          lineNo = pendingNo;
+          return l;
+        }
+        String line;
+        while ((line = in.readLine()) != null) {
+          lineNo++;
+          if (lineNo == 1) {
+            line = RecordParsers.stripBom(line);
+          }
+          if (!line.isBlank()) {
+            return line;
+          }
+        }
+        return null;
+      }
 
       @Override
       public LabeledVector read() throws IOException {
-        String line;
-        while ((line = in.readLine()) != null) {
-          if (line.isBlank()) {
-            continue;
-          }
-          if (syntax == Syntax.JSON_LINES) {
-            return RecordParsers.parseJson(line, position++);
-          }
-          if (first) {
-            first = false;
-            RecordParsers.CsvLayout h = RecordParsers.headerLayout(line);
-            if (h != null) {
-              layout = h;
-              continue;
-            }
-          }
-          return RecordParsers.parseCsv(line, layout, position++);
+        String line = nextLine();
+        if (line == null) {
+          return null;
         }
-        return null;
+        if (syntax == Syntax.JSON_LINES) {
+          return located(RecordParsers.parseJson(line, position++), lineNo);
+        }
+        if (first) {
+          first = false;
+          long no = lineNo;
+          String next = nextLine();
+          pending = next;
+          pendingNo = lineNo;
+          lineNo = no;
+          RecordParsers.CsvLayout h = RecordParsers.headerLayout(line, next);
+          if (h != null) {
+            layout = h;
+            return read();
+          }
+          if (RecordParsers.looksLikeNames(line)) {
+            return located(RecordParsers.strayFirstLine(line, next, position++), no);
+          }
+        }
+        return located(RecordParsers.parseCsv(line, layout, position++), lineNo);
       }
 
       @Override
@@ -76,6 +107,14 @@ public final class LabeledVectorFormat extends SimpleStreamFormat<LabeledVector>
         in.close();
       }
     };
+  }
+
+  /** Prefixes a parse problem's detail with the line number, so that the rejected line can be found. */
+  private static LabeledVector located(LabeledVector v, long lineNo) {
+    if (v.parseDetail != null) {
+      v.parseDetail = "line " + lineNo + ": " + v.parseDetail;
+    }
+    return v;
   }
 
   @Override

@@ -9,6 +9,17 @@ public class RejectedRecord {
   public static final String NON_FINITE = "non_finite";
   public static final String MISSING_LABEL = "missing_label";
   public static final String MISSING_FEATURES = "missing_features";
+  /** A feature beyond the validation's magnitude bound ({@code max_abs_feature}). */
+  public static final String OUT_OF_RANGE = "out_of_range";
+  /** A line or value the parser could not read (not JSON, a value that is not a number, a stray first line). */
+  public static final String MALFORMED = "malformed";
+  /** A label that is not an integer of the int64 range ("3.5", "abc", 99999999999999999999, true). */
+  public static final String BAD_LABEL = "bad_label";
+  /**
+   * A record of a batch the trainer skipped because its encoder output, loss or gradient was not finite (the whole
+   * batch is rejected: the step is all or nothing).
+   */
+  public static final String NONFINITE_STEP = "nonfinite_step";
 
   /** The record (as received). */
   public LabeledVector record;

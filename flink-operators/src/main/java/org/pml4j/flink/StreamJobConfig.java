@@ -90,6 +90,13 @@ public class StreamJobConfig {
   public long publishEverySteps = 50;
   public double publishEverySeconds;
   public boolean trainFinalPartialBatch;
+  /**
+   * Validation rejects a record with a feature of larger magnitude (reason {@code out_of_range}); 0: no bound. The
+   * default, 1e12, is far above any normalized or raw-pixel input and far enough below float32's 3.4e38 that a
+   * typical encoder's products, squares and norms cannot overflow on one record (a record of 3e38 values overflows
+   * the first Linear layer). The trainer's non-finite guard stays behind it for what a bound cannot foresee.
+   */
+  public double maxAbsFeature = ValidateFunction.DEFAULT_MAX_ABS;
   public boolean verifyExport = true;
   public int embedParallelism = 1;
   /**

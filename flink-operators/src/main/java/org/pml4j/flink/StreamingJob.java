@@ -54,7 +54,8 @@ import org.pml4j.train.TrainerConfig;
  *                     └─► queries (every k-th) ─► EmbedOperator (p=N, model broadcast) ─► embeddings
  * </pre>
  *
- * (With {@code queries = heldout} the embed operator serves the held-out stream instead. The evaluator scores versions
+ * (The trainer also sends the records of a step it skipped as non-finite to rejected.jsonl, reason
+ * {@code nonfinite_step}. With {@code queries = heldout} the embed operator serves the held-out stream instead. The evaluator scores versions
  * on a background thread, which versions is {@code evaluate}: {@code latest}, {@code every} or {@code none} — see
  * {@link RetrievalEvaluator}.)
  *
@@ -63,7 +64,8 @@ import org.pml4j.train.TrainerConfig;
  *
  * <pre>{@code
  * {"model_versions": 11, "final": {"version", "step", "precision_at_1", "mean_average_precision_at_r"},
- *  "untrained": {...}, "samples_per_sec": ..., "rejected": 0, "refresh_latency_ms": {"p50", "max", "count"}, ...}
+ *  "untrained": {...}, "samples_per_sec": ..., "rejected": 0, "skipped_nonfinite": 0,
+ *  "refresh_latency_ms": {"p50", "max", "count"}, ...}
  * }</pre>
  *
  * <p>Checkpoints go to {@code DIR/checkpoints} (filesystem storage) every {@code checkpoint_interval_ms}; a task
@@ -147,6 +149,26 @@ public final class StreamingJob {
    * Adds the whole topology to {@code env} (sources, validation, trainer, publisher, embed operator, evaluator and the
    * report sinks under {@code c.outputDir}).
    */
+  /**
+   * An input file or directory of the job, checked before the job is built (a missing file would otherwise fail
+   * inside Flink's source enumerator, after the job started, with its restarts and stack traces).
+   *
+   * @throws IllegalArgumentException naming the key and the path when it does not exist or cannot be read
+   */
+  static Path inputPath(String key, String path) {
+    if (path == null || path.isBlank()) {
+      throw new IllegalArgumentException(key + " is required for this dataset");
+    }
+    Path p = Path.of(path).toAbsolutePath();
+    if (!Files.exists(p)) {
+      throw new IllegalArgumentException(key + ": no such file or directory " + p);
+    }
+    if (!Files.isReadable(p)) {
+      throw new IllegalArgumentException(key + ": cannot read " + p);
+    }
+    return p;
+  }
+
   public static void build(StreamExecutionEnvironment env, StreamJobConfig c, TrainerFactory factory) {
     Path dir = Path.of(c.outputDir).toAbsolutePath();
     int dim = dimension(c);
@@ -172,12 +194,12 @@ public final class StreamingJob {
             c.heldoutRecordsPerSecond), "heldout-source");
       }
       case "csv" -> {
-        train = source(env, Sources.csv(Path.of(c.trainPath)), "train-source");
-        heldout = source(env, Sources.csv(Path.of(c.heldoutPath)), "heldout-source");
+        train = source(env, Sources.csv(inputPath("train_path", c.trainPath)), "train-source");
+        heldout = source(env, Sources.csv(inputPath("heldout_path", c.heldoutPath)), "heldout-source");
       }
       case "jsonl" -> {
-        train = source(env, Sources.jsonLines(Path.of(c.trainPath)), "train-source");
-        heldout = source(env, Sources.jsonLines(Path.of(c.heldoutPath)), "heldout-source");
+        train = source(env, Sources.jsonLines(inputPath("train_path", c.trainPath)), "train-source");
+        heldout = source(env, Sources.jsonLines(inputPath("heldout_path", c.heldoutPath)), "heldout-source");
       }
       case "kafka" -> {
         StreamJobConfig.Kafka k = c.kafka;
@@ -189,18 +211,18 @@ public final class StreamingJob {
       default -> throw new IllegalArgumentException("unknown dataset " + c.dataset);
     }
 
-    SingleOutputStreamOperator<LabeledVector> validTrain = train.process(new ValidateFunction(dim, true))
+    SingleOutputStreamOperator<LabeledVector> validTrain = train.process(new ValidateFunction(dim, true, c.maxAbsFeature))
         .name("validate-train").uid("validate-train").setParallelism(1);
-    SingleOutputStreamOperator<LabeledVector> validHeldout = heldout.process(new ValidateFunction(dim, true))
+    SingleOutputStreamOperator<LabeledVector> validHeldout = heldout.process(new ValidateFunction(dim, true, c.maxAbsFeature))
         .name("validate-heldout").uid("validate-heldout").setParallelism(1);
-    validTrain.getSideOutput(ValidateFunction.REJECTED).union(validHeldout.getSideOutput(ValidateFunction.REJECTED))
-        .map(StreamingJob::rejectedJson).returns(Types.STRING).name("rejected-json").uid("rejected-json")
-        .setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(REJECTED))).name("rejected").uid("rejected")
-        .setParallelism(1);
-
     TrainerOperator.Settings settings = new TrainerOperator.Settings(c.batchSize, c.publishEverySteps,
         Math.round(c.publishEverySeconds * 1000), true, c.trainFinalPartialBatch, c.verifyExport);
     SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(validTrain, factory, tc, settings);
+    validTrain.getSideOutput(ValidateFunction.REJECTED).union(validHeldout.getSideOutput(ValidateFunction.REJECTED),
+            models.getSideOutput(TrainerOperator.REJECTED))
+        .map(StreamingJob::rejectedJson).returns(Types.STRING).name("rejected-json").uid("rejected-json")
+        .setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(REJECTED))).name("rejected").uid("rejected")
+        .setParallelism(1);
     ModelPublisherSink.apply(models, dir.resolve(MODELS), c.keepModels);
     models.map(StreamingJob::updateJson).returns(Types.STRING).name("update-json").uid("update-json")
         .setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(MODEL_UPDATES))).name("model-updates")
@@ -271,6 +293,10 @@ public final class StreamingJob {
    */
   @SuppressWarnings("try")
   public static JsonNode run(StreamJobConfig c, TrainerFactory factory, PrintStream log) throws Exception {
+    if (c.dataset.equals("csv") || c.dataset.equals("jsonl")) {
+      inputPath("train_path", c.trainPath); // before anything starts or is removed
+      inputPath("heldout_path", c.heldoutPath);
+    }
     Path dir = Path.of(c.outputDir).toAbsolutePath();
     clean(dir);
     Files.createDirectories(dir);
@@ -399,6 +425,8 @@ public final class StreamingJob {
     s.put("job_seconds", jobSeconds);
     Object rejected = r.getAccumulatorResult(ValidateFunction.ACCUMULATOR);
     s.put("rejected", rejected == null ? 0 : ((Number) rejected).longValue());
+    Object skippedSteps = r.getAccumulatorResult(TrainerOperator.SKIPPED_ACCUMULATOR);
+    s.put("skipped_nonfinite", skippedSteps == null ? 0 : ((Number) skippedSteps).longValue());
     Object hist = r.getAccumulatorResult(EmbedOperator.LATENCY_ACCUMULATOR);
     ObjectNode lat = s.putObject("refresh_latency_ms");
     List<Integer> values = new ArrayList<>();

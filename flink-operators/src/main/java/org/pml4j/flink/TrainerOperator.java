@@ -57,12 +57,27 @@ import org.pml4j.train.TrainingEngine;
  * {@code samplesPerSecond}, {@code steps}, {@code samples}, {@code queueFill} (the CrossBatchMemory queue),
  * {@code batchFill} (records waiting for the next step), {@code modelVersion} (last published), {@code stepMillis}
  * (last step), {@code skipped} (records the trainer could not use: wrong width, no label, non-finite; validate
- * upstream).
+ * upstream), {@code skipped_nonfinite} (steps skipped).
+ *
+ * <p><b>Non-finite steps.</b> When the trainer's guard skips a step ({@link org.pml4j.train.StepResult#skipped()}: the
+ * encoder output, loss or a gradient was not finite, e.g. a record of 3e38 values that overflows float32 in the
+ * encoder), nothing of the model changes, the batch's records go to the side output {@link #REJECTED} with reason
+ * {@link RejectedRecord#NONFINITE_STEP}, they are added to the {@link ValidateFunction#ACCUMULATOR} rejected count, and
+ * the step is counted in {@link #SKIPPED_ACCUMULATOR} and the {@link #METRIC_SKIPPED_NONFINITE} metric. The job goes on.
  */
 public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     implements OneInputStreamOperator<LabeledVector, ModelUpdate>, BoundedOneInput {
   private static final long serialVersionUID = 1L;
   private static final org.slf4j.Logger LOGGER = org.slf4j.LoggerFactory.getLogger(TrainerOperator.class);
+  /**
+   * The side output of the records of batches the trainer skipped (reason {@link RejectedRecord#NONFINITE_STEP}): the
+   * same tag as {@link ValidateFunction#REJECTED}.
+   */
+  public static final org.apache.flink.util.OutputTag<RejectedRecord> REJECTED = ValidateFunction.REJECTED;
+  /** Job accumulator (a LongCounter): steps the trainer's non-finite guard skipped. */
+  public static final String SKIPPED_ACCUMULATOR = "pml4j.skipped_nonfinite";
+  /** ModelUpdate metric: steps skipped so far by the trainer's non-finite guard. */
+  public static final String METRIC_SKIPPED_NONFINITE = TrainingEngine.METRIC_SKIPPED_NONFINITE;
   /** ModelUpdate metric: the mean loss of the steps since the previous version. */
   public static final String METRIC_LOSS = TrainingEngine.METRIC_LOSS;
   /** ModelUpdate metric: the loss of the version's last step. */
@@ -156,7 +171,17 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     TrainerConfig config = TrainerConfigs.fromJson(configJson);
     Torch.ensureLoaded();
     Torch.setNumThreads(Math.max(1, config.threads()));
-    engine = new TrainingEngine(factory.apply(config), settings.engine(), this::emit);
+    engine = new TrainingEngine(factory.apply(config), settings.engine(), new TrainingEngine.Listener() {
+      @Override
+      public void publish(TrainingEngine.Publication p, CheckpointableTrainer trainer) {
+        emit(p, trainer);
+      }
+
+      @Override
+      public void skippedStep(List<TrainingEngine.TrainingRecord> records, String reason) {
+        rejectBatch(records, reason);
+      }
+    });
     restored = false;
     if (context.isRestored()) {
       List<byte[]> blobs = new ArrayList<>();
@@ -183,6 +208,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     Counter steps = g.counter("steps", new EngineCounter(() -> engine.steps()));
     Counter samples = g.counter("samples", new EngineCounter(() -> engine.metrics().samples()));
     skipped = g.counter("skipped");
+    g.counter(METRIC_SKIPPED_NONFINITE, new EngineCounter(() -> engine.metrics().skippedNonfinite()));
     g.meter("stepsPerSecond", new MeterView(steps, 10));
     g.meter("samplesPerSecond", new MeterView(samples, 10));
     g.gauge(METRIC_LOSS, (Gauge<Double>) () -> engine.metrics().lastLoss());
@@ -236,6 +262,16 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
         p.createdAtMillis())));
   }
 
+  /** The records of a step the trainer's non-finite guard skipped, to the rejected side output. */
+  private void rejectBatch(List<TrainingEngine.TrainingRecord> records, String reason) {
+    LOGGER.warn("pml4j trainer: step skipped ({}); {} records to the rejected output", reason, records.size());
+    String detail = "training step skipped: " + reason + " (batch of " + records.size() + " records)";
+    for (TrainingEngine.TrainingRecord r : records) {
+      LabeledVector v = new LabeledVector(r.id(), r.label(), r.features());
+      output.collect(REJECTED, new StreamRecord<>(new RejectedRecord(v, RejectedRecord.NONFINITE_STEP, detail)));
+    }
+  }
+
   @Override
   public void endInput() {
     int dropped = engine.endInput();
@@ -253,6 +289,12 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
 
   @Override
   public void close() throws Exception {
+    // Called on the normal end of the last attempt: publish the (restored + new) totals once.
+    if (engine != null && getRuntimeContext() != null) {
+      TrainingEngine.Metrics m = engine.metrics();
+      getRuntimeContext().getLongCounter(ValidateFunction.ACCUMULATOR).add(m.nonfiniteRecords());
+      getRuntimeContext().getLongCounter(SKIPPED_ACCUMULATOR).add(m.skippedNonfinite());
+    }
     try {
       if (engine != null) {
         engine.close();

@@ -16,12 +16,16 @@ import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
 
 /**
- * Checks each record before training or embedding: a feature vector of the expected dimension, every value finite,
- * and (when required) a label. Good records go to the main output; bad ones go to the side output {@link #REJECTED}
+ * Checks each record before training or embedding: a feature vector of the expected dimension, every value finite
+ * and within the magnitude bound ({@link #DEFAULT_MAX_ABS} unless given), and (when required) a label. Good records go to the main output; bad ones go to the side output {@link #REJECTED}
  * with a reason, and are counted, and the job keeps running.
  *
+ * <p>A record the parser could not read ({@link LabeledVector#parseReason}: {@code malformed}, {@code bad_label}) is
+ * rejected with the parser's reason and detail.
+ *
  * <p>Metrics (operator group): {@code rejected} (all), {@code rejected_wrong_dimension}, {@code rejected_non_finite},
- * {@code rejected_missing_label}, {@code rejected_missing_features}, {@code accepted}. The count of rejected records
+ * {@code rejected_missing_label}, {@code rejected_missing_features}, {@code rejected_malformed},
+ * {@code rejected_bad_label}, {@code rejected_out_of_range}, {@code accepted}. The count of rejected records
  * is also kept in operator state (so it survives a restore) and added to the job accumulator {@value #ACCUMULATOR} when
  * the task ends.
  */
@@ -34,8 +38,12 @@ public class ValidateFunction extends ProcessFunction<LabeledVector, LabeledVect
   /** Job accumulator holding the number of rejected records (a LongCounter). */
   public static final String ACCUMULATOR = "pml4j.rejected";
 
+  /** The default magnitude bound of {@link #ValidateFunction(int, boolean)}: see {@code StreamJobConfig.maxAbsFeature}. */
+  public static final double DEFAULT_MAX_ABS = 1e12;
+
   private final int dimension;
   private final boolean requireLabel;
+  private final double maxAbs;
 
   private transient Counter rejected;
   private transient Counter accepted;
@@ -48,11 +56,24 @@ public class ValidateFunction extends ProcessFunction<LabeledVector, LabeledVect
    * @param requireLabel reject records without a label (training and evaluation streams)
    */
   public ValidateFunction(int dimension, boolean requireLabel) {
+    this(dimension, requireLabel, DEFAULT_MAX_ABS);
+  }
+
+  /**
+   * @param dimension the expected number of features
+   * @param requireLabel reject records without a label (training and evaluation streams)
+   * @param maxAbs reject records with a feature of larger magnitude (reason {@code out_of_range}); 0: no bound
+   */
+  public ValidateFunction(int dimension, boolean requireLabel, double maxAbs) {
     if (dimension < 1) {
       throw new IllegalArgumentException("dimension must be >= 1, got " + dimension);
     }
+    if (!(maxAbs >= 0) || Double.isInfinite(maxAbs)) {
+      throw new IllegalArgumentException("max_abs_feature must be a finite number >= 0 (0: no bound), got " + maxAbs);
+    }
     this.dimension = dimension;
     this.requireLabel = requireLabel;
+    this.maxAbs = maxAbs;
   }
 
   public int dimension() {
@@ -84,7 +105,8 @@ public class ValidateFunction extends ProcessFunction<LabeledVector, LabeledVect
     rejected.inc(rejectedTotal);
     byReason = new HashMap<>();
     for (String r : new String[] {RejectedRecord.WRONG_DIMENSION, RejectedRecord.NON_FINITE,
-        RejectedRecord.MISSING_LABEL, RejectedRecord.MISSING_FEATURES}) {
+        RejectedRecord.MISSING_LABEL, RejectedRecord.MISSING_FEATURES, RejectedRecord.MALFORMED,
+        RejectedRecord.BAD_LABEL, RejectedRecord.OUT_OF_RANGE}) {
       byReason.put(r, group.counter("rejected_" + r));
     }
   }
@@ -93,7 +115,10 @@ public class ValidateFunction extends ProcessFunction<LabeledVector, LabeledVect
   public void processElement(LabeledVector v, Context ctx, Collector<LabeledVector> out) {
     String reason = null;
     String detail = null;
-    if (v.features == null) {
+    if (v.parseReason != null) {
+      reason = v.parseReason;
+      detail = v.parseDetail;
+    } else if (v.features == null) {
       reason = RejectedRecord.MISSING_FEATURES;
       detail = "no feature vector";
     } else if (v.features.length != dimension) {
@@ -109,6 +134,11 @@ public class ValidateFunction extends ProcessFunction<LabeledVector, LabeledVect
           detail = "feature " + i + " is " + v.features[i];
           break;
         }
+        if (maxAbs > 0 && Math.abs(v.features[i]) > maxAbs) {
+          reason = RejectedRecord.OUT_OF_RANGE;
+          detail = "feature " + i + " is " + v.features[i] + ", beyond max_abs_feature " + maxAbs;
+          break;
+        }
       }
     }
     if (reason == null) {
@@ -117,7 +147,7 @@ public class ValidateFunction extends ProcessFunction<LabeledVector, LabeledVect
     } else {
       rejectedTotal++;
       rejected.inc();
-      byReason.get(reason).inc();
+      byReason.computeIfAbsent(reason, r -> getRuntimeContext().getMetricGroup().counter("rejected_" + r)).inc();
       ctx.output(REJECTED, new RejectedRecord(v, reason, detail));
     }
   }

@@ -179,7 +179,7 @@ class KafkaSourceTest {
     // The unparseable value has no id: it gets partition << 48 | offset (partition 1 held the 50 odd i < 100 and
     // record 9002 before it).
     assertEquals(Map.of(9_001L, RejectedRecord.NON_FINITE, 9_002L, RejectedRecord.WRONG_DIMENSION,
-        9_003L, RejectedRecord.MISSING_LABEL, (1L << 48) | 51, RejectedRecord.MISSING_FEATURES), rejected);
+        9_003L, RejectedRecord.MISSING_LABEL, (1L << 48) | 51, RejectedRecord.MALFORMED), rejected);
     // Versions at steps 0, 10, 20, each published and scored on the 200 held-out records.
     assertEquals(3, s.path("model_versions").asInt());
     assertEquals(2, ModelPublisher.readManifest(out.resolve(StreamingJob.MODELS)).latest());

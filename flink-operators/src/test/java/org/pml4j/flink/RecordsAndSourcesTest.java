@@ -51,18 +51,22 @@ class RecordsAndSourcesTest {
     assertEquals(9, w.id);
     assertEquals(3L, w.label);
     assertTrue(Float.isNaN(w.features[1]));
+    assertEquals(RejectedRecord.MALFORMED, w.parseReason);
+    assertEquals("feature 1 is not a number: 'x'", w.parseDetail);
     LabeledVector bad = RecordParsers.parseJson("{oops", 4);
     assertEquals(4, bad.id);
     assertNull(bad.features);
     assertNull(bad.label);
+    assertEquals(RejectedRecord.MALFORMED, bad.parseReason);
+    assertTrue(bad.parseDetail.startsWith("not JSON: "), bad.parseDetail);
     LabeledVector round = RecordParsers.parseJson(RecordParsers.toJson(v), 0);
     assertEquals(v, round);
   }
 
   @Test
   void csv() {
-    assertNull(RecordParsers.headerLayout("1,0.5,NaN,"));
-    RecordParsers.CsvLayout h = RecordParsers.headerLayout("x0,label,x1,id");
+    assertNull(RecordParsers.headerLayout("1,0.5,NaN,", "1,2,3,4"));
+    RecordParsers.CsvLayout h = RecordParsers.headerLayout("x0,label,x1,id", null);
     assertEquals(new RecordParsers.CsvLayout(3, 1), h);
     LabeledVector v = RecordParsers.parseCsv("0.5,7,0.25,42", h, 0);
     assertEquals(42, v.id);

@@ -187,4 +187,64 @@ class TrainerOperatorHarnessTest {
     assertEquals(s.lossSum(), back.lossSum());
     assertEquals(s.trainNanos(), back.trainNanos());
   }
+
+  /** The short-lived "PML4JTR3" variant of format 1 (two more longs after the queue fill) is read too. */
+  @Test
+  void readsTheVersion1VariantWithNonfiniteCounters() throws Exception {
+    byte[] v1;
+    try (InputStream in = getClass().getClassLoader().getResourceAsStream(TrainerStateGolden.BLOB)) {
+      v1 = in.readAllBytes();
+    }
+    int at = 8 + 8 + 8 + 1 + 7 * 8; // magic, next version, last published step, flag, 7 longs/doubles to queue fill
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(v1.length + 16);
+    b.put(v1, 0, at).putLong(3).putLong(24).put(v1, at, v1.length - at);
+    byte[] v3 = b.array();
+    v3[7] = '3';
+    EngineState s = EngineStateSerializer.fromEntry(v3);
+    assertEquals(3, s.skippedNonfinite());
+    assertEquals(24, s.nonfiniteRecords());
+    assertEquals(24, s.queueFill());
+    assertArrayEquals(EngineStateSerializer.fromEntry(v1).trainer(), s.trainer());
+  }
+
+  /** A batch whose step the trainer's guard skips goes to the rejected side output; the job goes on. */
+  @Test
+  void skippedStepGoesToTheRejectedOutput() throws Exception {
+    // BatchNorm over a batch holding a row of 3e38 values: the batch variance overflows float32
+    String bn = """
+        {"encoder": {"class": "Sequential", "params": {"layers": [
+            {"class": "Linear", "params": {"in_features": 8, "out_features": 16}},
+            {"class": "BatchNorm1d", "params": {"num_features": 16}},
+            {"class": "ReLU"},
+            {"class": "Linear", "params": {"in_features": 16, "out_features": 4}},
+            {"class": "L2Normalize"}]}},
+         "loss": {"class": "TripletMarginLoss"}, "seed": 3, "threads": 1}
+        """;
+    try (var h = new OneInputStreamOperatorTestHarness<LabeledVector, ModelUpdate>(new TrainerOperator(
+        TrainerFactory.DEFAULT, bn, TrainerStateGolden.settings()))) {
+      h.initializeEmptyState();
+      h.open();
+      List<LabeledVector> in = TrainerStateGolden.records();
+      for (int i = 0; i < 24; i++) {
+        LabeledVector v = in.get(i);
+        if (i == 11) {
+          float[] big = new float[TrainerStateGolden.DIM];
+          java.util.Arrays.fill(big, 3e38f);
+          v = new LabeledVector(v.id, v.label, big);
+        }
+        h.processElement(new StreamRecord<>(v));
+      }
+      var rejected = h.getSideOutput(TrainerOperator.REJECTED);
+      assertEquals(8, rejected.size(), "the second batch (records 8..15)");
+      for (var r : rejected) {
+        assertEquals(RejectedRecord.NONFINITE_STEP, r.getValue().reason);
+      }
+      TrainerOperator op = (TrainerOperator) h.getOneInputOperator();
+      assertEquals(2, op.engine().steps());
+      assertEquals(1, op.engine().metrics().skippedNonfinite());
+      h.endInput();
+      List<ModelUpdate> out = h.extractOutputValues();
+      assertEquals(1.0, out.get(out.size() - 1).metric(TrainerOperator.METRIC_SKIPPED_NONFINITE, -1));
+    }
+  }
 }

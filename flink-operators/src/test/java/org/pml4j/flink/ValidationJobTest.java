@@ -84,9 +84,9 @@ class ValidationJobTest {
     Map<Long, String> bad = TestSupport.<RejectedRecord>collected("file-rejected").stream()
         .collect(Collectors.toMap(x -> x.record.id, x -> x.reason, (x, y) -> x + "+" + y));
     assertEquals(RejectedRecord.MISSING_LABEL, bad.get(2L));
-    assertEquals(RejectedRecord.NON_FINITE, bad.get(3L));
+    assertEquals(RejectedRecord.MALFORMED, bad.get(3L)); // "x" is not a number
     assertTrue(bad.get(4L).contains(RejectedRecord.WRONG_DIMENSION), bad.toString());
-    assertEquals(RejectedRecord.MISSING_FEATURES, bad.get(1L)); // "not json" at position 1
+    assertEquals(RejectedRecord.MALFORMED, bad.get(1L)); // "not json" at position 1
     assertEquals(RejectedRecord.MISSING_LABEL, bad.get(12L));
     assertEquals(RejectedRecord.NON_FINITE, bad.get(13L));
   }

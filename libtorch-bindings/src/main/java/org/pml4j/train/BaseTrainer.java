@@ -19,6 +19,7 @@ import java.util.Random;
 import java.util.function.LongFunction;
 import java.util.zip.CRC32;
 import org.bytedeco.pytorch.Generator;
+import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.pml4j.losses.BaseMetricLossFunction;
@@ -89,6 +90,9 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
   private boolean closed;
   private Thread threadsSetFor;
   private StepPhases phases;
+  /** Whether the encoder or head has buffers that a forward in training mode changes. */
+  private final boolean hasBuffers;
+  private long skippedNonfinite;
 
   /**
    * @param config the configuration (encoder required; null optimizer: Adam lr 1e-3), stored as given and written
@@ -169,6 +173,7 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
     } finally {
       params.forEach(Tensor::deallocate);
     }
+    this.hasBuffers = !encoder.namedBuffers().isEmpty() || (head != null && !head.namedBuffers().isEmpty());
   }
 
   private static void checkWidth(long memoryWidth, long embeddingSize) {
@@ -235,6 +240,17 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
   /** Extra checks of a batch's labels (TrainWithClassifier: within the classifier's classes). */
   protected void checkLabels(long[] labels) {}
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p><b>Non-finite guard.</b> A step whose encoder output, loss or gradient is not finite (an input of huge but
+   * finite values overflows float32 in the encoder, a loss divides by zero, a backward overflows) is skipped: the
+   * optimizer does not step, so parameters and optimizer moments keep their values bit for bit; the encoder's
+   * buffers (BatchNorm running statistics, updated by the forward) are put back; the CrossBatchMemory's queue,
+   * labels, pointer and filled flag are put back (the memory enqueues inside the loss, so it is copied before the
+   * loss runs). The step counter does not advance, {@link #skippedNonfinite()} does, and the result says why
+   * ({@link StepResult#skipped()}). No exception: one bad batch must not stop a long-running job.
+   */
   @Override
   public StepResult trainStep(float[][] features, long[] labels) {
     requireOpen();
@@ -245,7 +261,8 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
       threadsSetFor = Thread.currentThread();
     }
     int b = labels.length;
-    double value;
+    double value = Double.NaN;
+    String skipped = null;
     StepPhases ph = phases;
     if (ph != null) {
       ph.start();
@@ -260,25 +277,128 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
       if (head != null) {
         head.train(true);
       }
+      List<Tensor[]> buffers = hasBuffers ? backupBuffers() : List.of();
       mark(StepPhases.Phase.OTHER);
       optimizer.zeroGrad();
       mark(StepPhases.Phase.OPTIMIZER);
       Tensor embeddings = encoder.forward(x);
       mark(StepPhases.Phase.ENCODER_FORWARD);
-      Tensor total = computeLoss(embeddings, y);
-      mark(StepPhases.Phase.LOSS);
-      total.backward();
-      mark(StepPhases.Phase.BACKWARD);
-      optimizer.step();
-      mark(StepPhases.Phase.OPTIMIZER);
-      value = total.item_double();
+      if (!allFinite(embeddings)) {
+        skipped = "non-finite encoder output in " + nonFiniteRows(embeddings) + " of " + b + " rows";
+      } else {
+        Map<String, Object> queue = memory == null ? null : memory.stateSnapshot();
+        Tensor total = computeLoss(embeddings, y);
+        mark(StepPhases.Phase.LOSS);
+        value = total.item_double();
+        if (!Double.isFinite(value)) {
+          skipped = "non-finite loss " + value;
+        } else {
+          total.backward();
+          mark(StepPhases.Phase.BACKWARD);
+          String bad = nonFiniteGradient();
+          if (bad != null) {
+            skipped = "non-finite gradient of " + bad;
+          } else {
+            optimizer.step();
+            mark(StepPhases.Phase.OPTIMIZER);
+          }
+        }
+        if (skipped != null && queue != null) {
+          memory.restoreState((Tensor) queue.get("embedding_memory"), (Tensor) queue.get("label_memory"),
+              (Long) queue.get("queue_idx"), (Boolean) queue.get("has_been_filled"));
+        }
+      }
+      if (skipped != null) {
+        restoreBuffers(buffers);
+        optimizer.zeroGrad();
+      }
     }
     if (ph != null) {
       ph.mark(StepPhases.Phase.OTHER);
       ph.stepDone();
     }
+    if (skipped != null) {
+      skippedNonfinite++;
+      return new StepResult(steps, value, b, queueFill(), skipped);
+    }
     steps++;
     return new StepResult(steps, value, b, queueFill());
+  }
+
+  /** Steps skipped by the non-finite guard since this trainer was built (not part of the snapshot). */
+  public long skippedNonfinite() {
+    return skippedNonfinite;
+  }
+
+  private static boolean allFinite(Tensor t) {
+    return t.detach().isfinite().all().item_bool();
+  }
+
+  private static long nonFiniteRows(Tensor t) {
+    return t.detach().isfinite().all(1).logical_not().sum().item_long();
+  }
+
+  /**
+   * The name of the first parameter whose gradient is not finite, or null when all are (one sync in all). The
+   * handles are fetched per step, inside the step's scope.
+   */
+  private String nonFiniteGradient() {
+    Map<String, Tensor> named = trainableNames();
+    Tensor ok = null;
+    for (Tensor p : named.values()) {
+      Tensor g = p.grad();
+      if (g == null || !g.defined()) {
+        continue;
+      }
+      Tensor f = g.isfinite().all();
+      ok = ok == null ? f : ok.logical_and(f);
+    }
+    if (ok == null || ok.item_bool()) {
+      return null;
+    }
+    for (Map.Entry<String, Tensor> e : named.entrySet()) {
+      Tensor g = e.getValue().grad();
+      if (g != null && g.defined() && !g.isfinite().all().item_bool()) {
+        return e.getKey();
+      }
+    }
+    return "a parameter";
+  }
+
+  private Map<String, Tensor> trainableNames() {
+    Map<String, Tensor> m = new LinkedHashMap<>();
+    encoder.namedParameters().forEach((k, v) -> m.put("encoder." + k, v));
+    if (head != null) {
+      head.namedParameters().forEach((k, v) -> m.put("head." + k, v));
+    }
+    loss.parameters().forEach((k, v) -> m.put("loss." + k, v));
+    return m;
+  }
+
+  /** Copies of the encoder's and head's buffers (BatchNorm running statistics): {live, copy} pairs. */
+  private List<Tensor[]> backupBuffers() {
+    List<Tensor[]> out = new ArrayList<>();
+    List<Map<String, Tensor>> maps = new ArrayList<>(List.of(encoder.namedBuffers()));
+    if (head != null) {
+      maps.add(head.namedBuffers());
+    }
+    for (Map<String, Tensor> m : maps) {
+      for (Tensor t : m.values()) {
+        out.add(new Tensor[] {t, t.detach().clone()});
+      }
+    }
+    return out;
+  }
+
+  private static void restoreBuffers(List<Tensor[]> buffers) {
+    if (buffers.isEmpty()) {
+      return;
+    }
+    try (NoGradGuard g = new NoGradGuard()) {
+      for (Tensor[] b : buffers) {
+        b[0].copy_(b[1]);
+      }
+    }
   }
 
   private float[] flatten(float[][] features, long[] labels) {

@@ -10,7 +10,8 @@ import org.pml4j.nn.Sequential;
  */
 public interface CheckpointableTrainer extends AutoCloseable {
   /**
-   * One optimization step on a labeled batch.
+   * One optimization step on a labeled batch. A step whose encoder output, loss or gradient is not finite changes
+   * nothing and is reported, not thrown ({@link StepResult#skipped()}; see {@link BaseTrainer#trainStep}).
    *
    * @param features {@code [B][inputSize]} inputs
    * @param labels {@code [B]} class labels

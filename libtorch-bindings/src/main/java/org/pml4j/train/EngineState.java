@@ -20,10 +20,12 @@ import java.util.Objects;
  * @param lossSum sum of the step losses since the last version
  * @param lossSteps steps since the last version
  * @param queueFill filled CrossBatchMemory slots after the last step
+ * @param skippedNonfinite steps the trainer's non-finite guard skipped
+ * @param nonfiniteRecords records in those steps
  */
 public record EngineState(byte[] trainer, List<TrainingEngine.TrainingRecord> batch, long nextVersion,
     long lastPublishedStep, boolean initialDone, long samples, long trainNanos, long trainCpuNanos, double lastLoss,
-    double lossSum, long lossSteps, long queueFill) {
+    double lossSum, long lossSteps, long queueFill, long skippedNonfinite, long nonfiniteRecords) {
   /** Checks for nulls and copies the batch list. */
   public EngineState {
     Objects.requireNonNull(trainer, "trainer");

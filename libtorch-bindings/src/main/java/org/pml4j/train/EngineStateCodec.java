@@ -23,7 +23,9 @@ import java.util.Map;
  *   <li><b>1</b>: the format of the trainer operator up to this class (magic {@code "PML4JTR2"}, then fixed fields in
  *       a fixed order: next version, last published step, initial-done flag, samples, train nanos, train CPU nanos,
  *       last loss, loss sum, loss steps, queue fill, the trainer snapshot, the partial batch). Written without a
- *       version prefix into the operator's list state; read, never written.
+ *       version prefix into the operator's list state; read, never written. Also read: its variant with magic
+ *       {@code "PML4JTR3"} (a development branch), which has skipped non-finite steps and their records (two longs)
+ *       after the queue fill.
  *   <li><b>2</b> (current): named fields, {@code int count · count × {UTF name · int length · bytes}}, in any order.
  *       Field names and bodies are listed in {@link #serialize}.
  * </ul>
@@ -51,20 +53,24 @@ public final class EngineStateCodec {
   public static final int VERSION = 2;
   /** The first bytes of a version-1 state. */
   static final byte[] V1_MAGIC = {'P', 'M', 'L', '4', 'J', 'T', 'R', '2'};
+  /** The variant of version 1 with the non-finite counters. */
+  static final byte[] V1_MAGIC_NONFINITE = {'P', 'M', 'L', '4', 'J', 'T', 'R', '3'};
 
   private EngineStateCodec() {}
 
   /** Whether {@code bytes} is a version-1 state (which carries its magic instead of a version number). */
   public static boolean isVersion1(byte[] bytes) {
     return bytes != null && bytes.length >= V1_MAGIC.length
-        && Arrays.equals(Arrays.copyOf(bytes, V1_MAGIC.length), V1_MAGIC);
+        && (Arrays.equals(Arrays.copyOf(bytes, V1_MAGIC.length), V1_MAGIC)
+            || Arrays.equals(Arrays.copyOf(bytes, V1_MAGIC.length), V1_MAGIC_NONFINITE));
   }
 
   /**
    * The state in format {@link #VERSION}: fields {@code trainer} (the snapshot bytes), {@code batch} ({@code int n ·
    * n × {long id · long label · int width · width floats}}), {@code next_version}, {@code last_published_step},
    * {@code samples}, {@code train_nanos}, {@code train_cpu_nanos}, {@code loss_steps}, {@code queue_fill} (longs),
-   * {@code initial_done} (boolean), {@code last_loss}, {@code loss_sum} (doubles); big-endian.
+   * {@code skipped_nonfinite}, {@code nonfinite_records} (longs, 0 when absent), {@code initial_done} (boolean),
+   * {@code last_loss}, {@code loss_sum} (doubles); big-endian.
    */
   public static byte[] serialize(EngineState s) {
     Map<String, byte[]> f = new LinkedHashMap<>();
@@ -80,6 +86,8 @@ public final class EngineStateCodec {
     f.put("loss_sum", longBytes(Double.doubleToRawLongBits(s.lossSum())));
     f.put("loss_steps", longBytes(s.lossSteps()));
     f.put("queue_fill", longBytes(s.queueFill()));
+    f.put("skipped_nonfinite", longBytes(s.skippedNonfinite()));
+    f.put("nonfinite_records", longBytes(s.nonfiniteRecords()));
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (DataOutputStream out = new DataOutputStream(bytes)) {
       out.writeInt(f.size());
@@ -123,6 +131,7 @@ public final class EngineStateCodec {
       throw new IllegalArgumentException("not an engine state of version 1 (expected magic "
           + new String(V1_MAGIC, StandardCharsets.US_ASCII) + ")");
     }
+    boolean withNonfinite = blob[V1_MAGIC.length - 1] == '3';
     try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(blob))) {
       in.skipNBytes(V1_MAGIC.length);
       long nextVersion = in.readLong();
@@ -135,12 +144,14 @@ public final class EngineStateCodec {
       double lossSum = in.readDouble();
       long lossSteps = in.readLong();
       long queueFill = in.readLong();
+      long skippedNonfinite = withNonfinite ? in.readLong() : 0;
+      long nonfiniteRecords = withNonfinite ? in.readLong() : 0;
       byte[] snap = new byte[length(in.readInt(), in, "trainer snapshot")];
       in.readFully(snap);
       List<TrainingEngine.TrainingRecord> batch = readBatch(in);
       requireEnd(in);
       return new EngineState(snap, batch, nextVersion, lastPublishedStep, initialDone, samples, trainNanos,
-          trainCpuNanos, lastLoss, lossSum, lossSteps, queueFill);
+          trainCpuNanos, lastLoss, lossSum, lossSteps, queueFill, skippedNonfinite, nonfiniteRecords);
     }
   }
 
@@ -174,7 +185,8 @@ public final class EngineStateCodec {
         longField(f, "samples", 0), longField(f, "train_nanos", 0), longField(f, "train_cpu_nanos", 0),
         Double.longBitsToDouble(longField(f, "last_loss", Double.doubleToRawLongBits(0.0))),
         Double.longBitsToDouble(longField(f, "loss_sum", Double.doubleToRawLongBits(0.0))),
-        longField(f, "loss_steps", 0), longField(f, "queue_fill", 0));
+        longField(f, "loss_steps", 0), longField(f, "queue_fill", 0), longField(f, "skipped_nonfinite", 0),
+        longField(f, "nonfinite_records", 0));
   }
 
   private static long longField(Map<String, byte[]> f, String name, long absent) {

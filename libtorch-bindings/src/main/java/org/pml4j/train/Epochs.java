@@ -26,12 +26,13 @@ public final class Epochs {
   /**
    * What one pass did.
    *
-   * @param steps steps run
+   * @param steps steps that updated the model
    * @param seconds wall time of the pass (batch selection included)
-   * @param lastLoss loss of the last step (NaN when none ran)
-   * @param lossSum sum of the step losses
+   * @param lastLoss loss of the last step that updated the model (NaN when none did)
+   * @param lossSum sum of the losses of the steps that updated the model
+   * @param skippedNonfinite batches the trainer's non-finite guard skipped ({@link StepResult#skipped()})
    */
-  public record Stats(long steps, double seconds, double lastLoss, double lossSum) {
+  public record Stats(long steps, double seconds, double lastLoss, double lossSum, long skippedNonfinite) {
     /** Steps per second. */
     public double stepsPerSecond() {
       return steps / seconds;
@@ -83,7 +84,8 @@ public final class Epochs {
   }
 
   /**
-   * Runs {@code batches} of {@code data} through {@code engine}, one {@link TrainingEngine#step} each.
+   * Runs {@code batches} of {@code data} through {@code engine}, one {@link TrainingEngine#step} each. A batch the
+   * trainer's non-finite guard skips is counted in {@link Stats#skippedNonfinite()} and leaves the loss figures alone.
    *
    * @param listener called after every step, or null
    */
@@ -91,16 +93,21 @@ public final class Epochs {
     Objects.requireNonNull(engine, "engine");
     double last = Double.NaN;
     double sum = 0;
+    long skipped = 0;
     long t0 = System.nanoTime();
     for (int[] idx : batches) {
       LabeledDataset b = data.select(idx);
       StepResult r = engine.step(b.features(), b.labels());
-      last = r.loss();
-      sum += r.loss();
+      if (r.wasSkipped()) {
+        skipped++;
+      } else {
+        last = r.loss();
+        sum += r.loss();
+      }
       if (listener != null) {
         listener.onStep(r);
       }
     }
-    return new Stats(batches.size(), (System.nanoTime() - t0) / 1e9, last, sum);
+    return new Stats(batches.size() - skipped, (System.nanoTime() - t0) / 1e9, last, sum, skipped);
   }
 }

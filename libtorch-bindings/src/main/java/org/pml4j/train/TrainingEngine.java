@@ -28,6 +28,11 @@ import java.util.function.LongSupplier;
  * {@link #endInput()} trains on a final partial batch (when {@code trainFinalPartialBatch} and at least 2 records) and
  * publishes whatever was trained since the last version (or version 0 when nothing was ever published).
  *
+ * <p><b>Non-finite steps.</b> When the trainer's guard skips a step ({@link StepResult#wasSkipped()}: the encoder
+ * output, the loss or a gradient was not finite), the model is unchanged, the loss figures and the sample count are
+ * left alone, the step is counted ({@link Metrics#skippedNonfinite()}, {@link Metrics#nonfiniteRecords()}) and, for
+ * a batch cut by {@link #offer}, its records go to {@link Listener#skippedStep}.
+ *
  * <p><b>State.</b> {@link #snapshot()} captures the trainer's {@link CheckpointableTrainer#snapshot()}, the partial
  * batch and every counter; {@link #restore} puts them back, so that a restored engine fed the same records continues
  * bit-identically (same steps, parameters and versions). {@link EngineStateCodec} writes it as versioned bytes.
@@ -49,6 +54,8 @@ public final class TrainingEngine implements AutoCloseable {
   public static final String METRIC_SAMPLES_PER_SEC = "samples_per_sec";
   /** Publication metric: CPU time of the stepping thread inside the steps (wall time: {@link #METRIC_TRAIN_SECONDS}). */
   public static final String METRIC_TRAIN_CPU_SECONDS = "train_cpu_seconds";
+  /** Publication metric: steps skipped so far by the trainer's non-finite guard. */
+  public static final String METRIC_SKIPPED_NONFINITE = "skipped_nonfinite";
 
   /**
    * How records become steps and when versions are due.
@@ -113,6 +120,14 @@ public final class TrainingEngine implements AutoCloseable {
      * @param trainer the engine's trainer
      */
     void publish(Publication p, CheckpointableTrainer trainer);
+
+    /**
+     * The trainer's non-finite guard skipped the step of a batch that {@link #offer} cut; the model is unchanged.
+     *
+     * @param records the batch's records, in arrival order
+     * @param reason the trainer's reason ({@link StepResult#skipped()})
+     */
+    default void skippedStep(List<TrainingRecord> records, String reason) {}
   }
 
   /**
@@ -129,10 +144,12 @@ public final class TrainingEngine implements AutoCloseable {
    * @param trainSeconds wall time inside steps
    * @param trainCpuSeconds CPU time of the stepping thread inside steps
    * @param rejectedRecords records {@link #offer} refused
+   * @param skippedNonfinite steps the trainer's non-finite guard skipped
+   * @param nonfiniteRecords records in those steps
    */
   public record Metrics(long steps, long samples, double lastLoss, double lossSinceLastVersion, long queueFill,
       int batchFill, long lastVersion, double lastStepMillis, double trainSeconds, double trainCpuSeconds,
-      long rejectedRecords) {}
+      long rejectedRecords, long skippedNonfinite, long nonfiniteRecords) {}
 
   private final CheckpointableTrainer trainer;
   private final Settings settings;
@@ -154,6 +171,8 @@ public final class TrainingEngine implements AutoCloseable {
   private long lastPublishMillis;
   private long lastStepNanos;
   private long rejectedRecords;
+  private long skippedNonfinite;
+  private long nonfiniteRecords;
   private boolean closed;
 
   /**
@@ -295,8 +314,12 @@ public final class TrainingEngine implements AutoCloseable {
       x[i] = r.features();
       y[i] = r.label();
     }
+    List<TrainingRecord> records = List.copyOf(batch);
     batch.clear();
-    runStep(x, y);
+    StepResult r = runStep(x, y);
+    if (r.wasSkipped() && listener != null) {
+      listener.skippedStep(records, r.skipped());
+    }
   }
 
   private StepResult runStep(float[][] x, long[] y) {
@@ -306,6 +329,11 @@ public final class TrainingEngine implements AutoCloseable {
     lastStepNanos = System.nanoTime() - t0;
     trainNanos += lastStepNanos;
     trainCpuNanos += Math.max(0, cpuNanos() - c0);
+    if (r.wasSkipped()) {
+      skippedNonfinite++;
+      nonfiniteRecords += y.length;
+      return r;
+    }
     samples += y.length;
     lastLoss = r.loss();
     lossSum += r.loss();
@@ -340,6 +368,7 @@ public final class TrainingEngine implements AutoCloseable {
     m.put(METRIC_TRAIN_CPU_SECONDS, trainCpuNanos / 1e9);
     m.put(METRIC_QUEUE_FILL, (double) queueFill);
     m.put(METRIC_SAMPLES_PER_SEC, trainNanos > 0 ? samples / (trainNanos / 1e9) : 0.0);
+    m.put(METRIC_SKIPPED_NONFINITE, (double) skippedNonfinite);
     nextVersion++;
     lastPublishedStep = steps;
     lossSum = 0;
@@ -354,7 +383,7 @@ public final class TrainingEngine implements AutoCloseable {
   public Metrics metrics() {
     return new Metrics(trainer.steps(), samples, lastLoss, lossSteps > 0 ? lossSum / lossSteps : Double.NaN,
         queueFill, batch.size(), nextVersion - 1, lastStepNanos / 1e6, trainNanos / 1e9, trainCpuNanos / 1e9,
-        rejectedRecords);
+        rejectedRecords, skippedNonfinite, nonfiniteRecords);
   }
 
   /** Steps done. */
@@ -368,7 +397,8 @@ public final class TrainingEngine implements AutoCloseable {
   public EngineState snapshot() {
     requireOpen();
     return new EngineState(trainer.snapshot(), List.copyOf(batch), nextVersion, lastPublishedStep, initialDone,
-        samples, trainNanos, trainCpuNanos, lastLoss, lossSum, lossSteps, queueFill);
+        samples, trainNanos, trainCpuNanos, lastLoss, lossSum, lossSteps, queueFill, skippedNonfinite,
+        nonfiniteRecords);
   }
 
   /**
@@ -404,6 +434,8 @@ public final class TrainingEngine implements AutoCloseable {
     lossSum = s.lossSum();
     lossSteps = s.lossSteps();
     queueFill = s.queueFill();
+    skippedNonfinite = s.skippedNonfinite();
+    nonfiniteRecords = s.nonfiniteRecords();
     lastPublishMillis = clock.getAsLong();
   }
 

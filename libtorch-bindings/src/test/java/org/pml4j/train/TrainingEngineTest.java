@@ -177,7 +177,7 @@ class TrainingEngineTest {
       assertTrue(v1.getMessage().contains("PML4JTR2"), v1.getMessage());
       // a batch that cannot be partial for this engine
       EngineState full = new EngineState(s.trainer(), List.of(new TrainingEngine.TrainingRecord(1, 0, new float[5])),
-          0, -1, true, 0, 0, 0, 0, 0, 0, 0);
+          0, -1, true, 0, 0, 0, 0, 0, 0, 0, 0, 0);
       IllegalArgumentException width = assertThrows(IllegalArgumentException.class, () -> e.restore(full));
       assertTrue(width.getMessage().contains("width 5"), width.getMessage());
     }
