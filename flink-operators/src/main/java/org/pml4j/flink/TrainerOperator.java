@@ -219,32 +219,6 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     engine.restartPublishTimer();
   }
 
-  /** A read-only Flink counter showing an engine figure (for the meters). */
-  private static final class EngineCounter implements Counter {
-    private final java.util.function.LongSupplier value;
-
-    EngineCounter(java.util.function.LongSupplier value) {
-      this.value = value;
-    }
-
-    @Override
-    public void inc() {}
-
-    @Override
-    public void inc(long n) {}
-
-    @Override
-    public void dec() {}
-
-    @Override
-    public void dec(long n) {}
-
-    @Override
-    public long getCount() {
-      return value.getAsLong();
-    }
-  }
-
   @Override
   public void processElement(StreamRecord<LabeledVector> element) {
     LabeledVector v = element.getValue();
