@@ -325,4 +325,13 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss {
     p.collectStats(); // PML's ModuleWithRecords keyword; no statistics are recorded
     return cbm.withWarmUp(p.getInt("warm_up", 0));
   }
+
+  /**
+   * Frees the queue's native tensors now rather than when the garbage collector finds them; the memory cannot be used
+   * afterwards (until {@link #resetQueue()} or {@link #restoreState} makes a new queue). Idempotent.
+   */
+  public void releaseQueue() {
+    embeddingMemory.deallocate();
+    labelMemory.deallocate();
+  }
 }

@@ -6,7 +6,6 @@ import org.bytedeco.pytorch.BatchNormOptions;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
 import org.pml4j.spec.Params;
-import org.pml4j.torch.Scope;
 
 /**
  * PyTorch's {@code nn.BatchNorm1d(num_features, eps=1e-5, momentum=0.1, affine=True)} with running statistics
@@ -43,7 +42,7 @@ public final class BatchNorm1d extends Layer {
     o.momentum().put(momentum);
     o.affine().put(affine);
     o.track_running_stats().put(true);
-    this.impl = Scope.retain(new BatchNorm1dImpl(o));
+    this.impl = keep(new BatchNorm1dImpl(o));
   }
 
   /** {@code {"num_features": 128, "eps": 1e-5, "momentum": 0.1, "affine": true}}. */

@@ -7,7 +7,6 @@ import org.bytedeco.pytorch.Conv2dOptions;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
 import org.pml4j.spec.Params;
-import org.pml4j.torch.Scope;
 
 /**
  * PyTorch's {@code nn.Conv2d(in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True)}
@@ -54,7 +53,7 @@ public final class Conv2d extends Layer {
     o.padding().put(new LongPointer(padding));
     o.dilation().put(dilation);
     o.bias().put(bias);
-    this.impl = Scope.retain(new Conv2dImpl(o));
+    this.impl = keep(new Conv2dImpl(o));
   }
 
   /**

@@ -4,7 +4,6 @@ import java.util.Objects;
 import java.util.function.BiFunction;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
-import org.pml4j.torch.Scope;
 
 /**
  * A layer that keeps its input's shape and runs one LibTorch module: the activations ({@link ReLU}, {@link GELU},
@@ -22,7 +21,7 @@ public abstract class ElementwiseLayer<M extends Module> extends Layer {
    * @param forward its forward method, e.g. {@code ReLUImpl::forward}
    */
   protected ElementwiseLayer(M impl, BiFunction<M, Tensor, Tensor> forward) {
-    this.impl = Scope.retain(Objects.requireNonNull(impl, "impl"));
+    this.impl = keep(Objects.requireNonNull(impl, "impl"));
     this.forward = Objects.requireNonNull(forward, "forward");
   }
 

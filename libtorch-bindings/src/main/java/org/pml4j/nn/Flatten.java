@@ -6,7 +6,6 @@ import org.bytedeco.pytorch.FlattenOptions;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
 import org.pml4j.spec.Params;
-import org.pml4j.torch.Scope;
 
 /**
  * PyTorch's {@code nn.Flatten(start_dim=1, end_dim=-1)}: merges dimensions {@code start_dim..end_dim} (the batch
@@ -30,7 +29,7 @@ public final class Flatten extends Layer {
     FlattenOptions o = new FlattenOptions();
     o.start_dim().put(startDim);
     o.end_dim().put(endDim);
-    this.impl = Scope.retain(new FlattenImpl(o));
+    this.impl = keep(new FlattenImpl(o));
   }
 
   /** {@code {"start_dim": 1, "end_dim": -1}}. */

@@ -2,16 +2,20 @@ package org.pml4j.nn;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.StringTensorDictItem;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.pml4j.torch.Scope;
 import org.pml4j.torch.Torch;
 
 /**
@@ -29,6 +33,7 @@ import org.pml4j.torch.Torch;
  */
 public abstract class Layer {
   private boolean training = true;
+  private final List<Pointer> owned = new ArrayList<>();
 
   protected Layer() {
     Torch.ensureLoaded();
@@ -142,6 +147,36 @@ public abstract class Layer {
   }
 
   // ---------------------------------------------------------------- helpers for subclasses
+
+  /**
+   * Takes ownership of a freshly made native object (a LibTorch module): detaches it from the innermost open scope, so
+   * it outlives the step, and frees it in {@link #close()}.
+   */
+  protected final <P extends Pointer> P keep(P p) {
+    Scope.retain(p);
+    owned.add(p);
+    return p;
+  }
+
+  /** The layers this one is built from (closed with it); none by default. */
+  protected List<Layer> children() {
+    return List.of();
+  }
+
+  /**
+   * Frees this layer's native modules, and so its parameters, buffers and their gradients, now rather than when the
+   * garbage collector finds them (tensors handed out earlier keep their own storage). The layer cannot run afterwards
+   * (LibTorch calls on a freed module throw). Idempotent.
+   */
+  public void close() {
+    for (Layer c : children()) {
+      c.close();
+    }
+    for (int i = owned.size() - 1; i >= 0; i--) {
+      owned.get(i).deallocate();
+    }
+    owned.clear();
+  }
 
   static Map<String, Tensor> toMap(StringTensorDict d) {
     Map<String, Tensor> out = new LinkedHashMap<>();

@@ -8,7 +8,6 @@ import org.bytedeco.pytorch.LongVector;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
 import org.pml4j.spec.Params;
-import org.pml4j.torch.Scope;
 
 /**
  * PyTorch's {@code nn.LayerNorm(normalized_shape, eps=1e-5, elementwise_affine=True)}: normalizes over the trailing
@@ -40,7 +39,7 @@ public final class LayerNorm extends Layer {
     LayerNormOptions o = new LayerNormOptions(new LongVector(normalizedShape));
     o.eps().put(eps);
     o.elementwise_affine().put(elementwiseAffine);
-    this.impl = Scope.retain(new LayerNormImpl(o));
+    this.impl = keep(new LayerNormImpl(o));
   }
 
   /** {@code {"normalized_shape": 128, "eps": 1e-5, "elementwise_affine": true}} (shape: an int or a list). */

@@ -6,7 +6,6 @@ import org.bytedeco.pytorch.LinearOptions;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
 import org.pml4j.spec.Params;
-import org.pml4j.torch.Scope;
 
 /**
  * PyTorch's {@code nn.Linear(in_features, out_features, bias=True)}: {@code y = x Wᵀ + b} over the last dimension,
@@ -30,7 +29,7 @@ public final class Linear extends Layer {
     this.bias = bias;
     LinearOptions o = new LinearOptions(inFeatures, outFeatures);
     o.bias().put(bias);
-    this.impl = Scope.retain(new LinearImpl(o));
+    this.impl = keep(new LinearImpl(o));
   }
 
   /** {@code {"in_features": 784, "out_features": 128, "bias": true}}. */

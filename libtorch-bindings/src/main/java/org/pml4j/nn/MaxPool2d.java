@@ -7,7 +7,6 @@ import org.bytedeco.pytorch.MaxPool2dOptions;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
 import org.pml4j.spec.Params;
-import org.pml4j.torch.Scope;
 
 /**
  * PyTorch's {@code nn.MaxPool2d(kernel_size, stride=None, padding=0)} on {@code [B, C, H, W]} (stride defaults to
@@ -41,7 +40,7 @@ public final class MaxPool2d extends Layer {
     MaxPool2dOptions o = new MaxPool2dOptions(new LongPointer(kernelSize));
     o.stride().put(this.stride);
     o.padding().put(this.padding);
-    this.impl = Scope.retain(new MaxPool2dImpl(o));
+    this.impl = keep(new MaxPool2dImpl(o));
   }
 
   /** {@code {"kernel_size": 2, "stride": 2, "padding": 0}} (int or pair each; stride defaults to kernel_size). */

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
 import org.pml4j.spec.Params;
-import org.pml4j.torch.Scope;
 
 /**
  * A pre-norm residual MLP block over the last dimension:
@@ -38,7 +37,7 @@ public final class ResidualMLP extends Layer {
     this.norm = new LayerNorm(new long[] {features}, eps, true);
     this.fc1 = new Linear(features, hiddenFeatures);
     this.fc2 = new Linear(hiddenFeatures, features);
-    this.root = Scope.retain(new Module("ResidualMLP"));
+    this.root = keep(new Module("ResidualMLP"));
     root.register_module("norm", norm.module());
     root.register_module("fc1", fc1.module());
     root.register_module("fc2", fc2.module());
@@ -113,5 +112,10 @@ public final class ResidualMLP extends Layer {
 
   public Linear fc2() {
     return fc2;
+  }
+
+  @Override
+  protected java.util.List<Layer> children() {
+    return java.util.List.of(norm, fc1, fc2);
   }
 }

@@ -9,7 +9,6 @@ import java.util.List;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
 import org.pml4j.spec.Params;
-import org.pml4j.torch.Scope;
 
 /**
  * PyTorch's {@code nn.Sequential}: layers applied in order; the encoder of pml4j.
@@ -68,7 +67,7 @@ public final class Sequential extends Layer {
       }
     }
     this.outputShape = shape;
-    this.root = Scope.retain(new Module("Sequential"));
+    this.root = keep(new Module("Sequential"));
     for (int i = 0; i < this.layers.size(); i++) {
       Module m = this.layers.get(i).module();
       if (m != null) {
@@ -196,5 +195,10 @@ public final class Sequential extends Layer {
   /** Number of input values per sample (the product of {@link #inputShape()}). */
   public long inputSize() {
     return product(inputShape, 0, inputShape.length);
+  }
+
+  @Override
+  protected List<Layer> children() {
+    return layers;
   }
 }

@@ -7,7 +7,6 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.UnflattenImpl;
 import org.bytedeco.pytorch.UnflattenOptions;
 import org.pml4j.spec.Params;
-import org.pml4j.torch.Scope;
 
 /**
  * PyTorch's {@code nn.Unflatten(dim, unflattened_size)}: splits dimension {@code dim} (batch = 0, not allowed) into
@@ -39,7 +38,7 @@ public final class Unflatten extends Layer {
     }
     this.dim = dim;
     this.sizes = unflattenedSize.clone();
-    this.impl = Scope.retain(new UnflattenImpl(new UnflattenOptions(dim, new LongVector(unflattenedSize))));
+    this.impl = keep(new UnflattenImpl(new UnflattenOptions(dim, new LongVector(unflattenedSize))));
   }
 
   /** {@code {"dim": 1, "unflattened_size": [1, 28, 28]}}. */

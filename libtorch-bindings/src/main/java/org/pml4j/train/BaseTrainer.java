@@ -153,12 +153,26 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
           + "cannot checkpoint yet; it cannot be trained by a CheckpointableTrainer");
     }
     this.head = headFactory == null ? null : headFactory.apply(embeddingSize);
-    List<Tensor> params = new ArrayList<>(encoder.namedParameters().values());
-    if (head != null) {
-      params.addAll(head.namedParameters().values());
+    // The parameter handles are taken in a scope (the dicts they come from are freed with it) and freed once the
+    // optimizer holds its own, so that close() can free the parameters without waiting for the garbage collector.
+    List<Tensor> params = new ArrayList<>();
+    try (Scope s = Scope.open()) {
+      // new Tensor(p): a handle of our own (p points into the dict the scope frees)
+      for (Tensor p : encoder.namedParameters().values()) {
+        params.add(s.keep(new Tensor(p)));
+      }
+      if (head != null) {
+        for (Tensor p : head.namedParameters().values()) {
+          params.add(s.keep(new Tensor(p)));
+        }
+      }
     }
     OptimizerSpec opt = Registry.build(Trainers.optimizerSpecOrDefault(config.optimizer()), OptimizerSpec.class);
-    this.optimizer = opt.build(params, new ArrayList<>(loss.parameters().values()));
+    try {
+      this.optimizer = opt.build(params, new ArrayList<>(loss.parameters().values()));
+    } finally {
+      params.forEach(Tensor::deallocate);
+    }
     this.hasBuffers = !encoder.namedBuffers().isEmpty() || (head != null && !head.namedBuffers().isEmpty());
   }
 
@@ -712,11 +726,27 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
     }
   }
 
+  /**
+   * Frees the trainer's native memory now: the optimizer state (moments, momentum buffers), the encoder's and head's
+   * modules (parameters, buffers, gradients), the loss's learnable parameters and the CrossBatchMemory queue. The
+   * trainer, its encoder and its loss cannot be used afterwards; tensors and bytes handed out earlier (snapshots,
+   * exports) stay valid. Idempotent.
+   */
   @Override
   public void close() {
     if (!closed) {
       closed = true;
       optimizer.close();
+      encoder.close();
+      if (head != null) {
+        head.close();
+      }
+      for (Tensor p : loss.parameters().values()) {
+        p.deallocate();
+      }
+      if (memory != null) {
+        memory.releaseQueue();
+      }
     }
   }
 }

@@ -70,7 +70,9 @@ public abstract class OptimizerSpec {
     if (params == null || params.isEmpty()) {
       throw new IllegalArgumentException(getClass().getSimpleName() + ": no parameters to optimize");
     }
-    Optimizer opt = Scope.retain(create(new TensorVector(params.toArray(new Tensor[0])), options(lr)));
+    TensorVector group0 = new TensorVector(params.toArray(new Tensor[0]));
+    Optimizer opt = Scope.retain(create(group0, options(lr)));
+    group0.deallocate(); // the optimizer holds its own handles of the parameters
     int groups = 1;
     if (lossParams != null && !lossParams.isEmpty()) {
       opt.add_param_group(new OptimizerParamGroup(new TensorVector(lossParams.toArray(new Tensor[0])),

@@ -133,12 +133,60 @@ class NonFiniteGuardTest {
     }
     org.pml4j.data.LabeledDataset data = new org.pml4j.data.LabeledDataset("three batches", rows, labels, new long[] {12});
     List<int[]> batches = List.of(range(0, 16), range(16, 32), range(32, 48));
-    try (BaseTrainer t = Trainers.fromConfig(cfg)) {
+    try (TrainingEngine t = new TrainingEngine(Trainers.fromConfig(cfg), TrainingEngine.Settings.batchesOnly(16),
+        null)) {
       Epochs.Stats s = Epochs.run(t, data, batches, null);
       assertEquals(2, s.steps());
       assertEquals(1, s.skippedNonfinite());
       assertTrue(Double.isFinite(s.lossSum()) && Double.isFinite(s.lastLoss()), s.toString());
       assertEquals(2, t.steps());
+      assertEquals(1, t.metrics().skippedNonfinite());
+      assertEquals(16, t.metrics().nonfiniteRecords());
+      assertEquals(32, t.metrics().samples(), "a skipped batch's records are not trained samples");
+    }
+  }
+
+  /** Records fed one by one: the skipped batch's records come back through the listener; counters survive a restore. */
+  @Test
+  void engineHandsTheSkippedBatchToItsListener() {
+    TrainerConfig cfg = config(BN_ENCODER, "{\"class\": \"TripletMarginLoss\"}", 0);
+    List<Long> skippedIds = new java.util.ArrayList<>();
+    List<String> reasons = new java.util.ArrayList<>();
+    TrainingEngine.Listener l = new TrainingEngine.Listener() {
+      @Override
+      public void publish(TrainingEngine.Publication p, CheckpointableTrainer trainer) {}
+
+      @Override
+      public void skippedStep(List<TrainingEngine.TrainingRecord> records, String reason) {
+        records.forEach(r -> skippedIds.add(r.id()));
+        reasons.add(reason);
+      }
+    };
+    EngineState saved;
+    try (TrainingEngine e = new TrainingEngine(Trainers.fromConfig(cfg), new TrainingEngine.Settings(16, 0, 0, false,
+        false), l)) {
+      for (int b = 0; b < 3; b++) {
+        float[][] x = b == 1 ? overflowing() : TrainerTest.features(b, 16);
+        long[] y = TrainerTest.labels(16);
+        for (int i = 0; i < 16; i++) {
+          assertEquals(null, e.offer(b * 16 + i, y[i], x[i]));
+        }
+      }
+      assertEquals(2, e.steps());
+      assertEquals(1, reasons.size());
+      assertEquals(16, skippedIds.size());
+      assertEquals(16L, skippedIds.get(0));
+      assertEquals(31L, skippedIds.get(15));
+      saved = e.snapshot();
+    }
+    EngineState back = EngineStateCodec.deserialize(EngineStateCodec.VERSION, EngineStateCodec.serialize(saved));
+    assertEquals(1, back.skippedNonfinite());
+    assertEquals(16, back.nonfiniteRecords());
+    try (TrainingEngine e = new TrainingEngine(Trainers.fromConfig(cfg), new TrainingEngine.Settings(16, 0, 0, false,
+        false), l)) {
+      e.restore(back);
+      assertEquals(1, e.metrics().skippedNonfinite());
+      assertEquals(32, e.metrics().samples());
     }
   }
 
