@@ -30,6 +30,7 @@ import org.pml4j.train.StepPhases.Phase;
 import org.pml4j.train.StepResult;
 import org.pml4j.train.TrainerConfig;
 import org.pml4j.train.Trainers;
+import org.pml4j.train.TrainingEngine;
 
 /**
  * The harness behind {@code pml4j bench}: for each {@link BenchConfig}, (a) loss + miner forward and backward on
@@ -222,7 +223,8 @@ public final class Bench {
       say("      per step, wall/CPU ms (share of CPU): %s", phases(lb.phases(), false));
 
       ConfigResult r;
-      try (BaseTrainer t = Trainers.fromConfig(tc)) {
+      BaseTrainer t = Trainers.fromConfig(tc);
+      try (TrainingEngine engine = new TrainingEngine(t, TrainingEngine.Settings.batchesOnly(o.batchSize()), null)) {
         List<int[]> batches = Epochs.batches(train.size(), null, o.batchSize(), t.random());
         StepPhases ph = new StepPhases();
         t.setPhaseTimes(ph);
@@ -230,7 +232,7 @@ public final class Bench {
           progress.start(c.name(), batches.size());
         }
         double c0 = processCpuSeconds();
-        Epochs.Stats st = Epochs.run(t, train, batches, progress == null ? null : progress::step);
+        Epochs.Stats st = Epochs.run(engine, train, batches, progress == null ? null : progress::step);
         double cpu = processCpuSeconds() - c0;
         if (progress != null) {
           progress.finish(t.steps());
@@ -331,12 +333,13 @@ public final class Bench {
     for (int n : counts) {
       times.put(n, new LinkedHashMap<>());
     }
-    List<BaseTrainer> trainers = new ArrayList<>();
+    List<TrainingEngine> trainers = new ArrayList<>();
     try {
       Torch.setNumThreads(1);
       int next = 0;
       for (BenchConfig c : configs) {
-        BaseTrainer t = Trainers.fromConfig(c.trainerConfig(encoder, o.seed()));
+        TrainingEngine t = new TrainingEngine(Trainers.fromConfig(c.trainerConfig(encoder, o.seed())),
+            TrainingEngine.Settings.batchesOnly(o.batchSize()), null);
         trainers.add(t);
         int warm = 1 + (c.memorySize() > 0 ? o.memoryFillSteps() : 0);
         for (int i = 0; i < warm; i++) {
@@ -348,7 +351,7 @@ public final class Bench {
           int n = counts[round % 2 == 0 ? k : counts.length - 1 - k];
           Torch.setNumThreads(n);
           for (int ci = 0; ci < configs.size(); ci++) {
-            BaseTrainer t = trainers.get(ci);
+            TrainingEngine t = trainers.get(ci);
             next = step(t, train, batches, next); // settle the pools at this count
             List<Double> l = times.get(n).computeIfAbsent(configs.get(ci).name(), x -> new ArrayList<>());
             for (int i = 0; i < o.probeSteps(); i++) {
@@ -360,7 +363,7 @@ public final class Bench {
         }
       }
     } finally {
-      trainers.forEach(BaseTrainer::close);
+      trainers.forEach(TrainingEngine::close);
     }
     Map<Integer, Map<String, Double>> med = new LinkedHashMap<>();
     int best = counts[0];
@@ -400,9 +403,9 @@ public final class Bench {
     return s;
   }
 
-  private int step(BaseTrainer t, LabeledDataset train, List<int[]> batches, int next) {
+  private int step(TrainingEngine t, LabeledDataset train, List<int[]> batches, int next) {
     LabeledDataset b = train.select(batches.get(next % batches.size()));
-    t.trainStep(b.features(), b.labels());
+    t.step(b.features(), b.labels());
     return next + 1;
   }
 

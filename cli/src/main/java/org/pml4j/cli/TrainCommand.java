@@ -20,6 +20,7 @@ import org.pml4j.train.Epochs;
 import org.pml4j.train.RetrievalEval;
 import org.pml4j.train.TrainerConfig;
 import org.pml4j.train.Trainers;
+import org.pml4j.train.TrainingEngine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -123,7 +124,8 @@ final class TrainCommand implements Callable<Integer> {
       built = Trainers.fromConfig(new TrainerConfig(enc, SpecArgs.read("--loss", loss), minerSpec,
           SpecArgs.read("--optimizer", optimizer), memorySize, seed, threads));
     }
-    try (BaseTrainer trainer = built) {
+    try (TrainingEngine engine = new TrainingEngine(built, TrainingEngine.Settings.batchesOnly(batchSize), null)) {
+      BaseTrainer trainer = built;
       TrainerConfig config = trainer.config();
       long startStep = trainer.steps();
       if (trainer.encoder().inputSize() != train.numFeatures()) {
@@ -148,7 +150,7 @@ final class TrainCommand implements Callable<Integer> {
       long cpu0 = threadBean.isCurrentThreadCpuTimeSupported() ? threadBean.getCurrentThreadCpuTime() : 0;
       for (int epoch = 0; epoch < epochs; epoch++) {
         List<int[]> batches = epoch == 0 ? firstEpoch : Epochs.batches(train.size(), sampler, batchSize, rng);
-        last = Epochs.run(trainer, train, batches, r -> {
+        last = Epochs.run(engine, train, batches, r -> {
           long step = r.step() - startStep;
           bar.update(step, r.loss());
           if (step == WARMUP_STEPS) {

@@ -1,16 +1,8 @@
 package org.pml4j.flink;
 
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.IOException;
 import java.io.Serializable;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
@@ -30,23 +22,27 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.pml4j.onnx.OnnxExporter;
 import org.pml4j.torch.Torch;
 import org.pml4j.train.CheckpointableTrainer;
-import org.pml4j.train.StepResult;
+import org.pml4j.train.EngineState;
 import org.pml4j.train.TrainerConfig;
+import org.pml4j.train.TrainingEngine;
 
 /**
- * Online metric-learning trainer: collects labeled records into micro-batches of {@code batchSize}, runs one
- * {@link CheckpointableTrainer#trainStep} per batch, and emits a {@link ModelUpdate} (the encoder exported to ONNX by
- * {@link OnnxExporter}, with {@code model_version} and {@code training_step} metadata) every {@code publishEverySteps}
- * steps or {@code publishEveryMillis} of wall time (checked after each step), and at the end of the input. With
- * {@code publishInitial} the untrained encoder is published first, as version 0.
+ * Online metric-learning trainer: the Flink adapter of a {@link TrainingEngine}, which collects labeled records into
+ * micro-batches of {@code batchSize}, runs one {@link CheckpointableTrainer#trainStep} per batch and decides when a
+ * version is due (every {@code publishEverySteps} steps or {@code publishEveryMillis} of wall time, checked after each
+ * step, and at the end of the input; with {@code publishInitial} the untrained encoder first, as version 0). This
+ * operator adds what is Flink's: the lifecycle, the state handle, the metric group and the output, where each due
+ * version becomes a {@link ModelUpdate} (the encoder exported to ONNX by {@link OnnxExporter}, with
+ * {@code model_version} and {@code training_step} metadata).
  *
- * <p><b>State.</b> On each checkpoint the operator writes one {@code byte[]} into operator {@link ListState}: the
- * trainer's {@link CheckpointableTrainer#snapshot()} (parameters, optimizer, loss state, step counter, RNG), the
- * partial batch, the version counter, the last published step and the running totals. {@link #initializeState}
- * rebuilds the trainer through the {@link TrainerFactory} and restores all of it, so with a replayable source a
- * restored job continues bit-identically: same batches, same steps, same parameters, same versions (versions emitted
- * between the checkpoint and a failure are emitted again, with the same content when the time trigger is off;
- * downstream operators ignore versions they have already seen).
+ * <p><b>State.</b> On each checkpoint the operator writes the engine's {@link EngineState} (the trainer's
+ * {@link CheckpointableTrainer#snapshot()}: parameters, optimizer, loss state, step counter, RNG; the partial batch;
+ * the version counter, the last published step and the running totals) as one versioned entry
+ * ({@link EngineStateSerializer}) into operator {@link ListState}; it reads entries of every earlier format version.
+ * {@link #initializeState} rebuilds the trainer through the {@link TrainerFactory} and restores all of it, so with a
+ * replayable source a restored job continues bit-identically: same batches, same steps, same parameters, same versions
+ * (versions emitted between the checkpoint and a failure are emitted again, with the same content when the time
+ * trigger is off; downstream operators ignore versions they have already seen).
  *
  * <p><b>Parallelism 1</b> ({@link #apply} sets it, and max parallelism 1): one model. For bit-identical recovery the
  * input order must be deterministic too (a parallelism-1 source, or one file / Kafka partition).
@@ -57,30 +53,33 @@ import org.pml4j.train.TrainerConfig;
  * <p><b>Why an operator and not a ProcessFunction:</b> the final model must be emitted when the input ends, and only
  * an operator sees that ({@link BoundedOneInput#endInput()}); a ProcessFunction has no end-of-input hook.
  *
- * <p><b>Metrics</b> (operator group): {@code loss}, {@code stepsPerSecond}, {@code samplesPerSecond}, {@code steps},
- * {@code samples}, {@code queueFill} (the CrossBatchMemory queue), {@code batchFill} (records waiting for the next
- * step), {@code modelVersion} (last published), {@code stepMillis} (last step), {@code skipped} (records the trainer
- * could not use: wrong width, no label, non-finite; validate upstream).
+ * <p><b>Metrics</b> (operator group, read from {@link TrainingEngine#metrics()}): {@code loss}, {@code stepsPerSecond},
+ * {@code samplesPerSecond}, {@code steps}, {@code samples}, {@code queueFill} (the CrossBatchMemory queue),
+ * {@code batchFill} (records waiting for the next step), {@code modelVersion} (last published), {@code stepMillis}
+ * (last step), {@code skipped} (records the trainer could not use: wrong width, no label, non-finite; validate
+ * upstream).
  */
 public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     implements OneInputStreamOperator<LabeledVector, ModelUpdate>, BoundedOneInput {
   private static final long serialVersionUID = 1L;
   private static final org.slf4j.Logger LOGGER = org.slf4j.LoggerFactory.getLogger(TrainerOperator.class);
-  private static final byte[] MAGIC = {'P', 'M', 'L', '4', 'J', 'T', 'R', '2'};
-  /** Metric names. */
   /** ModelUpdate metric: the mean loss of the steps since the previous version. */
-  public static final String METRIC_LOSS = "loss";
+  public static final String METRIC_LOSS = TrainingEngine.METRIC_LOSS;
   /** ModelUpdate metric: the loss of the version's last step. */
-  public static final String METRIC_LAST_LOSS = "last_step_loss";
-  public static final String METRIC_SAMPLES = "samples";
-  public static final String METRIC_TRAIN_SECONDS = "train_seconds";
-  public static final String METRIC_QUEUE_FILL = "queue_fill";
-  public static final String METRIC_SAMPLES_PER_SEC = "samples_per_sec";
+  public static final String METRIC_LAST_LOSS = TrainingEngine.METRIC_LAST_LOSS;
+  /** ModelUpdate metric: samples trained so far. */
+  public static final String METRIC_SAMPLES = TrainingEngine.METRIC_SAMPLES;
+  /** ModelUpdate metric: wall time inside training steps so far. */
+  public static final String METRIC_TRAIN_SECONDS = TrainingEngine.METRIC_TRAIN_SECONDS;
+  /** ModelUpdate metric: filled CrossBatchMemory slots. */
+  public static final String METRIC_QUEUE_FILL = TrainingEngine.METRIC_QUEUE_FILL;
+  /** ModelUpdate metric: samples per second of training-step wall time. */
+  public static final String METRIC_SAMPLES_PER_SEC = TrainingEngine.METRIC_SAMPLES_PER_SEC;
   /** ModelUpdate metric: CPU time of the task thread inside trainStep (wall time is {@link #METRIC_TRAIN_SECONDS}). */
-  public static final String METRIC_TRAIN_CPU_SECONDS = "train_cpu_seconds";
+  public static final String METRIC_TRAIN_CPU_SECONDS = TrainingEngine.METRIC_TRAIN_CPU_SECONDS;
 
   /**
-   * When and how the trainer steps and publishes.
+   * When and how the trainer steps and publishes: the engine's {@link TrainingEngine.Settings} and the export check.
    *
    * @param batchSize records per training step (at least 2)
    * @param publishEverySteps publish after this many steps since the last publication (0: never by count)
@@ -93,18 +92,25 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
    */
   public record Settings(int batchSize, long publishEverySteps, long publishEveryMillis, boolean publishInitial,
       boolean trainFinalPartialBatch, boolean verifyExport) implements Serializable {
+    /** Checks the values (as {@link TrainingEngine.Settings} does). */
     public Settings {
-      if (batchSize < 2) {
-        throw new IllegalArgumentException("batchSize must be >= 2, got " + batchSize);
-      }
-      if (publishEverySteps < 0 || publishEveryMillis < 0) {
-        throw new IllegalArgumentException("publish intervals must be >= 0");
-      }
+      engine(batchSize, publishEverySteps, publishEveryMillis, publishInitial, trainFinalPartialBatch);
     }
 
     /** Publish every {@code everySteps} steps, the untrained model first, no time trigger, verified exports. */
     public static Settings of(int batchSize, long everySteps) {
       return new Settings(batchSize, everySteps, 0, true, false, true);
+    }
+
+    /** The engine's part. */
+    public TrainingEngine.Settings engine() {
+      return engine(batchSize, publishEverySteps, publishEveryMillis, publishInitial, trainFinalPartialBatch);
+    }
+
+    private static TrainingEngine.Settings engine(int batchSize, long publishEverySteps, long publishEveryMillis,
+        boolean publishInitial, boolean trainFinalPartialBatch) {
+      return new TrainingEngine.Settings(batchSize, publishEverySteps, publishEveryMillis, publishInitial,
+          trainFinalPartialBatch);
     }
   }
 
@@ -112,25 +118,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
   private final String configJson;
   private final Settings settings;
 
-  private transient CheckpointableTrainer trainer;
+  private transient TrainingEngine engine;
   private transient ListState<byte[]> state;
-  private transient List<LabeledVector> batch;
-  private transient long nextVersion;
-  private transient long lastPublishedStep;
-  private transient boolean initialDone;
-  private transient long samples;
-  private transient long trainNanos;
-  private transient long trainCpuNanos;
-  private transient java.lang.management.ThreadMXBean threadBean;
-  private transient double lastLoss;
-  private transient double lossSum;
-  private transient long lossSteps;
-  private transient long queueFill;
-  private transient long lastPublishMillis;
-  private transient long lastStepNanos;
-  private transient long inputSize;
-  private transient Counter stepsCounter;
-  private transient Counter samplesCounter;
   private transient Counter skipped;
   private transient boolean restored;
 
@@ -167,11 +156,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     TrainerConfig config = TrainerConfigs.fromJson(configJson);
     Torch.ensureLoaded();
     Torch.setNumThreads(Math.max(1, config.threads()));
-    trainer = factory.apply(config);
-    inputSize = trainer.encoder().inputSize();
-    batch = new ArrayList<>(settings.batchSize());
-    nextVersion = 0;
-    lastPublishedStep = -1;
+    engine = new TrainingEngine(factory.apply(config), settings.engine(), this::emit);
     restored = false;
     if (context.isRestored()) {
       List<byte[]> blobs = new ArrayList<>();
@@ -183,10 +168,10 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
             + " parallelism 1 and writes one");
       }
       if (blobs.size() == 1) {
-        read(blobs.get(0));
+        engine.restore(EngineStateSerializer.fromEntry(blobs.get(0)));
         restored = true;
-        LOGGER.info("pml4j trainer restored: step {}, {} buffered records, next version {}", trainer.steps(),
-            batch.size(), nextVersion);
+        LOGGER.info("pml4j trainer restored: step {}, {} buffered records, next version {}", engine.steps(),
+            engine.metrics().batchFill(), engine.metrics().lastVersion() + 1);
       }
     }
   }
@@ -195,147 +180,83 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
   public void open() throws Exception {
     super.open();
     OperatorMetricGroup g = getMetricGroup();
-    stepsCounter = g.counter("steps");
-    samplesCounter = g.counter("samples");
-    stepsCounter.inc(trainer.steps());
-    samplesCounter.inc(samples);
+    Counter steps = g.counter("steps", new EngineCounter(() -> engine.steps()));
+    Counter samples = g.counter("samples", new EngineCounter(() -> engine.metrics().samples()));
     skipped = g.counter("skipped");
-    g.meter("stepsPerSecond", new MeterView(stepsCounter, 10));
-    g.meter("samplesPerSecond", new MeterView(samplesCounter, 10));
-    g.gauge(METRIC_LOSS, (Gauge<Double>) () -> lastLoss);
-    g.gauge("queueFill", (Gauge<Long>) () -> queueFill);
-    g.gauge("batchFill", (Gauge<Integer>) () -> batch.size());
-    g.gauge("modelVersion", (Gauge<Long>) () -> nextVersion - 1);
-    g.gauge("stepMillis", (Gauge<Double>) () -> lastStepNanos / 1e6);
-    lastPublishMillis = System.currentTimeMillis();
+    g.meter("stepsPerSecond", new MeterView(steps, 10));
+    g.meter("samplesPerSecond", new MeterView(samples, 10));
+    g.gauge(METRIC_LOSS, (Gauge<Double>) () -> engine.metrics().lastLoss());
+    g.gauge("queueFill", (Gauge<Long>) () -> engine.metrics().queueFill());
+    g.gauge("batchFill", (Gauge<Integer>) () -> engine.metrics().batchFill());
+    g.gauge("modelVersion", (Gauge<Long>) () -> engine.metrics().lastVersion());
+    g.gauge("stepMillis", (Gauge<Double>) () -> engine.metrics().lastStepMillis());
+    engine.restartPublishTimer();
+  }
+
+  /** A read-only Flink counter showing an engine figure (for the meters). */
+  private static final class EngineCounter implements Counter {
+    private final java.util.function.LongSupplier value;
+
+    EngineCounter(java.util.function.LongSupplier value) {
+      this.value = value;
+    }
+
+    @Override
+    public void inc() {}
+
+    @Override
+    public void inc(long n) {}
+
+    @Override
+    public void dec() {}
+
+    @Override
+    public void dec(long n) {}
+
+    @Override
+    public long getCount() {
+      return value.getAsLong();
+    }
   }
 
   @Override
   public void processElement(StreamRecord<LabeledVector> element) {
-    if (!initialDone) {
-      initialDone = true;
-      if (settings.publishInitial() && nextVersion == 0) {
-        publish();
-      }
-    }
     LabeledVector v = element.getValue();
-    if (!usable(v)) {
+    String why = v == null ? engine.offer(-1, null, null) : engine.offer(v.id, v.label, v.features);
+    if (why != null) {
       skipped.inc();
-      return;
-    }
-    batch.add(v);
-    if (batch.size() >= settings.batchSize()) {
-      step();
-      maybePublish();
     }
   }
 
-  private boolean usable(LabeledVector v) {
-    if (v == null || v.label == null || v.features == null || v.features.length != inputSize) {
-      return false;
-    }
-    for (float x : v.features) {
-      if (!Float.isFinite(x)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  private void step() {
-    int n = batch.size();
-    float[][] x = new float[n][];
-    long[] y = new long[n];
-    for (int i = 0; i < n; i++) {
-      LabeledVector v = batch.get(i);
-      x[i] = v.features;
-      y[i] = v.label;
-    }
-    long c0 = cpuNanos();
-    long t0 = System.nanoTime();
-    StepResult r = trainer.trainStep(x, y);
-    lastStepNanos = System.nanoTime() - t0;
-    trainNanos += lastStepNanos;
-    trainCpuNanos += Math.max(0, cpuNanos() - c0);
-    samples += n;
-    lastLoss = r.loss();
-    lossSum += r.loss();
-    lossSteps++;
-    queueFill = r.queueFill();
-    batch.clear();
-    stepsCounter.inc();
-    samplesCounter.inc(n);
-  }
-
-  /** CPU time of the task thread (0 when the JVM cannot measure it). */
-  private long cpuNanos() {
-    if (threadBean == null) {
-      threadBean = java.lang.management.ManagementFactory.getThreadMXBean();
-    }
-    return threadBean.isCurrentThreadCpuTimeSupported() ? threadBean.getCurrentThreadCpuTime() : 0;
-  }
-
-  private void maybePublish() {
-    long steps = trainer.steps();
-    boolean byCount = settings.publishEverySteps() > 0 && steps - Math.max(lastPublishedStep, 0)
-        >= settings.publishEverySteps();
-    boolean byTime = settings.publishEveryMillis() > 0
-        && System.currentTimeMillis() - lastPublishMillis >= settings.publishEveryMillis() && steps > lastPublishedStep;
-    if (byCount || byTime) {
-      publish();
-    }
-  }
-
-  private void publish() {
-    long version = nextVersion;
-    long steps = trainer.steps();
+  /** The engine's publication: export the encoder now and emit it. */
+  private void emit(TrainingEngine.Publication p, CheckpointableTrainer trainer) {
     byte[] onnx = OnnxExporter.export(trainer.encoder(),
-        new OnnxExporter.ExportInfo(version, steps, Map.of(), settings.verifyExport()));
-    Map<String, Double> m = new LinkedHashMap<>();
-    m.put(METRIC_LOSS, lossSteps > 0 ? lossSum / lossSteps : (steps > 0 ? lastLoss : 0.0));
-    m.put(METRIC_LAST_LOSS, lastLoss);
-    m.put(METRIC_SAMPLES, (double) samples);
-    m.put(METRIC_TRAIN_SECONDS, trainNanos / 1e9);
-    m.put(METRIC_TRAIN_CPU_SECONDS, trainCpuNanos / 1e9);
-    m.put(METRIC_QUEUE_FILL, (double) queueFill);
-    m.put(METRIC_SAMPLES_PER_SEC, trainNanos > 0 ? samples / (trainNanos / 1e9) : 0.0);
-    nextVersion++;
-    lastPublishedStep = steps;
-    lossSum = 0;
-    lossSteps = 0;
-    lastPublishMillis = System.currentTimeMillis();
-    output.collect(new StreamRecord<>(new ModelUpdate(version, steps, onnx, m, lastPublishMillis)));
+        new OnnxExporter.ExportInfo(p.version(), p.step(), java.util.Map.of(), settings.verifyExport()));
+    output.collect(new StreamRecord<>(new ModelUpdate(p.version(), p.step(), onnx, p.metrics(),
+        p.createdAtMillis())));
   }
 
   @Override
   public void endInput() {
-    if (!initialDone) {
-      initialDone = true;
-    }
-    if (settings.trainFinalPartialBatch() && batch.size() >= 2) {
-      step();
-    } else if (!batch.isEmpty()) {
+    int dropped = engine.endInput();
+    if (dropped > 0) {
       LOGGER.info("pml4j trainer: {} records at the end of the input do not fill a batch of {}; not trained",
-          batch.size(), settings.batchSize());
-      batch.clear();
-    }
-    if (trainer.steps() > lastPublishedStep || nextVersion == 0) {
-      publish();
+          dropped, settings.batchSize());
     }
   }
 
   @Override
   public void snapshotState(StateSnapshotContext context) throws Exception {
     super.snapshotState(context);
-    state.update(List.of(write()));
+    state.update(List.of(EngineStateSerializer.toEntry(engine.snapshot())));
   }
 
   @Override
   public void close() throws Exception {
     try {
-      if (trainer != null) {
-        trainer.close();
-        trainer = null;
+      if (engine != null) {
+        engine.close();
+        engine = null;
       }
     } finally {
       super.close();
@@ -347,70 +268,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     return restored;
   }
 
-  // ---------------------------------------------------------------- state bytes
-
-  private byte[] write() throws IOException {
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    try (DataOutputStream out = new DataOutputStream(bytes)) {
-      out.write(MAGIC);
-      out.writeLong(nextVersion);
-      out.writeLong(lastPublishedStep);
-      out.writeBoolean(initialDone);
-      out.writeLong(samples);
-      out.writeLong(trainNanos);
-      out.writeLong(trainCpuNanos);
-      out.writeDouble(lastLoss);
-      out.writeDouble(lossSum);
-      out.writeLong(lossSteps);
-      out.writeLong(queueFill);
-      byte[] snap = trainer.snapshot();
-      out.writeInt(snap.length);
-      out.write(snap);
-      out.writeInt(batch.size());
-      for (LabeledVector v : batch) {
-        out.writeLong(v.id);
-        out.writeLong(v.label);
-        out.writeInt(v.features.length);
-        for (float f : v.features) {
-          out.writeFloat(f);
-        }
-      }
-    }
-    return bytes.toByteArray();
-  }
-
-  private void read(byte[] blob) throws IOException {
-    try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(blob))) {
-      byte[] magic = new byte[MAGIC.length];
-      in.readFully(magic);
-      if (!Arrays.equals(magic, MAGIC)) {
-        throw new IllegalStateException("not a pml4j trainer state of this version (expected magic "
-            + new String(MAGIC, java.nio.charset.StandardCharsets.US_ASCII) + ")");
-      }
-      nextVersion = in.readLong();
-      lastPublishedStep = in.readLong();
-      initialDone = in.readBoolean();
-      samples = in.readLong();
-      trainNanos = in.readLong();
-      trainCpuNanos = in.readLong();
-      lastLoss = in.readDouble();
-      lossSum = in.readDouble();
-      lossSteps = in.readLong();
-      queueFill = in.readLong();
-      byte[] snap = new byte[in.readInt()];
-      in.readFully(snap);
-      trainer.restore(snap);
-      int n = in.readInt();
-      batch.clear();
-      for (int i = 0; i < n; i++) {
-        long id = in.readLong();
-        long label = in.readLong();
-        float[] f = new float[in.readInt()];
-        for (int j = 0; j < f.length; j++) {
-          f[j] = in.readFloat();
-        }
-        batch.add(new LabeledVector(id, label, f));
-      }
-    }
+  /** The engine (for tests; null before {@link #initializeState} and after {@link #close()}). */
+  TrainingEngine engine() {
+    return engine;
   }
 }

@@ -10,7 +10,8 @@ import org.pml4j.samplers.MPerClassSampler;
 
 /**
  * The epoch loop shared by {@code pml4j train} and {@code pml4j bench}: an epoch's batches (PML's DataLoader with
- * {@code shuffle=True}, or batches from an {@link MPerClassSampler}) and running them through a trainer.
+ * {@code shuffle=True}, or batches from an {@link MPerClassSampler}) and running them through a {@link TrainingEngine}
+ * (the same engine, step and accounting as the streaming trainer).
  */
 public final class Epochs {
   private Epochs() {}
@@ -82,19 +83,18 @@ public final class Epochs {
   }
 
   /**
-   * Runs {@code batches} of {@code data} through {@code trainer}, one step each.
+   * Runs {@code batches} of {@code data} through {@code engine}, one {@link TrainingEngine#step} each.
    *
    * @param listener called after every step, or null
    */
-  public static Stats run(CheckpointableTrainer trainer, LabeledDataset data, List<int[]> batches,
-      StepListener listener) {
-    Objects.requireNonNull(trainer, "trainer");
+  public static Stats run(TrainingEngine engine, LabeledDataset data, List<int[]> batches, StepListener listener) {
+    Objects.requireNonNull(engine, "engine");
     double last = Double.NaN;
     double sum = 0;
     long t0 = System.nanoTime();
     for (int[] idx : batches) {
       LabeledDataset b = data.select(idx);
-      StepResult r = trainer.trainStep(b.features(), b.labels());
+      StepResult r = engine.step(b.features(), b.labels());
       last = r.loss();
       sum += r.loss();
       if (listener != null) {
