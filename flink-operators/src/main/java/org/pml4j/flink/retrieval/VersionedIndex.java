@@ -10,7 +10,6 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-import java.util.function.LongConsumer;
 
 /**
  * The exact, versioned nearest-neighbour index of one shard, free of Flink: raw items by id, and for each model
@@ -49,6 +48,12 @@ public final class VersionedIndex implements AutoCloseable {
 
     @Override
     default void close() {}
+  }
+
+  /** Told on the builder thread when a version is complete and serving. */
+  public interface RefreshListener {
+    /** @param millis from {@link #addVersion} of the version to its swap */
+    void refreshed(long version, long millis);
   }
 
   /** The top-k of a query in one version: ids and scores, best first. */
@@ -134,16 +139,15 @@ public final class VersionedIndex implements AutoCloseable {
   private long newestKnown = -1;
   private boolean closed;
   private final ExecutorService builder;
-  private final LongConsumer onRefreshMillis;
+  private final RefreshListener onRefresh;
   private long lastRefreshMillis = -1;
 
   /**
    * @param chunkSize rows per embedding call of the builder (at least 1)
    * @param retained complete versions kept (at least 1; 2 keeps the previous version while shards catch up)
-   * @param onRefreshMillis called on the builder thread with the milliseconds from a version's {@link #addVersion} to
-   *     its swap (may be null)
+   * @param onRefresh told on the builder thread when a version is complete (may be null)
    */
-  public VersionedIndex(int chunkSize, int retained, LongConsumer onRefreshMillis) {
+  public VersionedIndex(int chunkSize, int retained, RefreshListener onRefresh) {
     if (chunkSize < 1) {
       throw new IllegalArgumentException("chunkSize must be >= 1, got " + chunkSize);
     }
@@ -152,7 +156,7 @@ public final class VersionedIndex implements AutoCloseable {
     }
     this.chunkSize = chunkSize;
     this.retained = retained;
-    this.onRefreshMillis = onRefreshMillis;
+    this.onRefresh = onRefresh;
     this.builder = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "pml4j-retrieval-index-builder");
       t.setDaemon(true);
@@ -264,8 +268,8 @@ public final class VersionedIndex implements AutoCloseable {
         startNext();
         notifyAll();
       }
-      if (onRefreshMillis != null) {
-        onRefreshMillis.accept(ms);
+      if (onRefresh != null) {
+        onRefresh.refreshed(v.version, ms);
       }
     } catch (RuntimeException e) {
       synchronized (this) {
