@@ -223,6 +223,9 @@ public final class StreamingJob {
       embeddings.sinkTo(new DiscardingSink<>()).name("embeddings").uid("embeddings")
           .setParallelism(c.embedParallelism);
     }
+    if (c.retrieval.enabled) {
+      RetrievalStage.attach(env, c, models, dim);
+    }
     RetrievalEvaluator.Mode evaluate = RetrievalEvaluator.Mode.parse(c.evaluate);
     if (evaluate != RetrievalEvaluator.Mode.NONE) {
       RetrievalEvaluator.apply(validHeldout, models, c.heldoutRecords, evaluate,
@@ -320,6 +323,10 @@ public final class StreamingJob {
       double seconds = (System.nanoTime() - t0) / 1e9;
       ObjectNode summary = summarize(dir, r, seconds, ui.toString());
       summary.put("dataset", c.dataset);
+      if (c.retrieval.enabled) {
+        summary.set("retrieval", RetrievalStage.summarize(dir, c, r));
+        log.println("pml4j stream: retrieval " + summary.get("retrieval"));
+      }
       writeAtomically(dir.resolve(SUMMARY), StreamJobConfig.JSON.writeValueAsString(summary));
       log.println("pml4j stream: " + oneLine(summary));
       log.println("pml4j stream: wrote " + dir.resolve(SUMMARY));

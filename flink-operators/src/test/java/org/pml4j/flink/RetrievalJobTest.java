@@ -24,12 +24,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.pml4j.data.SyntheticClusters;
-import org.pml4j.flink.retrieval.Answer;
-import org.pml4j.flink.retrieval.CatalogRecord;
-import org.pml4j.flink.retrieval.Query;
-import org.pml4j.flink.retrieval.Retrieval;
-import org.pml4j.flink.retrieval.RetrievalShard;
-import org.pml4j.flink.retrieval.RetrievalValidation;
 import org.pml4j.onnx.OnnxEncoder;
 
 /**
@@ -138,7 +132,7 @@ class RetrievalJobTest {
     org.apache.flink.api.common.accumulators.Histogram refresh = null;
     Object acc = r.getAllAccumulatorResults().get(RetrievalShard.REFRESH_ACCUMULATOR);
     assertTrue(acc instanceof TreeMap<?, ?> m && !m.isEmpty(), "refresh times recorded: " + acc);
-    Object lat = r.getAllAccumulatorResults().get(org.pml4j.flink.retrieval.AnswerMerger.LATENCY_ACCUMULATOR);
+    Object lat = r.getAllAccumulatorResults().get(AnswerMerger.LATENCY_ACCUMULATOR);
     assertTrue(lat instanceof TreeMap<?, ?> m
         && m.values().stream().mapToInt(x -> (Integer) x).sum() == QUERIES - 3, "latencies: " + lat);
   }
@@ -205,7 +199,7 @@ class RetrievalJobTest {
         for (int i = 0; i < a.ids.length; i++) {
           boolean same = false;
           for (float[] raw : everRaw.get(a.ids[i])) {
-            double s = org.pml4j.flink.retrieval.RetrievalTestAccess.cosine(e.embed(raw), qe);
+            double s = RetrievalTestSupport.cosine(e.embed(raw), qe);
             same |= Math.abs(s - a.scores[i]) < 1e-5;
           }
           if (!same) {
@@ -218,8 +212,8 @@ class RetrievalJobTest {
         }
         if (a.catalogOps == CATALOG) {
           double[] expectedScores = new double[K];
-          long[] expected = org.pml4j.flink.retrieval.RetrievalTestAccess.bruteForce(onnx.get(a.modelVersion),
-              finalCatalog, q, K, expectedScores);
+          long[] expected = RetrievalTestSupport.bruteForce(onnx.get(a.modelVersion),
+              finalCatalog, q, K, expectedScores)[0];
           assertArrayEquals(expected, a.ids, "qid " + a.qid + " v" + a.modelVersion);
           for (int i = 0; i < K; i++) {
             assertEquals(expectedScores[i], a.scores[i], 1e-5);

@@ -1,6 +1,5 @@
-package org.pml4j.flink.retrieval;
+package org.pml4j.flink;
 
-import org.pml4j.flink.ModelUpdate;
 
 /**
  * The broadcast input of a {@link RetrievalShard}: either a model version or a query (exactly one field is set), so

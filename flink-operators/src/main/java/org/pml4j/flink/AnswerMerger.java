@@ -1,4 +1,4 @@
-package org.pml4j.flink.retrieval;
+package org.pml4j.flink;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -36,12 +36,15 @@ public class AnswerMerger extends KeyedProcessFunction<Long, ShardAnswer, Answer
       new OutputTag<>("no-common-version", TypeInformation.of(Answer.class));
   /** Job accumulator: query latencies in ms. */
   public static final String LATENCY_ACCUMULATOR = "pml4j.retrieval.query_latency_ms";
+  /** Job accumulator: latencies in ms of the queries that no shard made wait for its first index version. */
+  public static final String SERVING_LATENCY_ACCUMULATOR = "pml4j.retrieval.query_latency_serving_ms";
 
   private transient ListState<ShardAnswer> parts;
   private transient Counter answers;
   private transient Counter noCommon;
   private transient Histogram latency;
   private transient org.apache.flink.api.common.accumulators.Histogram latencyAccumulator;
+  private transient org.apache.flink.api.common.accumulators.Histogram servingAccumulator;
 
   @Override
   public void open(OpenContext openContext) {
@@ -52,6 +55,7 @@ public class AnswerMerger extends KeyedProcessFunction<Long, ShardAnswer, Answer
     noCommon = g.counter("noCommonVersion");
     latency = g.histogram("queryLatencyMs", new DescriptiveStatisticsHistogram(10_000));
     latencyAccumulator = getRuntimeContext().getHistogram(LATENCY_ACCUMULATOR);
+    servingAccumulator = getRuntimeContext().getHistogram(SERVING_LATENCY_ACCUMULATOR);
   }
 
   @Override
@@ -68,6 +72,9 @@ public class AnswerMerger extends KeyedProcessFunction<Long, ShardAnswer, Answer
     long ms = Math.max(0, merged.answeredAtMillis - merged.queryInMillis);
     latency.update(ms);
     latencyAccumulator.add((int) Math.min(Integer.MAX_VALUE, ms));
+    if (!merged.waited) {
+      servingAccumulator.add((int) Math.min(Integer.MAX_VALUE, ms));
+    }
     if (merged.modelVersion < 0) {
       noCommon.inc();
       ctx.output(NO_COMMON_VERSION, merged);
@@ -95,6 +102,7 @@ public class AnswerMerger extends KeyedProcessFunction<Long, ShardAnswer, Answer
     }
     Set<Long> common = null;
     long ops = 0;
+    boolean waited = false;
     for (List<ShardAnswer> l : byShard.values()) {
       if (l.size() < l.get(0).parts) {
         return null;
@@ -102,6 +110,9 @@ public class AnswerMerger extends KeyedProcessFunction<Long, ShardAnswer, Answer
       Set<Long> vs = new HashSet<>();
       l.forEach(a -> vs.add(a.version));
       ops += l.get(0).catalogOps;
+      for (ShardAnswer a : l) {
+        waited |= a.waited;
+      }
       if (common == null) {
         common = vs;
       } else {
@@ -112,6 +123,7 @@ public class AnswerMerger extends KeyedProcessFunction<Long, ShardAnswer, Answer
     Answer out = new Answer(first.qid, -1, new long[0], new float[0]);
     out.catalogOps = ops;
     out.queryInMillis = first.queryInMillis;
+    out.waited = waited;
     if (common.isEmpty()) {
       return out;
     }

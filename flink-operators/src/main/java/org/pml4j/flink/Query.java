@@ -1,4 +1,4 @@
-package org.pml4j.flink.retrieval;
+package org.pml4j.flink;
 
 import java.util.Arrays;
 import java.util.Objects;

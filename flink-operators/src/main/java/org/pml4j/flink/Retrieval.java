@@ -1,4 +1,4 @@
-package org.pml4j.flink.retrieval;
+package org.pml4j.flink;
 
 import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.common.functions.Partitioner;
@@ -8,13 +8,11 @@ import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.streaming.api.datastream.BroadcastStream;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
-import org.pml4j.flink.ModelUpdate;
-import org.pml4j.flink.RejectedRecord;
-import org.pml4j.flink.ValidateFunction;
 
 /**
  * The retrieval topology: validation of catalog and queries, N {@link RetrievalShard}s (catalog partitioned by
- * {@code floorMod(id, N)}; models and queries broadcast), and the {@link AnswerMerger} keyed by qid.
+ * {@code floorMod(id, N)}; models and queries broadcast), and the {@link AnswerMerger} keyed by qid. The query path
+ * (validation, broadcast, shard answers) flushes every record (buffer timeout 0) for low query latency.
  *
  * @see #apply
  */
@@ -59,18 +57,20 @@ public final class Retrieval {
         .name("pml4j-retrieval-validate-catalog").uid("pml4j-retrieval-validate-catalog");
     SingleOutputStreamOperator<Query> goodQueries = queries
         .process(new RetrievalValidation.Queries(s.dimension(), s.maxK()), TypeInformation.of(Query.class))
-        .name("pml4j-retrieval-validate-queries").uid("pml4j-retrieval-validate-queries");
+        .name("pml4j-retrieval-validate-queries").uid("pml4j-retrieval-validate-queries")
+        .setBufferTimeout(0);
     DataStream<ShardInput> control = models.map(new ModelInput(), TypeInformation.of(ShardInput.class))
         .name("pml4j-retrieval-models").uid("pml4j-retrieval-models")
         .union(goodQueries.map(new QueryInput(), TypeInformation.of(ShardInput.class))
-            .name("pml4j-retrieval-queries").uid("pml4j-retrieval-queries"));
+            .name("pml4j-retrieval-queries").uid("pml4j-retrieval-queries").setBufferTimeout(0));
     BroadcastStream<ShardInput> b = control.broadcast(RetrievalShard.MODELS);
     DataStream<ShardAnswer> parts = goodCatalog
         .partitionCustom(new ById(), new CatalogId())
         .connect(b)
         .process(new RetrievalShard(s.chunkSize(), s.retained(), s.minRefreshIntervalMs()),
             TypeInformation.of(ShardAnswer.class))
-        .name("pml4j-retrieval-shard").uid("pml4j-retrieval-shard").setParallelism(s.shards());
+        .name("pml4j-retrieval-shard").uid("pml4j-retrieval-shard").setParallelism(s.shards())
+        .setBufferTimeout(0); // answers leave at once (query latency), not every 100 ms
     SingleOutputStreamOperator<Answer> answers = parts.keyBy(new Qid(), Types.LONG)
         .process(new AnswerMerger(), TypeInformation.of(Answer.class))
         .name("pml4j-retrieval-merge").uid("pml4j-retrieval-merge");

@@ -1,4 +1,4 @@
-package org.pml4j.flink.retrieval;
+package org.pml4j.flink;
 
 import java.util.Arrays;
 
@@ -22,6 +22,8 @@ public class ShardAnswer {
   public float[] scores;
   /** Catalog records the shard had applied when it answered. */
   public long catalogOps;
+  /** Whether the query waited for this shard's first index version (start-up or restore). */
+  public boolean waited;
   /** When the query entered the job (epoch ms). */
   public long queryInMillis;
 

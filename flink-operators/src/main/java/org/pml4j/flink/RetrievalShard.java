@@ -1,4 +1,4 @@
-package org.pml4j.flink.retrieval;
+package org.pml4j.flink;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -20,7 +20,6 @@ import org.apache.flink.runtime.state.FunctionSnapshotContext;
 import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.functions.co.BroadcastProcessFunction;
 import org.apache.flink.util.Collector;
-import org.pml4j.flink.ModelUpdate;
 import org.pml4j.onnx.OnnxEncoder;
 
 /**
@@ -58,6 +57,10 @@ public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, Shar
       new MapStateDescriptor<>("pml4j-retrieval-models", Types.LONG, TypeInformation.of(ModelUpdate.class));
   /** Job accumulator: refresh times in ms (model creation to a shard serving it), one entry per shard and version. */
   public static final String REFRESH_ACCUMULATOR = "pml4j.retrieval.refresh_ms";
+  /** Job accumulator: {@code "version:ms"} per shard and refreshed version (a list of strings). */
+  public static final String REFRESHES_ACCUMULATOR = "pml4j.retrieval.refreshes";
+  /** Job accumulator: items held by the shards when they close (a long counter). */
+  public static final String ITEMS_ACCUMULATOR = "pml4j.retrieval.items";
   /** Models kept in broadcast state (the newest selected ones). */
   static final int MODELS_KEPT = 4;
   /** Longest wait for a build before a query fails the task. */
@@ -81,6 +84,7 @@ public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, Shar
   private transient Histogram refreshMs;
   private transient long lastRefreshMs;
   private transient org.apache.flink.api.common.accumulators.Histogram refreshAccumulator;
+  private transient org.apache.flink.api.common.accumulators.ListAccumulator<String> refreshList;
 
   /**
    * @param chunkSize rows per ONNX Runtime call when re-embedding
@@ -151,6 +155,8 @@ public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, Shar
     g.gauge("buildingVersion", (Gauge<Long>) () -> index.buildingVersion());
     g.gauge("items", (Gauge<Integer>) () -> index.size());
     refreshAccumulator = getRuntimeContext().getHistogram(REFRESH_ACCUMULATOR);
+    refreshList = new org.apache.flink.api.common.accumulators.ListAccumulator<>();
+    getRuntimeContext().addAccumulator(REFRESHES_ACCUMULATOR, refreshList);
   }
 
   @Override
@@ -241,11 +247,18 @@ public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, Shar
     List<Query> qs = new ArrayList<>(pending);
     pending.clear();
     for (Query q : qs) {
-      answer(q, out);
+      answer(q, out, true);
     }
   }
 
   private void answer(Query q, Collector<ShardAnswer> out) throws InterruptedException {
+    answer(q, out, false);
+  }
+
+  private void answer(Query q, Collector<ShardAnswer> out, boolean waited) throws InterruptedException {
+    if (index.servingVersion() < 0) {
+      waited = true;
+    }
     if (index.servingVersion() < 0 && !index.awaitComplete(BUILD_TIMEOUT_MS)) {
       throw new IllegalStateException("retrieval shard: no index version complete after " + BUILD_TIMEOUT_MS
           + " ms (building " + index.buildingVersion() + ")");
@@ -265,6 +278,7 @@ public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, Shar
       a.scores = h.scores();
       a.catalogOps = catalogOps;
       a.queryInMillis = q.inMillis;
+      a.waited = waited;
       out.collect(a);
     }
     answered.inc();
@@ -278,6 +292,7 @@ public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, Shar
         lastRefreshMs = Math.max(0, r[1] - created);
         refreshMs.update(lastRefreshMs);
         refreshAccumulator.add((int) Math.min(Integer.MAX_VALUE, lastRefreshMs));
+        refreshList.add(r[0] + ":" + lastRefreshMs);
       }
     }
   }
@@ -289,6 +304,9 @@ public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, Shar
 
   @Override
   public void close() throws Exception {
+    if (index != null && getRuntimeContext() != null) {
+      getRuntimeContext().getLongCounter(ITEMS_ACCUMULATOR).add(index.size());
+    }
     if (index != null) {
       index.close();
     }

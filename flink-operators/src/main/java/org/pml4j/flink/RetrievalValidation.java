@@ -1,12 +1,9 @@
-package org.pml4j.flink.retrieval;
+package org.pml4j.flink;
 
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.util.Collector;
-import org.pml4j.flink.LabeledVector;
-import org.pml4j.flink.RejectedRecord;
-import org.pml4j.flink.ValidateFunction;
 
 /**
  * Checks catalog records and queries before they reach the shards; a bad one goes to the side output

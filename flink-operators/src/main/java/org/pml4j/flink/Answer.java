@@ -1,4 +1,4 @@
-package org.pml4j.flink.retrieval;
+package org.pml4j.flink;
 
 import java.util.Arrays;
 import java.util.Objects;
@@ -17,6 +17,8 @@ public class Answer {
   public float[] scores;
   /** Catalog records applied by all shards together when they answered. */
   public long catalogOps;
+  /** Whether some shard made the query wait for its first index version (start-up or restore). */
+  public boolean waited;
   /** When the query entered the job, and when the answer was complete (epoch ms). */
   public long queryInMillis;
   public long answeredAtMillis;
