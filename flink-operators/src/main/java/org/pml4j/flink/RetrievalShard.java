@@ -77,7 +77,7 @@ public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, Shar
   private transient List<Query> pending;
   private transient long catalogOps;
   private transient long restoredVersion;
-  private transient long rebuiltOnRestore = -1;
+  private transient long rebuiltOnRestore;
   private transient Map<Long, Long> createdAt;
   private transient ConcurrentLinkedQueue<long[]> refreshed;
   private transient Counter answered;
@@ -116,6 +116,7 @@ public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, Shar
     pendingState = context.getOperatorStateStore().getListState(
         new ListStateDescriptor<>("pml4j-retrieval-pending", TypeInformation.of(Query.class)));
     restoredVersion = -1;
+    rebuiltOnRestore = -1; // (transient: no field initializer runs after deserialization)
     if (context.isRestored()) {
       int me = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
       int n = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();

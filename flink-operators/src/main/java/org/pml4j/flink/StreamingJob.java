@@ -284,7 +284,8 @@ public final class StreamingJob {
     cluster.set(RestOptions.ADDRESS, "localhost");
     cluster.set(RestOptions.BIND_ADDRESS, "localhost");
     cluster.set(RestOptions.BIND_PORT, Integer.toString(c.webUiPort));
-    int slots = c.slots > 0 ? c.slots : Math.max(1, c.embedParallelism);
+    int slots = c.slots > 0 ? c.slots
+        : Math.max(1, Math.max(c.embedParallelism, c.retrieval.enabled ? c.retrieval.shards : 1));
     MiniClusterConfiguration mcc = new MiniClusterConfiguration.Builder().setConfiguration(cluster)
         .setNumTaskManagers(1).setNumSlotsPerTaskManager(slots).build();
     long t0 = System.nanoTime();

@@ -39,6 +39,8 @@ class RetrievalStageTest {
     assertEquals(1.0, r.path("recall_at_10_vs_exact").asDouble(), 1e-12, r.toString());
     assertTrue(r.path("recall_sample").asInt() >= 100, r.toString());
     assertTrue(r.path("index_versions").asInt() >= 2, r.toString());
+    assertTrue(r.path("index_versions").asInt() >= r.path("answers_per_version").asInt(),
+        "every answered version was served by every shard: " + r);
     assertTrue(r.path("refresh_ms").path("max").asLong(-1) >= 0, r.toString());
     assertTrue(r.path("query_latency_ms").path("p99").asLong(-1) >= 0, r.toString());
     assertEquals(300, Files.readAllLines(out.resolve(RetrievalStage.ANSWERS)).size());
