@@ -195,7 +195,8 @@ class RetrievalJobTest {
         OnnxEncoder e = enc.computeIfAbsent(a.modelVersion, v -> OnnxEncoder.load(onnx.get(v)));
         float[] q = query(GEN.withIdOffset(QUERY_OFFSET).map(a.qid)).vector;
         float[] qe = e.embed(q);
-        assertEquals(K, a.ids.length, a.toString());
+        // Fewer than k ids only while the catalog held fewer than k items.
+        assertTrue(a.ids.length == K || (a.ids.length < K && a.catalogOps < K), a.toString());
         for (int i = 0; i < a.ids.length; i++) {
           boolean same = false;
           for (float[] raw : everRaw.get(a.ids[i])) {
