@@ -39,7 +39,8 @@ public class Answer {
     for (int i = 0; i < scores.length; i++) {
       b.append(i == 0 ? "" : ",").append(scores[i]);
     }
-    return b.append("],\"latency_ms\":").append(answeredAtMillis - queryInMillis).append('}').toString();
+    return b.append("],\"latency_ms\":").append(answeredAtMillis - queryInMillis).append(",\"catalog_ops\":")
+        .append(catalogOps).append('}').toString();
   }
 
   @Override

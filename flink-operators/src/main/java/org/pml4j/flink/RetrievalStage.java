@@ -169,8 +169,8 @@ public final class RetrievalStage {
    * {@code queries_waited_for_first_index}, {@code queries} (answered), {@code no_common_version},
    * {@code mixed_version_answers} (answers whose scores are not those of the query and the returned items all
    * embedded by the answer's version's published ONNX model; answers whose model file is gone are counted in
-   * {@code unchecked_answers}), {@code recall_at_10_vs_exact} (a sample re-ranked by brute force over the whole
-   * catalog with that version's ONNX model) and {@code precision_at_1} per version.
+   * {@code unchecked_answers}), {@code recall_at_10_vs_exact} (a sample of the answers given once the whole catalog
+   * was indexed, re-ranked by brute force over the catalog with that version's ONNX model) and {@code precision_at_1} per version.
    */
   public static ObjectNode summarize(Path dir, StreamJobConfig c, JobExecutionResult r) throws IOException {
     Config rc = c.retrieval;
@@ -254,7 +254,13 @@ public final class RetrievalStage {
     int unchecked = 0;
     int sampled = 0;
     double recallSum = 0;
-    int sampleEvery = Math.max(1, (answers.size() - noCommon) / Math.max(1, rc.recallSample));
+    // Recall is measured on answers given once the whole catalog was in the index (the source has no deletes: all
+    // catalog records applied = every item present); earlier answers rank the items present then.
+    int eligible = 0;
+    for (JsonNode a : answers) {
+      eligible += a.path("model_version").asLong() >= 0 && a.path("catalog_ops").asLong() == n ? 1 : 0;
+    }
+    int sampleEvery = Math.max(1, eligible / Math.max(1, rc.recallSample));
     int seen = 0;
     ObjectNode p1 = s.putObject("precision_at_1");
     for (Map.Entry<Long, List<JsonNode>> e : byVersion.entrySet()) {
@@ -282,7 +288,8 @@ public final class RetrievalStage {
           if (ids.size() > 0 && qv.label != null && labels[ids.get(0).asInt()] == qv.label) {
             hits++;
           }
-          if (seen++ % sampleEvery == 0 && sampled < rc.recallSample && ids.size() > 0) {
+          if (a.path("catalog_ops").asLong() == n && seen++ % sampleEvery == 0 && sampled < rc.recallSample
+              && ids.size() > 0) {
             sampled++;
             recallSum += recall(emb, q, ids);
           }
