@@ -99,4 +99,37 @@ class RetrievalShardHarnessTest {
       assertEquals(20_006, out.get(0).catalogOps);
     }
   }
+
+  @Test
+  void minRefreshIntervalSkipsVersionsCreatedTooSoon() throws Exception {
+    byte[][] onnx = new byte[4][];
+    for (int v = 0; v < 4; v++) {
+      onnx[v] = RetrievalTestSupport.onnxEncoder(DIM, 4, 10 + v, v);
+    }
+    RetrievalShard fn = new RetrievalShard(16, 2, 1000);
+    try (var h = harness(fn)) {
+      h.initializeEmptyState();
+      h.open();
+      Random r = new Random(4);
+      for (long id = 0; id < 50; id++) {
+        h.processElement(CatalogRecord.upsert(id, RetrievalTestSupport.gaussian(r, DIM), null), id);
+      }
+      long[] created = {10_000, 10_400, 11_000, 11_500}; // v1: 400 ms after v0; v2: 1000 ms; v3: 500 ms after v2
+      for (int v = 0; v < 4; v++) {
+        h.processBroadcastElement(ShardInput.of(new ModelUpdate(v, v, onnx[v], Map.of(), created[v])), 100 + v);
+      }
+      assertTrue(fn.index().awaitVersion(2, 30_000));
+      assertArrayEquals(new long[] {2, 0}, fn.index().completeVersions(), "v1 and v3 came too soon");
+      assertEquals(java.util.Set.of(0L, 2L), keys(h), "only the indexed versions are kept in broadcast state");
+    }
+  }
+
+  static java.util.Set<Long> keys(BroadcastOperatorTestHarness<CatalogRecord, ShardInput, ShardAnswer> h)
+      throws Exception {
+    java.util.Set<Long> k = new java.util.TreeSet<>();
+    for (var e : h.getBroadcastState(RetrievalShard.MODELS).entries()) {
+      k.add(e.getKey());
+    }
+    return k;
+  }
 }
