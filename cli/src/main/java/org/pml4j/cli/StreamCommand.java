@@ -78,6 +78,11 @@ final class StreamCommand implements Callable<Integer> {
       + "(default: ${DEFAULT-VALUE})")
   int keepUi = 0;
 
+  @Option(names = "--retrieval", description = "also build the versioned retrieval index (catalog: the training "
+      + "split, queries: t10k paced over the run; answers in retrieval-answers.jsonl, summary.json \"retrieval\"); "
+      + "keys retrieval.* via --set")
+  boolean retrieval;
+
   @Option(names = "--set", paramLabel = "KEY=VALUE", description = "any other StreamingJob key (repeatable; --keys "
       + "lists them), e.g. --set batch_size=128 --set publish_every_steps=25 --set trainer.optimizer='{\"class\": "
       + "\"Adam\", ...}' --set restore_from=DIR/savepoints/savepoint-...")
@@ -143,6 +148,9 @@ final class StreamCommand implements Callable<Integer> {
     }
     if (duration != null) {
       add(args, "duration_seconds", Double.toString(parseDuration(duration)));
+    }
+    if (retrieval) {
+      add(args, "retrieval.enabled", "true");
     }
     for (String s : sets) {
       int eq = s.indexOf('=');

@@ -95,6 +95,9 @@ public class StreamJobConfig {
   public Synthetic synthetic = new Synthetic();
   @JsonMerge
   public Kafka kafka = new Kafka();
+  /** The versioned retrieval index ({@link RetrievalStage}); off unless {@code retrieval.enabled}. */
+  @JsonMerge
+  public RetrievalStage.Config retrieval = new RetrievalStage.Config();
   /** The trainer ({@link TrainerConfigs} JSON); null: the dataset's default. */
   public JsonNode trainer;
   public int batchSize = 64;

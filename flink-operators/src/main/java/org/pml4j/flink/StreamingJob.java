@@ -290,6 +290,9 @@ public final class StreamingJob {
           .sinkTo(kafkaSink(c, c.kafka.embeddingsTopic, "id")).name("embeddings-kafka").uid("embeddings-kafka")
           .setParallelism(c.embedParallelism);
     }
+    if (c.retrieval.enabled) {
+      RetrievalStage.attach(env, c, models, dim);
+    }
     RetrievalEvaluator.Mode evaluate = RetrievalEvaluator.Mode.parse(c.evaluate);
     if (evaluate != RetrievalEvaluator.Mode.NONE) {
       RetrievalEvaluator.apply(validHeldout, models, c.heldoutRecords, evaluate,
@@ -426,7 +429,8 @@ public final class StreamingJob {
     cluster.set(RestOptions.ADDRESS, "localhost");
     cluster.set(RestOptions.BIND_ADDRESS, "localhost");
     cluster.set(RestOptions.BIND_PORT, Integer.toString(c.webUiPort));
-    int slots = c.slots > 0 ? c.slots : Math.max(1, c.embedParallelism);
+    int slots = c.slots > 0 ? c.slots
+        : Math.max(1, Math.max(c.embedParallelism, c.retrieval.enabled ? c.retrieval.shards : 1));
     MiniClusterConfiguration mcc = new MiniClusterConfiguration.Builder().setConfiguration(cluster)
         .setNumTaskManagers(1).setNumSlotsPerTaskManager(slots).build();
     long t0 = System.nanoTime();
@@ -465,6 +469,10 @@ public final class StreamingJob {
       double seconds = (System.nanoTime() - t0) / 1e9;
       ObjectNode summary = summarize(dir, r, seconds, ui.toString());
       summary.put("dataset", c.dataset);
+      if (c.retrieval.enabled) {
+        summary.set("retrieval", RetrievalStage.summarize(dir, c, r));
+        log.println("pml4j stream: retrieval " + summary.get("retrieval"));
+      }
       writeAtomically(dir.resolve(SUMMARY), StreamJobConfig.JSON.writeValueAsString(summary));
       log.println("pml4j stream: " + oneLine(summary));
       log.println("pml4j stream: wrote " + dir.resolve(SUMMARY));

@@ -12,6 +12,9 @@
  *   <li>{@link org.pml4j.flink.ModelPublisherSink}: versioned ONNX files and manifest, atomically.
  *   <li>{@link org.pml4j.flink.EmbedOperator}: embeddings with the newest broadcast model (ONNX Runtime).
  *   <li>{@link org.pml4j.flink.RetrievalEvaluator}: precision_at_1 and MAP@R per model version.
+ *   <li>{@link org.pml4j.flink.Retrieval}: a versioned, exact retrieval index sharded by id that follows the model
+ *       ({@link org.pml4j.flink.RetrievalShard}, {@link org.pml4j.flink.VersionedIndex},
+ *       {@link org.pml4j.flink.AnswerMerger}); every answer in one model version.
  *   <li>{@link org.pml4j.flink.StreamingJob}: the topology, run in an embedded MiniCluster with the Web UI.
  * </ul>
  *

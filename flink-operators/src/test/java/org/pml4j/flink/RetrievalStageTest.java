@@ -1,0 +1,49 @@
+package org.pml4j.flink;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code retrieval.enabled} in the whole streaming job: answers file and summary.json's "retrieval" object. */
+class RetrievalStageTest {
+  @TempDir
+  Path tmp;
+
+  @Test
+  void streamingJobWithRetrievalWritesAnswersAndSummary() throws Exception {
+    Path out = tmp.resolve("run");
+    StreamJobConfig c = StreamJobConfig.fromArgs("--output-dir", out.toString(), "--dataset", "synthetic",
+        "--evaluate", "none", "--synthetic.classes", "4", "--synthetic.dimension", "8", "--train-records", "1280",
+        "--records-per-second", "400", "--heldout-records", "50", "--batch-size", "32", "--publish-every-steps", "10",
+        "--checkpoint-interval-ms", "300", "--web-ui-port", "0", "--slots", "4",
+        "--trainer", TrainerConfigs.toJson(TestSupport.tinyConfig(8, 4, 5)),
+        "--retrieval", "{\"enabled\": true, \"catalog_records\": 2000, \"queries\": 300, \"queries_per_second\": 60,"
+            + " \"shards\": 2, \"k\": 10, \"chunk_size\": 256}");
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    JsonNode s = StreamingJob.run(c, TrainerFactory.DEFAULT, new PrintStream(log, true, StandardCharsets.UTF_8));
+    System.out.print(log.toString(StandardCharsets.UTF_8));
+    JsonNode r = s.path("retrieval");
+    assertEquals(2000, r.path("catalog_items").asLong(), r.toString());
+    assertEquals(300, r.path("queries").asLong(), r.toString());
+    assertEquals(0, r.path("no_common_version").asLong(), r.toString());
+    assertEquals(0, r.path("mixed_version_answers").asLong(), r.toString());
+    assertEquals(0, r.path("unchecked_answers").asLong(), r.toString());
+    assertEquals(1.0, r.path("recall_at_10_vs_exact").asDouble(), 1e-12, r.toString());
+    assertTrue(r.path("recall_sample").asInt() >= 100, r.toString());
+    assertTrue(r.path("index_versions").asInt() >= 2, r.toString());
+    assertTrue(r.path("index_versions").asInt() >= r.path("answers_per_version").asInt(),
+        "every answered version was served by every shard: " + r);
+    assertTrue(r.path("refresh_ms").path("max").asLong(-1) >= 0, r.toString());
+    assertTrue(r.path("query_latency_ms").path("p99").asLong(-1) >= 0, r.toString());
+    assertEquals(300, Files.readAllLines(out.resolve(RetrievalStage.ANSWERS)).size());
+    assertTrue(r.path("precision_at_1").size() >= 1, r.toString());
+  }
+}
