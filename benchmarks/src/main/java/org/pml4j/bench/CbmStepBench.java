@@ -11,7 +11,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import org.bytedeco.openblas.global.openblas_full;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -29,8 +28,9 @@ import org.pml4j.torch.Torch;
  *       [--warmup 3] [--rounds 3] [--batch 256] [--dim 128] [--classes 10] [--pml-json a.json,b.json]
  * </pre>
  *
- * <p>Thread counts go through {@link Torch#setNumThreads(int)}; a count written {@code A:B} sets ATen's pool to A and
- * OpenBLAS's to B directly (for investigating the two pools). Thread settings alternate within each round
+ * <p>Thread counts go through {@link Torch#setNumThreads(int)}; a count written {@code A:B:K[:own]} goes through
+ * {@link Torch#setThreads} (ATen A, OpenBLAS B, pml4j kernels K; {@code own}: OpenBLAS's own pthreads), for
+ * investigating the pools. Thread settings alternate within each round
  * ({@code rounds} times), so drifts of a shared machine hit all alike; each figure is the median over rounds of the
  * per-round median step time. The floor is two GEMMs of {@code batch x M x dim} (forward and the embedding gradient)
  * at the GFLOP/s of a plain 1024^3 matmul measured at the same thread setting. {@code --pml-json} takes the JSON lines
@@ -102,13 +102,15 @@ public final class CbmStepBench {
     System.out.println("load average at end " + loadAverage());
   }
 
-  /** Sets the thread counts: {@code N} through {@link Torch#setNumThreads(int)}, {@code A:B} ATen A, OpenBLAS B. */
+  /**
+   * Sets the thread counts: {@code N} through {@link Torch#setNumThreads(int)}; {@code A:B:K} ATen A, OpenBLAS B (on
+   * pml4j's Java pool), pml4j kernels K; {@code A:B:K:own} the same with OpenBLAS's own pthreads.
+   */
   static void setThreads(String spec) {
     if (spec.contains(":")) {
-      String[] ab = spec.split(":");
-      Torch.setNumThreads(1);
-      torch.set_num_threads(Integer.parseInt(ab[0]));
-      openblas_full.openblas_set_num_threads(Integer.parseInt(ab[1]));
+      String[] p = spec.split(":");
+      Torch.setThreads(Integer.parseInt(p[0]), Integer.parseInt(p[1]), Integer.parseInt(p[2]),
+          !(p.length > 3 && p[3].equals("own")));
     } else {
       Torch.setNumThreads(Integer.parseInt(spec));
     }

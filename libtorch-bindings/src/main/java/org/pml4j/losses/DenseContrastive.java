@@ -23,7 +23,7 @@ import org.pml4j.torch.Torch;
 
 /**
  * The fused dense {@link ContrastiveLoss} over all pairs: one pass over the {@code [N, M]} distance matrix (on
- * {@link Torch#numThreads()} Java threads) computes both reduced sub-losses and the gradient with respect to the
+ * {@link Torch#kernelThreads()} Java threads) computes both reduced sub-losses and the gradient with respect to the
  * matrix, and the gradient reaches the embeddings through one GEMM instead of autograd over a dozen {@code [N, M]}
  * intermediates and cdist's backward (three GEMMs).
  *
@@ -119,7 +119,7 @@ final class DenseContrastive {
     Red redNeg = Red.of(loss.reducerFor("neg_loss"));
     double[] rowP = new double[n];
     double[] rowN = new double[n];
-    int threads = Math.max(1, Torch.numThreads());
+    int threads = Math.max(1, Torch.kernelThreads());
     Acc[] accs = new Acc[threads];
     double mp = loss.posMargin();
     double mn = loss.negMargin();

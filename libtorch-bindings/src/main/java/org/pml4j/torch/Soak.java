@@ -50,10 +50,11 @@ public final class Soak {
 
   /**
    * Child-process entry point for tests: {@code LOSS_SPEC MINER_SPEC|none STEPS BATCH DIM CLASSES EVERY WARMUP
-   * MAX_GROWTH}; prints the samples and the report, exits 1 when the growth exceeds MAX_GROWTH.
+   * MAX_GROWTH [THREADS]} (threads default 1, through {@link Torch#setNumThreads(int)}); prints the samples and the
+   * report, exits 1 when the growth exceeds MAX_GROWTH.
    */
   public static void main(String[] a) {
-    Torch.setNumThreads(1);
+    Torch.setNumThreads(a.length > 9 ? Integer.parseInt(a[9]) : 1);
     List<Sample> samples = run(a[0], "none".equals(a[1]) ? null : a[1], Long.parseLong(a[2]), Integer.parseInt(a[3]),
         Integer.parseInt(a[4]), Integer.parseInt(a[5]), Long.parseLong(a[6]), System.out);
     Report r = report(samples, Long.parseLong(a[7]));
