@@ -26,6 +26,7 @@ import org.pml4j.torch.Torch;
  * <pre>
  *   java -cp ... org.pml4j.bench.CbmStepBench [--memory 4096,16384,65536] [--threads 1,2] [--steps 15]
  *       [--warmup 3] [--rounds 3] [--batch 256] [--dim 128] [--classes 10] [--pml-json a.json,b.json]
+ *       [--pml-src DIR [--pml-threads 1,2] [--pml-python /usr/bin/python3]]
  * </pre>
  *
  * <p>Thread counts go through {@link Torch#setNumThreads(int)}; a count written {@code A:B:K[:own]} goes through
@@ -33,9 +34,10 @@ import org.pml4j.torch.Torch;
  * investigating the pools. Thread settings alternate within each round
  * ({@code rounds} times), so drifts of a shared machine hit all alike; each figure is the median over rounds of the
  * per-round median step time. The floor is two GEMMs of {@code batch x M x dim} (forward and the embedding gradient)
- * at the GFLOP/s of a plain 1024^3 matmul measured at the same thread setting. {@code --pml-json} takes the JSON lines
- * of {@code scripts/bench_cbm_pml.py} (one per PML run, any thread counts); ratios are against PML's best (lowest ms)
- * thread count per memory size.
+ * at the GFLOP/s of a plain 1024^3 matmul measured at the same thread setting. {@code --pml-src} (a PML 2.8.1 source tree)
+ * runs {@code scripts/bench_cbm_pml.py} (under {@code $PML4J_HOME}, default the working directory) at each of
+ * {@code --pml-threads} once per round, after pml4j's measurements of that round; {@code --pml-json} adds earlier
+ * JSON lines of that script. Ratios are against PML's best (lowest median ms) thread count per memory size.
  */
 public final class CbmStepBench {
   private CbmStepBench() {}
@@ -57,7 +59,9 @@ public final class CbmStepBench {
     int batch = Integer.parseInt(o.getOrDefault("batch", "256"));
     int dim = Integer.parseInt(o.getOrDefault("dim", "128"));
     int classes = Integer.parseInt(o.getOrDefault("classes", "10"));
-    Map<Integer, Double> pml = pmlBest(o.get("pml-json"));
+    Map<String, List<Double>> pmlRuns = new LinkedHashMap<>();
+    readPmlJson(o.get("pml-json"), pmlRuns);
+    String pmlSrc = o.get("pml-src");
     Torch.ensureLoaded();
     System.out.printf(Locale.ROOT, "CbmStepBench: CrossBatchMemory(ContrastiveLoss) fwd+bwd, batch %d, dim %d, %d classes;"
         + " median of %d steps after %d warm-up, %d rounds; load average at start %s%n", batch, dim, classes, steps,
@@ -83,7 +87,16 @@ public final class CbmStepBench {
               r, m, t, ms[0], ms[1]);
         }
       }
+      if (pmlSrc != null) {
+        for (String pt : o.getOrDefault("pml-threads", "1,2").split(",")) {
+          String line = runPml(pmlSrc, o.getOrDefault("pml-python", "/usr/bin/python3"), pt.trim(), memories, steps,
+              warmup, batch, dim, classes);
+          System.out.println("round " + r + "  PML: " + line);
+          addPmlLine(line, pmlRuns);
+        }
+      }
     }
+    Map<Integer, Double> pml = pmlBest(pmlRuns);
     System.out.println();
     System.out.printf(Locale.ROOT, "%-8s %-7s %9s %9s %9s %9s %9s %10s %9s%n", "memory", "threads", "ms/step", "cpu ms",
         "vs t=" + threads[0], "floor ms", "x floor", "PML best", "x PML");
@@ -171,25 +184,62 @@ public final class CbmStepBench {
     }
   }
 
-  private static Map<Integer, Double> pmlBest(String files) throws IOException {
-    Map<Integer, Double> best = new LinkedHashMap<>();
-    if (files == null || files.isBlank()) {
-      return best;
+  /** Runs scripts/bench_cbm_pml.py once (PML 2.8.1 source under {@code pmlSrc}/src) and returns its JSON line. */
+  private static String runPml(String pmlSrc, String python, String threads, int[] memories, int steps, int warmup,
+      int batch, int dim, int classes) throws IOException {
+    Path script = Path.of(System.getenv().getOrDefault("PML4J_HOME", "."), "scripts", "bench_cbm_pml.py");
+    StringBuilder mem = new StringBuilder();
+    for (int m : memories) {
+      mem.append(mem.length() == 0 ? "" : ",").append(m);
     }
-    Map<String, List<Double>> byThreads = new LinkedHashMap<>();
-    ObjectMapper om = new ObjectMapper();
-    for (String f : files.split(",")) {
-      for (String line : Files.readAllLines(Path.of(f.trim()))) {
-        if (line.isBlank() || !line.trim().startsWith("{")) {
-          continue;
-        }
-        JsonNode n = om.readTree(line);
-        int t = n.get("threads").asInt();
-        n.get("ms").fields().forEachRemaining(e -> byThreads.computeIfAbsent(e.getKey() + "|" + t,
-            k -> new ArrayList<>()).add(e.getValue().asDouble()));
+    ProcessBuilder pb = new ProcessBuilder(python, script.toString(), "--threads", threads, "--memory", mem.toString(),
+        "--steps", String.valueOf(steps), "--warmup", String.valueOf(warmup), "--batch", String.valueOf(batch),
+        "--dim", String.valueOf(dim), "--classes", String.valueOf(classes));
+    pb.environment().put("PYTHONPATH", Path.of(pmlSrc, "src").toString());
+    pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+    Process p = pb.start();
+    String out = new String(p.getInputStream().readAllBytes());
+    try {
+      if (p.waitFor() != 0) {
+        throw new IOException("PML benchmark failed (exit " + p.exitValue() + "): " + out);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted", e);
+    }
+    String last = "";
+    for (String line : out.split("\n")) {
+      if (line.trim().startsWith("{")) {
+        last = line.trim();
       }
     }
-    for (Map.Entry<String, List<Double>> e : byThreads.entrySet()) {
+    return last;
+  }
+
+  private static void readPmlJson(String files, Map<String, List<Double>> runs) throws IOException {
+    if (files == null || files.isBlank()) {
+      return;
+    }
+    for (String f : files.split(",")) {
+      for (String line : Files.readAllLines(Path.of(f.trim()))) {
+        if (line.trim().startsWith("{")) {
+          addPmlLine(line, runs);
+        }
+      }
+    }
+  }
+
+  private static void addPmlLine(String line, Map<String, List<Double>> runs) throws IOException {
+    JsonNode n = new ObjectMapper().readTree(line);
+    int t = n.get("threads").asInt();
+    n.get("ms").fields().forEachRemaining(e -> runs.computeIfAbsent(e.getKey() + "|" + t,
+        k -> new ArrayList<>()).add(e.getValue().asDouble()));
+  }
+
+  /** PML's median per (memory, threads), and the best (lowest) over thread counts per memory. */
+  private static Map<Integer, Double> pmlBest(Map<String, List<Double>> runs) {
+    Map<Integer, Double> best = new LinkedHashMap<>();
+    for (Map.Entry<String, List<Double>> e : runs.entrySet()) {
       int m = Integer.parseInt(e.getKey().split("\\|")[0]);
       double med = median(e.getValue());
       System.out.printf(Locale.ROOT, "PML memory %d threads %s: %s -> median %.1f ms%n", m, e.getKey().split("\\|")[1],

@@ -107,6 +107,7 @@ final class DenseContrastive {
         self[i] = i;
       }
     }
+    java.util.Map<Long, int[]> byLabel = columnsByLabel(ref);
     boolean dbl = Tensors.dtype(qd) == ScalarType.Double;
     Tensor mat;
     Tensor w;
@@ -131,9 +132,9 @@ final class DenseContrastive {
       }
       accs[chunk] = a;
       if (dbl) {
-        phase1Double(mat, w, from, to, m, lab, ref, self, inverted, lp2, mp, mn, redPos, redNeg, rowP, rowN, a);
+        phase1Double(mat, w, from, to, m, lab, byLabel, self, inverted, lp2, mp, mn, redPos, redNeg, rowP, rowN, a);
       } else {
-        phase1Float(mat, w, from, to, m, lab, ref, self, inverted, lp2, (float) mp, (float) mn, redPos, redNeg,
+        phase1Float(mat, w, from, to, m, lab, byLabel, self, inverted, lp2, (float) mp, (float) mn, redPos, redNeg,
             rowP, rowN, a);
       }
     });
@@ -221,81 +222,147 @@ final class DenseContrastive {
     return d;
   }
 
-  /** Whether a reduced sub-loss keeps a (relu'd) per-pair loss {@code l} (float comparisons, as ATen's). */
-  private static boolean keepF(Red red, float l) {
-    return red.kind != 2 || ((red.low == null || l > (float) (double) red.low)
-        && (red.high == null || l < (float) (double) red.high));
+  /** Reference columns per label value, ascending. */
+  private static java.util.Map<Long, int[]> columnsByLabel(long[] ref) {
+    java.util.Map<Long, Integer> counts = new java.util.HashMap<>();
+    for (long r : ref) {
+      counts.merge(r, 1, Integer::sum);
+    }
+    java.util.Map<Long, int[]> cols = new java.util.HashMap<>();
+    java.util.Map<Long, Integer> fill = new java.util.HashMap<>();
+    for (int j = 0; j < ref.length; j++) {
+      long r = ref[j];
+      int[] c = cols.computeIfAbsent(r, k -> new int[counts.get(k)]);
+      c[fill.merge(r, 1, Integer::sum) - 1] = j;
+    }
+    return cols;
   }
 
-  private static boolean keepD(Red red, double l) {
-    return red.kind != 2 || ((red.low == null || l > red.low) && (red.high == null || l < red.high));
+  /** The reducer's open interval {@code (low, high)} of kept losses (mean/sum: every pair, as +-infinity). */
+  private static double low(Red r) {
+    return r.kind == 2 && r.low != null ? r.low : Double.NEGATIVE_INFINITY;
+  }
+
+  private static double high(Red r) {
+    return r.kind == 2 && r.high != null ? r.high : Double.POSITIVE_INFINITY;
   }
 
   /**
    * Rows {@code [from, to)}: counts, kept sums and unscaled gradient weights (+-1/d, or +-1 for similarities;
-   * positive-pair weights have sign {@code inverted ? -1 : +1}, negative-pair ones the opposite).
+   * positive-pair weights have sign {@code inverted ? -1 : +1}, negative-pair ones the opposite). A pair's loss is
+   * {@code relu(v)} with {@code v = s * x + c} ({@code s = +-1}, {@code c} the negated margin: the same rounding as
+   * ATen's {@code x - m} and {@code m - x}); it is kept when {@code low < relu(v) < high}, and its gradient is
+   * nonzero when it is kept and {@code v > 0}. Each row is first treated as all negatives (a loop without label
+   * tests), then the columns of the row's own label ({@code byLabel}) are taken back out and scored as positives
+   * (except the row's self column).
    */
-  private static void phase1Float(Tensor mat, Tensor w, int from, int to, int m, long[] lab, long[] ref, int[] self,
-      boolean inverted, boolean lp2, float mp, float mn, Red redPos, Red redNeg, double[] rowP, double[] rowN, Acc a) {
+  private static void phase1Float(Tensor mat, Tensor w, int from, int to, int m, long[] lab, java.util.Map<Long, int[]> byLabel,
+      int[] self, boolean inverted, boolean lp2, float mp, float mn, Red redPos, Red redNeg, double[] rowP, double[] rowN,
+      Acc a) {
     FloatPointer dp = mat.data_ptr_float();
     FloatPointer wp = w.data_ptr_float();
     float[] dRow = new float[m];
     float[] wRow = new float[m];
     float signPos = inverted ? -1f : 1f;
     float signNeg = -signPos;
+    float cPos = inverted ? mp : -mp;
+    float cNeg = inverted ? -mn : mn;
+    float lowP = (float) low(redPos);
+    float highP = (float) high(redPos);
+    float lowN = (float) low(redNeg);
+    float highN = (float) high(redNeg);
+    long cntPos = 0;
+    long cntNeg = 0;
+    long keptPos = 0;
+    long keptNeg = 0;
+    double sumPos = 0;
+    double sumNeg = 0;
+    double[] colP = a.colP;
+    double[] colN = a.colN;
+    int[] none = new int[0];
     for (int i = from; i < to; i++) {
       dp.position((long) i * m).get(dRow, 0, m);
-      long li = lab[i];
       int si = self[i];
       double rp = 0;
       double rn = 0;
+      double sp = 0;
+      double sn = 0;
+      long kn = 0;
       for (int j = 0; j < m; j++) {
         float x = dRow[j];
-        float wij = 0f;
-        if (ref[j] == li) {
-          if (j != si) {
-            a.cntPos++;
-            float v = inverted ? mp - x : x - mp;
-            float l = v > 0f ? v : 0f;
-            if (keepF(redPos, l)) {
-              a.keptPos++;
-              a.sumPos += l;
-              if (l > 0f) {
-                wij = lp2 ? (x == 0f ? 0f : signPos / x) : signPos;
-                rp += wij;
-                if (a.colP != null) {
-                  a.colP[j] += wij;
-                }
-              }
-            }
+        float v = signNeg * x + cNeg;
+        float l = v > 0f ? v : 0f;
+        float wij = 0;
+        if (l > lowN && l < highN) {
+          kn++;
+          sn += l;
+          if (v > 0) {
+            wij = lp2 ? (x == 0f ? 0f : signNeg / x) : signNeg;
+            rn += wij;
           }
-        } else {
-          a.cntNeg++;
-          float v = inverted ? x - mn : mn - x;
-          float l = v > 0f ? v : 0f;
-          if (keepF(redNeg, l)) {
-            a.keptNeg++;
-            a.sumNeg += l;
-            if (l > 0f) {
-              wij = lp2 ? (x == 0f ? 0f : signNeg / x) : signNeg;
-              rn += wij;
-              if (a.colN != null) {
-                a.colN[j] += wij;
+        }
+        wRow[j] = wij;
+      }
+      if (colN != null) {
+        for (int j = 0; j < m; j++) {
+          colN[j] += wRow[j];
+        }
+      }
+      long cn = m;
+      int[] same = byLabel.getOrDefault(lab[i], none);
+      for (int j : same) {
+        float x = dRow[j];
+        // take the column back out of the negatives
+        cn--;
+        float v = signNeg * x + cNeg;
+        float l = v > 0f ? v : 0f;
+        if (l > lowN && l < highN) {
+          kn--;
+          sn -= l;
+          float old = wRow[j];
+          rn -= old;
+          if (colN != null) {
+            colN[j] -= old;
+          }
+        }
+        float wij = 0;
+        if (j != si) {
+          cntPos++;
+          v = signPos * x + cPos;
+          l = v > 0f ? v : 0f;
+          if (l > lowP && l < highP) {
+            keptPos++;
+            sp += l;
+            if (v > 0) {
+              wij = lp2 ? (x == 0f ? 0f : signPos / x) : signPos;
+              rp += wij;
+              if (colP != null) {
+                colP[j] += wij;
               }
             }
           }
         }
         wRow[j] = wij;
       }
+      cntNeg += cn;
+      keptNeg += kn;
+      sumPos += sp;
+      sumNeg += sn;
       rowP[i] = rp;
       rowN[i] = rn;
       wp.position((long) i * m).put(wRow, 0, m);
     }
+    a.cntPos = cntPos;
+    a.cntNeg = cntNeg;
+    a.keptPos = keptPos;
+    a.keptNeg = keptNeg;
+    a.sumPos = sumPos;
+    a.sumNeg = sumNeg;
   }
 
   /** {@link #phase1Float} for float64. */
-  private static void phase1Double(Tensor mat, Tensor w, int from, int to, int m, long[] lab, long[] ref, int[] self,
-      boolean inverted, boolean lp2, double mp, double mn, Red redPos, Red redNeg, double[] rowP, double[] rowN,
+  private static void phase1Double(Tensor mat, Tensor w, int from, int to, int m, long[] lab, java.util.Map<Long, int[]> byLabel,
+      int[] self, boolean inverted, boolean lp2, double mp, double mn, Red redPos, Red redNeg, double[] rowP, double[] rowN,
       Acc a) {
     DoublePointer dp = mat.data_ptr_double();
     DoublePointer wp = w.data_ptr_double();
@@ -303,79 +370,128 @@ final class DenseContrastive {
     double[] wRow = new double[m];
     double signPos = inverted ? -1 : 1;
     double signNeg = -signPos;
+    double cPos = inverted ? mp : -mp;
+    double cNeg = inverted ? -mn : mn;
+    double lowP = (double) low(redPos);
+    double highP = (double) high(redPos);
+    double lowN = (double) low(redNeg);
+    double highN = (double) high(redNeg);
+    long cntPos = 0;
+    long cntNeg = 0;
+    long keptPos = 0;
+    long keptNeg = 0;
+    double sumPos = 0;
+    double sumNeg = 0;
+    double[] colP = a.colP;
+    double[] colN = a.colN;
+    int[] none = new int[0];
     for (int i = from; i < to; i++) {
       dp.position((long) i * m).get(dRow, 0, m);
-      long li = lab[i];
       int si = self[i];
       double rp = 0;
       double rn = 0;
+      double sp = 0;
+      double sn = 0;
+      long kn = 0;
       for (int j = 0; j < m; j++) {
         double x = dRow[j];
+        double v = signNeg * x + cNeg;
+        double l = v > 0 ? v : 0;
         double wij = 0;
-        if (ref[j] == li) {
-          if (j != si) {
-            a.cntPos++;
-            double v = inverted ? mp - x : x - mp;
-            double l = v > 0 ? v : 0;
-            if (keepD(redPos, l)) {
-              a.keptPos++;
-              a.sumPos += l;
-              if (l > 0) {
-                wij = lp2 ? (x == 0 ? 0 : signPos / x) : signPos;
-                rp += wij;
-                if (a.colP != null) {
-                  a.colP[j] += wij;
-                }
-              }
-            }
+        if (l > lowN && l < highN) {
+          kn++;
+          sn += l;
+          if (v > 0) {
+            wij = lp2 ? (x == 0 ? 0 : signNeg / x) : signNeg;
+            rn += wij;
           }
-        } else {
-          a.cntNeg++;
-          double v = inverted ? x - mn : mn - x;
-          double l = v > 0 ? v : 0;
-          if (keepD(redNeg, l)) {
-            a.keptNeg++;
-            a.sumNeg += l;
-            if (l > 0) {
-              wij = lp2 ? (x == 0 ? 0 : signNeg / x) : signNeg;
-              rn += wij;
-              if (a.colN != null) {
-                a.colN[j] += wij;
+        }
+        wRow[j] = wij;
+      }
+      if (colN != null) {
+        for (int j = 0; j < m; j++) {
+          colN[j] += wRow[j];
+        }
+      }
+      long cn = m;
+      int[] same = byLabel.getOrDefault(lab[i], none);
+      for (int j : same) {
+        double x = dRow[j];
+        // take the column back out of the negatives
+        cn--;
+        double v = signNeg * x + cNeg;
+        double l = v > 0 ? v : 0;
+        if (l > lowN && l < highN) {
+          kn--;
+          sn -= l;
+          double old = wRow[j];
+          rn -= old;
+          if (colN != null) {
+            colN[j] -= old;
+          }
+        }
+        double wij = 0;
+        if (j != si) {
+          cntPos++;
+          v = signPos * x + cPos;
+          l = v > 0 ? v : 0;
+          if (l > lowP && l < highP) {
+            keptPos++;
+            sp += l;
+            if (v > 0) {
+              wij = lp2 ? (x == 0 ? 0 : signPos / x) : signPos;
+              rp += wij;
+              if (colP != null) {
+                colP[j] += wij;
               }
             }
           }
         }
         wRow[j] = wij;
       }
+      cntNeg += cn;
+      keptNeg += kn;
+      sumPos += sp;
+      sumNeg += sn;
       rowP[i] = rp;
       rowN[i] = rn;
       wp.position((long) i * m).put(wRow, 0, m);
     }
+    a.cntPos = cntPos;
+    a.cntNeg = cntNeg;
+    a.keptPos = keptPos;
+    a.keptNeg = keptNeg;
+    a.sumPos = sumPos;
+    a.sumNeg = sumNeg;
   }
 
-  /** Rows {@code [from, to)} of W: positive entries times {@code sGt}, negative ones times {@code sLt}. */
+  /**
+   * Rows {@code [from, to)} of W: positive entries times {@code sGt}, negative ones times {@code sLt}, as
+   * {@code v * sLt + max(v, 0) * (sGt - sLt)} (no branch, so the JIT vectorizes it).
+   */
   private static void scale(Tensor w, int from, int to, int m, boolean dbl, double sGt, double sLt) {
     if (dbl) {
+      double dGt = sGt - sLt;
       DoublePointer wp = w.data_ptr_double();
       double[] row = new double[m];
       for (int i = from; i < to; i++) {
         wp.position((long) i * m).get(row, 0, m);
         for (int j = 0; j < m; j++) {
           double v = row[j];
-          row[j] = v > 0 ? v * sGt : v * sLt;
+          row[j] = v * sLt + Math.max(v, 0) * dGt;
         }
         wp.position((long) i * m).put(row, 0, m);
       }
     } else {
       FloatPointer wp = w.data_ptr_float();
-      float gt = (float) sGt;
       float lt = (float) sLt;
+      float dgt = (float) (sGt - sLt);
       float[] row = new float[m];
       for (int i = from; i < to; i++) {
         wp.position((long) i * m).get(row, 0, m);
         for (int j = 0; j < m; j++) {
           float v = row[j];
-          row[j] = v > 0f ? v * gt : v * lt;
+          row[j] = v * lt + Math.max(v, 0f) * dgt;
         }
         wp.position((long) i * m).put(row, 0, m);
       }

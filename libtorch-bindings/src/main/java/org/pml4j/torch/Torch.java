@@ -72,10 +72,18 @@ public final class Torch {
       }
       System.setProperty(LOADER_PROPERTY, me);
       loaded = true;
+      // LibTorch's own default (ATen's OpenMP pool and OpenBLAS's pool both at the core count) oversubscribes the
+      // cores; start from pml4j's setting instead: PML4J_THREADS, else the processors available to the JVM.
       String env = System.getenv("PML4J_THREADS");
+      int n = Runtime.getRuntime().availableProcessors();
       if (env != null && !env.isBlank()) {
-        setNumThreads(Integer.parseInt(env.trim()));
+        try {
+          n = Integer.parseInt(env.trim());
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("PML4J_THREADS must be a whole number >= 1, got '" + env + "'", e);
+        }
       }
+      setNumThreads(Math.max(1, n));
     }
   }
 
