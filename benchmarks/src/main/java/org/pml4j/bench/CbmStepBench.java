@@ -34,7 +34,8 @@ import org.pml4j.torch.Torch;
  * investigating the pools. Thread settings alternate within each round
  * ({@code rounds} times), so drifts of a shared machine hit all alike; each figure is the median over rounds of the
  * per-round median step time. The floor is two GEMMs of {@code batch x M x dim} (forward and the embedding gradient)
- * at the GFLOP/s of a plain 1024^3 matmul measured at the same thread setting. {@code --pml-src} (a PML 2.8.1 source tree)
+ * at the GFLOP/s of a plain 1024^3 matmul measured right before each measurement at the same thread setting
+ * (median over those). {@code --pml-src} (a PML 2.8.1 source tree)
  * runs {@code scripts/bench_cbm_pml.py} (under {@code $PML4J_HOME}, default the working directory) at each of
  * {@code --pml-threads} once per round, after pml4j's measurements of that round; {@code --pml-json} adds earlier
  * JSON lines of that script. Ratios are against PML's best (lowest median ms) thread count per memory size.
@@ -66,12 +67,7 @@ public final class CbmStepBench {
     System.out.printf(Locale.ROOT, "CbmStepBench: CrossBatchMemory(ContrastiveLoss) fwd+bwd, batch %d, dim %d, %d classes;"
         + " median of %d steps after %d warm-up, %d rounds; load average at start %s%n", batch, dim, classes, steps,
         warmup, rounds, loadAverage());
-    Map<String, Double> gflops = new LinkedHashMap<>();
-    for (String t : threads) {
-      setThreads(t);
-      gflops.put(t, matmulGflops());
-    }
-    System.out.println("matmul 1024^3 GFLOP/s: " + gflops);
+    Map<String, List<Double>> gflopsRuns = new LinkedHashMap<>();
     Map<String, List<Double>> results = new LinkedHashMap<>();
     Map<String, List<Double>> cpu = new LinkedHashMap<>();
     for (int r = 1; r <= rounds; r++) {
@@ -80,11 +76,13 @@ public final class CbmStepBench {
         for (int k = 0; k < threads.length; k++) {
           String t = threads[(k + r - 1) % threads.length];
           setThreads(t);
+          double gf = matmulGflops();
+          gflopsRuns.computeIfAbsent(t, x -> new ArrayList<>()).add(gf);
           double[] ms = stepMs(m, batch, dim, classes, steps, warmup);
           results.computeIfAbsent(m + "|" + t, x -> new ArrayList<>()).add(ms[0]);
           cpu.computeIfAbsent(m + "|" + t, x -> new ArrayList<>()).add(ms[1]);
-          System.out.printf(Locale.ROOT, "round %d  memory %6d  threads %-4s %8.1f ms/step  (process CPU %.1f ms/step)%n",
-              r, m, t, ms[0], ms[1]);
+          System.out.printf(Locale.ROOT, "round %d  memory %6d  threads %-4s %8.1f ms/step  (process CPU %.1f ms/step;"
+              + " matmul %.1f GFLOP/s)%n", r, m, t, ms[0], ms[1], gf);
         }
       }
       if (pmlSrc != null) {
@@ -97,7 +95,10 @@ public final class CbmStepBench {
       }
     }
     Map<Integer, Double> pml = pmlBest(pmlRuns);
+    Map<String, Double> gflops = new LinkedHashMap<>();
+    gflopsRuns.forEach((t, v) -> gflops.put(t, median(v)));
     System.out.println();
+    System.out.println("matmul 1024^3 GFLOP/s (median over the measurements beside the steps): " + gflops);
     System.out.printf(Locale.ROOT, "%-8s %-7s %9s %9s %9s %9s %9s %10s %9s%n", "memory", "threads", "ms/step", "cpu ms",
         "vs t=" + threads[0], "floor ms", "x floor", "PML best", "x PML");
     for (int m : memories) {

@@ -3,7 +3,6 @@ package org.pml4j.losses;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.pytorch.GradMode;
-import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
@@ -25,7 +24,9 @@ import org.pml4j.torch.Torch;
  * The fused dense {@link ContrastiveLoss} over all pairs: one pass over the {@code [N, M]} distance matrix (on
  * {@link Torch#kernelThreads()} Java threads) computes both reduced sub-losses and the gradient with respect to the
  * matrix, and the gradient reaches the embeddings through one GEMM instead of autograd over a dozen {@code [N, M]}
- * intermediates and cdist's backward (three GEMMs).
+ * intermediates and cdist's backward (three GEMMs). For LpDistance the matrix is the GEMM of dot products, turned
+ * into distances in the kernel with cdist's own formula for large inputs ({@code sqrt(max(|q|^2 + |r|^2 - 2 q.r,
+ * 1e-30))}; it agrees with cdist to rounding), so that pass runs on the Java threads too.
  *
  * <p>For {@code LpDistance(p=2, power=1)} with {@code d_ij = ||q_i - r_j||}: {@code dL/dq_i = q_i sum_j W_ij -
  * sum_j W_ij r_j} with {@code W = G / d} ({@code G = dL/dd}, 0 where {@code d = 0}, as cdist's backward); for
@@ -108,12 +109,24 @@ final class DenseContrastive {
       }
     }
     java.util.Map<Long, int[]> byLabel = columnsByLabel(ref);
+    double[] qn = null;
+    double[] rn = null;
+    if (lp2) {
+      try (NoGradGuard g = new NoGradGuard()) {
+        qn = Tensors.toDoubles(qd.pow(Tensors.s(2.0)).sum(new long[] {1}, false, new org.bytedeco.pytorch.ScalarTypeOptional()));
+        rn = sameRef ? qn : Tensors.toDoubles(rd.pow(Tensors.s(2.0)).sum(new long[] {1}, false,
+            new org.bytedeco.pytorch.ScalarTypeOptional()));
+      }
+    }
+    double[] qNorm = qn;
+    double[] rNorm = rn;
     boolean dbl = Tensors.dtype(qd) == ScalarType.Double;
     Tensor mat;
     Tensor w;
     try (NoGradGuard g = new NoGradGuard()) {
       // the matrices of LpDistance.computeMat (cdist) and DotProductSimilarity.computeMat, of the normalized inputs
-      mat = (lp2 ? torch.cdist(qd, rd, 2.0, new LongOptional()) : qd.matmul(rd.t())).contiguous();
+      // the dot products; for LpDistance the kernel turns them into distances (cdist's mm formula, below)
+      mat = qd.mm(rd.t()).contiguous();
       w = torch.empty_like(mat);
     }
     Red redPos = Red.of(loss.reducerFor("pos_loss"));
@@ -132,9 +145,9 @@ final class DenseContrastive {
       }
       accs[chunk] = a;
       if (dbl) {
-        phase1Double(mat, w, from, to, m, lab, byLabel, self, inverted, lp2, mp, mn, redPos, redNeg, rowP, rowN, a);
+        phase1Double(mat, w, qNorm, rNorm, from, to, m, lab, byLabel, self, inverted, lp2, mp, mn, redPos, redNeg, rowP, rowN, a);
       } else {
-        phase1Float(mat, w, from, to, m, lab, byLabel, self, inverted, lp2, (float) mp, (float) mn, redPos, redNeg,
+        phase1Float(mat, w, qNorm, rNorm, from, to, m, lab, byLabel, self, inverted, lp2, (float) mp, (float) mn, redPos, redNeg,
             rowP, rowN, a);
       }
     });
@@ -253,10 +266,10 @@ final class DenseContrastive {
    * {@code relu(v)} with {@code v = s * x + c} ({@code s = +-1}, {@code c} the negated margin: the same rounding as
    * ATen's {@code x - m} and {@code m - x}); it is kept when {@code low < relu(v) < high}, and its gradient is
    * nonzero when it is kept and {@code v > 0}. Each row is first treated as all negatives (a loop without label
-   * tests), then the columns of the row's own label ({@code byLabel}) are taken back out and scored as positives
-   * (except the row's self column).
+   * tests; the columns of the row's own label, {@code byLabel}, sit it out as NaN), then those columns are scored as
+   * positives (except the row's self column).
    */
-  private static void phase1Float(Tensor mat, Tensor w, int from, int to, int m, long[] lab, java.util.Map<Long, int[]> byLabel,
+  private static void phase1Float(Tensor mat, Tensor w, double[] qNorm, double[] rNorm, int from, int to, int m, long[] lab, java.util.Map<Long, int[]> byLabel,
       int[] self, boolean inverted, boolean lp2, float mp, float mn, Red redPos, Red redNeg, double[] rowP, double[] rowN,
       Acc a) {
     FloatPointer dp = mat.data_ptr_float();
@@ -288,6 +301,22 @@ final class DenseContrastive {
       double sp = 0;
       double sn = 0;
       long kn = 0;
+      if (qNorm != null) {
+        // cdist's mm formula: sqrt(max(|q|^2 + |r|^2 - 2 q.r, 1e-30)), then the row holds distances
+        float qi = (float) qNorm[i];
+        for (int j = 0; j < m; j++) {
+          float d2 = qi + (float) rNorm[j] - 2f * dRow[j];
+          dRow[j] = (float) Math.sqrt(d2 > 1e-30f ? d2 : 1e-30f);
+        }
+      }
+      // The row's own label's columns sit out the negatives' loop as NaN (loss 0, weight 0, no label test);
+      // their distances are kept aside for the positives' loop.
+      int[] same = byLabel.getOrDefault(lab[i], none);
+      float[] sameX = new float[same.length];
+      for (int k = 0; k < same.length; k++) {
+        sameX[k] = dRow[same[k]];
+        dRow[same[k]] = Float.NaN;
+      }
       for (int j = 0; j < m; j++) {
         float x = dRow[j];
         float v = signNeg * x + cNeg;
@@ -308,28 +337,18 @@ final class DenseContrastive {
           colN[j] += wRow[j];
         }
       }
-      long cn = m;
-      int[] same = byLabel.getOrDefault(lab[i], none);
-      for (int j : same) {
-        float x = dRow[j];
-        // take the column back out of the negatives
-        cn--;
-        float v = signNeg * x + cNeg;
-        float l = v > 0f ? v : 0f;
-        if (l > lowN && l < highN) {
-          kn--;
-          sn -= l;
-          float old = wRow[j];
-          rn -= old;
-          if (colN != null) {
-            colN[j] -= old;
-          }
-        }
+      long cn = m - same.length;
+      if (0 > lowN && 0 < highN) {
+        kn -= same.length; // the NaN columns counted as kept zero losses
+      }
+      for (int k = 0; k < same.length; k++) {
+        int j = same[k];
+        float x = sameX[k];
         float wij = 0;
         if (j != si) {
           cntPos++;
-          v = signPos * x + cPos;
-          l = v > 0f ? v : 0f;
+          float v = signPos * x + cPos;
+          float l = v > 0f ? v : 0f;
           if (l > lowP && l < highP) {
             keptPos++;
             sp += l;
@@ -361,7 +380,7 @@ final class DenseContrastive {
   }
 
   /** {@link #phase1Float} for float64. */
-  private static void phase1Double(Tensor mat, Tensor w, int from, int to, int m, long[] lab, java.util.Map<Long, int[]> byLabel,
+  private static void phase1Double(Tensor mat, Tensor w, double[] qNorm, double[] rNorm, int from, int to, int m, long[] lab, java.util.Map<Long, int[]> byLabel,
       int[] self, boolean inverted, boolean lp2, double mp, double mn, Red redPos, Red redNeg, double[] rowP, double[] rowN,
       Acc a) {
     DoublePointer dp = mat.data_ptr_double();
@@ -393,6 +412,21 @@ final class DenseContrastive {
       double sp = 0;
       double sn = 0;
       long kn = 0;
+      if (qNorm != null) {
+        double qi = qNorm[i];
+        for (int j = 0; j < m; j++) {
+          double d2 = qi + rNorm[j] - 2 * dRow[j];
+          dRow[j] = Math.sqrt(d2 > 1e-30 ? d2 : 1e-30);
+        }
+      }
+      // The row's own label's columns sit out the negatives' loop as NaN (loss 0, weight 0, no label test);
+      // their distances are kept aside for the positives' loop.
+      int[] same = byLabel.getOrDefault(lab[i], none);
+      double[] sameX = new double[same.length];
+      for (int k = 0; k < same.length; k++) {
+        sameX[k] = dRow[same[k]];
+        dRow[same[k]] = Double.NaN;
+      }
       for (int j = 0; j < m; j++) {
         double x = dRow[j];
         double v = signNeg * x + cNeg;
@@ -413,28 +447,18 @@ final class DenseContrastive {
           colN[j] += wRow[j];
         }
       }
-      long cn = m;
-      int[] same = byLabel.getOrDefault(lab[i], none);
-      for (int j : same) {
-        double x = dRow[j];
-        // take the column back out of the negatives
-        cn--;
-        double v = signNeg * x + cNeg;
-        double l = v > 0 ? v : 0;
-        if (l > lowN && l < highN) {
-          kn--;
-          sn -= l;
-          double old = wRow[j];
-          rn -= old;
-          if (colN != null) {
-            colN[j] -= old;
-          }
-        }
+      long cn = m - same.length;
+      if (0 > lowN && 0 < highN) {
+        kn -= same.length; // the NaN columns counted as kept zero losses
+      }
+      for (int k = 0; k < same.length; k++) {
+        int j = same[k];
+        double x = sameX[k];
         double wij = 0;
         if (j != si) {
           cntPos++;
-          v = signPos * x + cPos;
-          l = v > 0 ? v : 0;
+          double v = signPos * x + cPos;
+          double l = v > 0 ? v : 0;
           if (l > lowP && l < highP) {
             keptPos++;
             sp += l;
