@@ -16,15 +16,28 @@ import org.junit.jupiter.api.Test;
 class SoakCommandTest {
   @Test
   void rssStaysFlatOverALongLoopInAFixedHeap() throws Exception {
+    soak("{\"class\": \"CrossBatchMemory\", \"params\": {\"loss\": {\"class\": \"ContrastiveLoss\"},"
+        + " \"embedding_size\": 32, \"memory_size\": 512}}", "{\"class\": \"MultiSimilarityMiner\"}", "32", "1");
+  }
+
+  /**
+   * The dense path (CrossBatchMemory without a miner: the fused ContrastiveLoss kernel over the [B, M] matrix) on 2
+   * threads (kernel chunks and OpenBLAS's jobs on pml4j's Java pool) keeps RSS flat too.
+   */
+  @Test
+  void rssStaysFlatOnTheDensePath() throws Exception {
+    soak("{\"class\": \"CrossBatchMemory\", \"params\": {\"loss\": {\"class\": \"ContrastiveLoss\"},"
+        + " \"embedding_size\": 64, \"memory_size\": 4096}}", "none", "64", "2");
+  }
+
+  private static void soak(String loss, String miner, String dim, String threads) throws Exception {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     ProcessBuilder pb = new ProcessBuilder(java, "-Xmx96m",
         "-Dorg.bytedeco.javacpp.cachedir=" + System.getProperty("org.bytedeco.javacpp.cachedir",
             System.getProperty("user.home") + "/.javacpp/cache"),
         "-cp", System.getProperty("java.class.path"), Main.class.getName(), "soak", "--heap", "96m",
-        "--loss", "{\"class\": \"CrossBatchMemory\", \"params\": {\"loss\": {\"class\": \"ContrastiveLoss\"},"
-            + " \"embedding_size\": 32, \"memory_size\": 512}}",
-        "--miner", "{\"class\": \"MultiSimilarityMiner\"}", "--steps", "6000", "--batch", "64", "--dim", "32",
-        "--classes", "8", "--every", "500", "--flat-from", "0.2", "--max-spread", "0.10");
+        "--loss", loss, "--miner", miner, "--steps", "6000", "--batch", "64", "--dim", dim,
+        "--classes", "8", "--every", "500", "--flat-from", "0.2", "--max-spread", "0.10", "--threads", threads);
     pb.redirectErrorStream(true);
     Process p = pb.start();
     String out = new String(p.getInputStream().readAllBytes());

@@ -53,6 +53,26 @@ public class ContrastiveLoss extends GenericPairLoss {
     return d;
   }
 
+  @Override
+  protected boolean supportsDensePairLoss() {
+    return true;
+  }
+
+  @Override
+  protected LossDict computeFusedDenseLoss(Tensor embeddings, Tensor labels, Tensor refEmb, Tensor refLabels,
+      Tensor selfSlots) {
+    return DenseContrastive.applies(this, embeddings, refEmb)
+        ? DenseContrastive.forward(this, embeddings, labels, refEmb, refLabels, selfSlots) : null;
+  }
+
+  @Override
+  protected LossDict computeDensePairLoss(Tensor mat, Tensor posMask, Tensor negMask, long numPos, long numNeg) {
+    LossDict d = new LossDict();
+    d.put("pos_loss", reduceDense("pos_loss", torch.relu(distance.margin(mat, posMargin)), posMask, numPos));
+    d.put("neg_loss", reduceDense("neg_loss", torch.relu(distance.margin(negMargin, mat)), negMask, numNeg));
+    return d;
+  }
+
   public double posMargin() {
     return posMargin;
   }

@@ -28,6 +28,10 @@ import org.pml4j.validation.Checks;
  *
  * <p>Beyond PML: {@link #withWarmUp(int)} makes the first K calls use only the current batch (no memory negatives),
  * default off.
+ *
+ * <p>Without a miner and a tuple, a {@link GenericPairLoss} whose {@link GenericPairLoss#denseApplies()} holds runs
+ * its dense path against the memory (no pair index tensors; the batch's own slots are masked out of the positives):
+ * same values and gradients as PML's indexed pairs.
  */
 public class CrossBatchMemory implements MetricLoss, StatefulLoss {
   /** The inner losses PML supports. */
@@ -180,6 +184,13 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss {
     }
     Tensor eMem = hasBeenFilled ? embeddingMemory : embeddingMemory.narrow(0, 0, queueIdx);
     Tensor lMem = hasBeenFilled ? labelMemory : labelMemory.narrow(0, 0, queueIdx);
+    if (miner == null && indicesTuple == null && loss instanceof GenericPairLoss pairLoss && pairLoss.denseApplies()
+        && GenericPairLoss.mode != GenericPairLoss.DenseMode.INDEXED) {
+      // Every (batch, memory) pair is used: masked operations over the [B, M] matrix, no pair indices.
+      Inputs in = Inputs.validate(embeddings, labels, null, eMem, lMem);
+      return pairLoss.denseForward(in.embeddings(), in.labels(), in.refEmb(), in.refLabels(),
+          removeSelf ? currBatchIdx : null);
+    }
     IndicesTuple tuple = createIndicesTuple(embeddings, labels, eMem, lMem, indicesTuple, removeSelf, currBatchIdx);
     return loss.forward(embeddings, labels, tuple, eMem, lMem);
   }

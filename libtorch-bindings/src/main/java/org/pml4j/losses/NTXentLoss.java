@@ -72,6 +72,36 @@ public class NTXentLoss extends GenericPairLoss {
     return LossDict.of("loss", new LossInfo(logExp.neg(), new Tensor[] {a1, pairs.get(1)}, ReductionType.POS_PAIR));
   }
 
+  @Override
+  protected boolean supportsDensePairLoss() {
+    return true;
+  }
+
+  /**
+   * All pairs as {@code [N, M]} matrices. With {@code x = s / t}, {@code R_i} the largest {@code x} over the row's
+   * negatives (detached; the dtype's lowest value when it has none) and {@code M_ij = max(x_ij, R_i)} (PML's
+   * {@code max_val}, detached), the denominator {@code sum_n exp(x_in - M_ij)} is {@code exp(R_i - M_ij) Z_i} with
+   * {@code Z_i = sum_n exp(x_in - R_i)}: one pass over the matrix instead of one row of negatives per positive pair.
+   */
+  @Override
+  protected LossDict computeDensePairLoss(Tensor mat, Tensor posMask, Tensor negMask, long numPos, long numNeg) {
+    if (numPos == 0 || numNeg == 0) {
+      return zeroLosses();
+    }
+    ScalarType dtype = Tensors.dtype(mat);
+    Tensor x = (distance.isInverted() ? mat : mat.neg()).div(Tensors.s(temperature));
+    Tensor zero = Tensors.scalarLike(0.0, x);
+    // Non-negatives hold the lowest finite value, so that no entry overflows in exp (its gradient would be NaN).
+    Tensor negX = x.masked_fill(negMask.logical_not(), Tensors.s(Tensors.negInf(dtype)));
+    Tensor rowMax = negX.amax(new long[] {1}, true).detach();
+    Tensor z = torch.where(negMask, negX.sub(rowMax).exp(), zero).sum(new long[] {1}, true, new ScalarTypeOptional());
+    Tensor maxVal = torch.max(x, rowMax).detach();
+    Tensor numerator = x.sub(maxVal).exp();
+    Tensor denominator = rowMax.sub(maxVal).exp().mul(z).add(numerator);
+    Tensor losses = numerator.div(denominator).add(Tensors.s(Tensors.smallVal(dtype))).log().neg();
+    return LossDict.of("loss", reduceDense("loss", losses, posMask, numPos));
+  }
+
   public double temperature() {
     return temperature;
   }

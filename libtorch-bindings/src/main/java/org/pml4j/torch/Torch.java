@@ -21,6 +21,7 @@ public final class Torch {
 
   private static volatile boolean loaded;
   private static volatile int configuredThreads = -1;
+  private static volatile int kernelThreads = 1;
 
   private Torch() {}
 
@@ -71,17 +72,34 @@ public final class Torch {
       }
       System.setProperty(LOADER_PROPERTY, me);
       loaded = true;
+      // LibTorch's own default (ATen's OpenMP pool and OpenBLAS's pool both at the core count) oversubscribes the
+      // cores; start from pml4j's setting instead: PML4J_THREADS, else the processors available to the JVM.
       String env = System.getenv("PML4J_THREADS");
+      int n = Runtime.getRuntime().availableProcessors();
       if (env != null && !env.isBlank()) {
-        setNumThreads(Integer.parseInt(env.trim()));
+        try {
+          n = Integer.parseInt(env.trim());
+        } catch (NumberFormatException e) {
+          throw new IllegalArgumentException("PML4J_THREADS must be a whole number >= 1, got '" + env + "'", e);
+        }
       }
+      setNumThreads(Math.max(1, n));
     }
   }
 
   /**
-   * Sets ATen's intra-op pool and OpenBLAS's GEMM pool to {@code n} threads together. Both at the core count
-   * oversubscribe (ATen's OpenMP pool and OpenBLAS's pthread pool run side by side), so pml4j sets them from this one
-   * value. The ATen setting applies to the calling thread's pool; call it from every worker thread that runs LibTorch.
+   * Lets one trainer use {@code n} cores: OpenBLAS's GEMMs run on {@code n} threads and pml4j's fused kernels on
+   * {@code n} Java threads, while ATen's own OpenMP pool stays at 1 thread.
+   *
+   * <p>Why: ATen's OpenMP pool and OpenBLAS's pthread pool are two teams of busy-waiting threads. After each parallel
+   * region an OpenMP worker spins for milliseconds (libgomp's default wait policy), and after each GEMM an OpenBLAS
+   * worker spins too; a training step alternates GEMMs and element-wise ops every few hundred microseconds, so with
+   * both pools at 2 threads on 2 cores each team's spinning thread holds the core the other team needs (a
+   * CrossBatchMemory step took 2.8x longer at 2 threads than at 1). {@code OMP_WAIT_POLICY=PASSIVE} helps but must
+   * be in the environment before libgomp loads, which a JVM cannot arrange for itself. So pml4j keeps one team:
+   * OpenBLAS's GEMM jobs are handed to pml4j's Java thread pool ({@link Parallel}, whose idle threads park instead of
+   * spinning) through OpenBLAS's threads callback, the same pool that runs pml4j's fused loss kernels, and ATen's
+   * element-wise ops run on the calling thread. {@link #setThreads} sets the three counts separately.
    *
    * @param n threads, at least 1
    */
@@ -89,16 +107,40 @@ public final class Torch {
     if (n < 1) {
       throw new IllegalArgumentException("thread count must be >= 1, got " + n);
     }
-    ensureLoaded();
-    torch.set_num_threads(n);
-    openblas_full.openblas_set_num_threads(n);
+    setThreads(1, n, n, true);
     configuredThreads = n;
+  }
+
+  /**
+   * Expert setting of the three thread counts (for measurements; {@link #setNumThreads(int)} is the one to use).
+   *
+   * @param aten ATen's intra-op (OpenMP) threads
+   * @param blas OpenBLAS's GEMM threads
+   * @param kernels Java threads of pml4j's fused kernels
+   * @param blasOnJavaPool run OpenBLAS's jobs on pml4j's Java pool (true) or OpenBLAS's own pthreads (false)
+   */
+  public static void setThreads(int aten, int blas, int kernels, boolean blasOnJavaPool) {
+    if (aten < 1 || blas < 1 || kernels < 1) {
+      throw new IllegalArgumentException("thread counts must be >= 1, got aten " + aten + ", blas " + blas
+          + ", kernels " + kernels);
+    }
+    ensureLoaded();
+    torch.set_num_threads(aten);
+    openblas_full.openblas_set_num_threads(blas);
+    BlasOnJavaThreads.install(blasOnJavaPool && blas > 1);
+    kernelThreads = kernels;
+    configuredThreads = Math.max(aten, Math.max(blas, kernels));
   }
 
   /** The value last given to {@link #setNumThreads(int)}, or ATen's current intra-op thread count. */
   public static int numThreads() {
     ensureLoaded();
     return configuredThreads > 0 ? configuredThreads : torch.get_num_threads();
+  }
+
+  /** Threads of pml4j's fused kernels ({@link Parallel}): the value of {@link #setNumThreads(int)}, default 1. */
+  public static int kernelThreads() {
+    return kernelThreads;
   }
 
   /** Whether this LibTorch build sees a usable CUDA device. */
