@@ -9,6 +9,7 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.pml4j.validation.Inputs;
 import org.pml4j.miners.BaseMiner;
 import org.pml4j.spec.Params;
 import org.pml4j.torch.Tensors;

@@ -3,6 +3,7 @@ package org.pml4j.losses;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.pml4j.validation.Inputs;
 import org.pml4j.reducers.AvgNonZeroReducer;
 import org.pml4j.reducers.BaseReducer;
 import org.pml4j.reducers.DivisorReducer;
