@@ -251,6 +251,62 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss {
     return t;
   }
 
+  /**
+   * What the next {@link #forward} of up to {@code rows} embeddings overwrites: the memory slots it enqueues into, the
+   * queue pointer, the filled flag and the call count. {@link #undoEnqueue} puts them back, so that a caller that
+   * discards a step (the trainer's non-finite guard) leaves the memory as it was. Costs a copy of {@code rows} slots,
+   * not of the whole memory; the tensors belong to the caller's scope.
+   *
+   * @param rows the batch size of the coming call (an upper bound of the rows it enqueues)
+   * @throws IllegalArgumentException when {@code rows} is negative
+   */
+  public EnqueueMark markEnqueue(long rows) {
+    if (rows < 0) {
+      throw new IllegalArgumentException("rows must be >= 0, got " + rows);
+    }
+    long n = Math.min(rows, memorySize);
+    Tensor idx = torch.remainder(torch.arange(Tensors.s(queueIdx), Tensors.s(queueIdx + n),
+        Tensors.options(ScalarType.Long, labelMemory)), Tensors.s((long) memorySize));
+    try (NoGradGuard g = new NoGradGuard()) {
+      return new EnqueueMark(idx, Tensors.index(embeddingMemory, idx).clone(), Tensors.index(labelMemory, idx).clone(),
+          queueIdx, hasBeenFilled, calls);
+    }
+  }
+
+  /**
+   * Undoes the enqueue of the call that followed {@link #markEnqueue}: the slots, pointer, filled flag and call count
+   * as they were when the mark was taken.
+   *
+   * @throws IllegalArgumentException when {@code mark} is null
+   */
+  public void undoEnqueue(EnqueueMark mark) {
+    if (mark == null) {
+      throw new IllegalArgumentException("mark must not be null");
+    }
+    try (NoGradGuard g = new NoGradGuard()) {
+      Tensors.put(embeddingMemory, mark.slots().to(embeddingMemory.device(), ScalarType.Long),
+          mark.embeddings().to(embeddingMemory.device(), embeddingMemory.scalar_type().intern()));
+      Tensors.put(labelMemory, mark.slots().to(labelMemory.device(), ScalarType.Long),
+          mark.labels().to(labelMemory.device(), ScalarType.Long));
+    }
+    queueIdx = mark.queueIdx();
+    hasBeenFilled = mark.hasBeenFilled();
+    calls = mark.calls();
+  }
+
+  /**
+   * The part of the memory one call may overwrite, taken by {@link #markEnqueue}.
+   *
+   * @param slots the memory rows the call enqueues into
+   * @param embeddings their contents before the call
+   * @param labels their labels before the call
+   * @param queueIdx the queue pointer before the call
+   * @param hasBeenFilled the filled flag before the call
+   * @param calls the call count before the call
+   */
+  public record EnqueueMark(Tensor slots, Tensor embeddings, Tensor labels, long queueIdx, boolean hasBeenFilled,
+      long calls) {}
+
   @Override
   public Map<String, Object> stateSnapshot() {
     Map<String, Object> m = new LinkedHashMap<>();

@@ -247,8 +247,8 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
    * finite values overflows float32 in the encoder, a loss divides by zero, a backward overflows) is skipped: the
    * optimizer does not step, so parameters and optimizer moments keep their values bit for bit; the encoder's
    * buffers (BatchNorm running statistics, updated by the forward) are put back; the CrossBatchMemory's queue,
-   * labels, pointer and filled flag are put back (the memory enqueues inside the loss, so it is copied before the
-   * loss runs). The step counter does not advance, {@link #skippedNonfinite()} does, and the result says why
+   * labels, pointer and filled flag are put back (the memory enqueues inside the loss, so the slots that the batch
+   * will overwrite are copied before the loss runs: a copy of B rows, not of the memory). The step counter does not advance, {@link #skippedNonfinite()} does, and the result says why
    * ({@link StepResult#skipped()}). No exception: one bad batch must not stop a long-running job.
    */
   @Override
@@ -286,7 +286,7 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
       if (!allFinite(embeddings)) {
         skipped = "non-finite encoder output in " + nonFiniteRows(embeddings) + " of " + b + " rows";
       } else {
-        Map<String, Object> queue = memory == null ? null : memory.stateSnapshot();
+        CrossBatchMemory.EnqueueMark queue = memory == null ? null : memory.markEnqueue(b);
         Tensor total = computeLoss(embeddings, y);
         mark(StepPhases.Phase.LOSS);
         value = total.item_double();
@@ -304,8 +304,7 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
           }
         }
         if (skipped != null && queue != null) {
-          memory.restoreState((Tensor) queue.get("embedding_memory"), (Tensor) queue.get("label_memory"),
-              (Long) queue.get("queue_idx"), (Boolean) queue.get("has_been_filled"));
+          memory.undoEnqueue(queue);
         }
       }
       if (skipped != null) {
