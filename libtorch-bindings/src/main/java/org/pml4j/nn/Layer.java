@@ -178,11 +178,16 @@ public abstract class Layer {
     owned.clear();
   }
 
+  /**
+   * The dict's tensors as owned handles: {@code item.value()} points into the dict's storage, which the garbage
+   * collector (or the caller's scope) frees with the dict, so each value is copied into a handle of its own (same
+   * TensorImpl, one more reference) before the dict can go.
+   */
   static Map<String, Tensor> toMap(StringTensorDict d) {
     Map<String, Tensor> out = new LinkedHashMap<>();
     for (long i = 0; i < d.size(); i++) {
       StringTensorDictItem it = d.get(i);
-      out.put(it.key().getString(), it.value());
+      out.put(it.key().getString(), new Tensor(it.value()));
     }
     return out;
   }
