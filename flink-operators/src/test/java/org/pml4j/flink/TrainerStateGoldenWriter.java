@@ -39,6 +39,8 @@ class TrainerStateGoldenWriter {
       ListState<byte[]> state = (ListState<byte[]>) f.get(op);
       byte[] blob = state.get().iterator().next();
       Files.write(dir.resolve(TrainerStateGolden.BLOB), blob);
+      org.junit.jupiter.api.Assertions.assertTrue(blob.length > 0
+          && Files.size(dir.resolve(TrainerStateGolden.OPERATOR_SNAPSHOT)) > 0, "wrote an empty state resource");
       System.out.println("wrote state blob of " + blob.length + " bytes; outputs " + h.extractOutputValues());
     }
   }
