@@ -194,25 +194,6 @@ class TrainerOperatorHarnessTest {
     assertEquals(s.trainNanos(), back.trainNanos());
   }
 
-  /** The short-lived "PML4JTR3" variant of format 1 (two more longs after the queue fill) is read too. */
-  @Test
-  void readsTheVersion1VariantWithNonfiniteCounters() throws Exception {
-    byte[] v1;
-    try (InputStream in = getClass().getClassLoader().getResourceAsStream(TrainerStateGolden.BLOB)) {
-      v1 = in.readAllBytes();
-    }
-    int at = 8 + 8 + 8 + 1 + 7 * 8; // magic, next version, last published step, flag, 7 longs/doubles to queue fill
-    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(v1.length + 16);
-    b.put(v1, 0, at).putLong(3).putLong(24).put(v1, at, v1.length - at);
-    byte[] v3 = b.array();
-    v3[7] = '3';
-    EngineState s = EngineStateSerializer.fromEntry(v3);
-    assertEquals(3, s.skippedNonfinite());
-    assertEquals(24, s.nonfiniteRecords());
-    assertEquals(24, s.queueFill());
-    assertArrayEquals(EngineStateSerializer.fromEntry(v1).trainer(), s.trainer());
-  }
-
   /** A batch whose step the trainer's guard skips goes to the rejected side output; the job goes on. */
   @Test
   void skippedStepGoesToTheRejectedOutput() throws Exception {

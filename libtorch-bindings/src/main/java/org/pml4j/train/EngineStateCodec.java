@@ -23,9 +23,7 @@ import java.util.Map;
  *   <li><b>1</b>: the format of the trainer operator up to this class (magic {@code "PML4JTR2"}, then fixed fields in
  *       a fixed order: next version, last published step, initial-done flag, samples, train nanos, train CPU nanos,
  *       last loss, loss sum, loss steps, queue fill, the trainer snapshot, the partial batch). Written without a
- *       version prefix into the operator's list state; read, never written. Also read: its variant with magic
- *       {@code "PML4JTR3"} (a development branch), which has skipped non-finite steps and their records (two longs)
- *       after the queue fill.
+ *       version prefix into the operator's list state; read, never written.
  *   <li><b>2</b> (current): named fields, {@code int count · count × {UTF name · int length · bytes}}, in any order.
  *       Field names and bodies are listed in {@link #serialize}.
  * </ul>
@@ -53,16 +51,13 @@ public final class EngineStateCodec {
   public static final int VERSION = 2;
   /** The first bytes of a version-1 state. */
   static final byte[] V1_MAGIC = {'P', 'M', 'L', '4', 'J', 'T', 'R', '2'};
-  /** The variant of version 1 with the non-finite counters. */
-  static final byte[] V1_MAGIC_NONFINITE = {'P', 'M', 'L', '4', 'J', 'T', 'R', '3'};
 
   private EngineStateCodec() {}
 
   /** Whether {@code bytes} is a version-1 state (which carries its magic instead of a version number). */
   public static boolean isVersion1(byte[] bytes) {
     return bytes != null && bytes.length >= V1_MAGIC.length
-        && (Arrays.equals(Arrays.copyOf(bytes, V1_MAGIC.length), V1_MAGIC)
-            || Arrays.equals(Arrays.copyOf(bytes, V1_MAGIC.length), V1_MAGIC_NONFINITE));
+        && Arrays.equals(Arrays.copyOf(bytes, V1_MAGIC.length), V1_MAGIC);
   }
 
   /**
@@ -131,7 +126,6 @@ public final class EngineStateCodec {
       throw new IllegalArgumentException("not an engine state of version 1 (expected magic "
           + new String(V1_MAGIC, StandardCharsets.US_ASCII) + ")");
     }
-    boolean withNonfinite = blob[V1_MAGIC.length - 1] == '3';
     try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(blob))) {
       in.skipNBytes(V1_MAGIC.length);
       long nextVersion = in.readLong();
@@ -144,14 +138,12 @@ public final class EngineStateCodec {
       double lossSum = in.readDouble();
       long lossSteps = in.readLong();
       long queueFill = in.readLong();
-      long skippedNonfinite = withNonfinite ? in.readLong() : 0;
-      long nonfiniteRecords = withNonfinite ? in.readLong() : 0;
       byte[] snap = new byte[length(in.readInt(), in, "trainer snapshot")];
       in.readFully(snap);
       List<TrainingEngine.TrainingRecord> batch = readBatch(in);
       requireEnd(in);
       return new EngineState(snap, batch, nextVersion, lastPublishedStep, initialDone, samples, trainNanos,
-          trainCpuNanos, lastLoss, lossSum, lossSteps, queueFill, skippedNonfinite, nonfiniteRecords);
+          trainCpuNanos, lastLoss, lossSum, lossSteps, queueFill, 0, 0);
     }
   }
 
