@@ -16,6 +16,13 @@ public abstract class BaseDistance {
     Torch.ensureLoaded();
   }
 
+  /** PML's default {@code normalize_embeddings} of every distance: rows are Lp-normalized. */
+  public static final boolean DEFAULT_NORMALIZE_EMBEDDINGS = true;
+  /** PML's default {@code p} of every distance: the L2 norm. */
+  public static final double DEFAULT_P = 2;
+  /** PML's default {@code power} of every distance: the matrix as computed. */
+  public static final double DEFAULT_POWER = 1;
+
   protected final boolean normalizeEmbeddings;
   protected final double p;
   protected final double power;

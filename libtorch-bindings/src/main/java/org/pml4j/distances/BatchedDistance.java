@@ -15,12 +15,15 @@ public class BatchedDistance {
     void accept(Tensor mat, long s, long e);
   }
 
+  /** PML's default {@code batch_size}: query rows per block. */
+  public static final int DEFAULT_BATCH_SIZE = 32;
+
   private final BaseDistance distance;
   private final IterFn iterFn;
   private final int batchSize;
 
   public BatchedDistance(BaseDistance distance, IterFn iterFn) {
-    this(distance, iterFn, 32);
+    this(distance, iterFn, DEFAULT_BATCH_SIZE);
   }
 
   public BatchedDistance(BaseDistance distance, IterFn iterFn, int batchSize) {
@@ -70,6 +73,6 @@ public class BatchedDistance {
     if (d == null) {
       throw new IllegalArgumentException("BatchedDistance needs a distance");
     }
-    return new BatchedDistance(d, null, p.getInt("batch_size", 32));
+    return new BatchedDistance(d, null, p.getInt("batch_size", DEFAULT_BATCH_SIZE));
   }
 }

@@ -5,7 +5,7 @@ import org.pml4j.spec.Params;
 /** PML's {@code CosineSimilarity}: a {@link DotProductSimilarity} that always normalizes (with {@code p}). */
 public class CosineSimilarity extends DotProductSimilarity {
   public CosineSimilarity() {
-    this(2, 1);
+    this(DEFAULT_P, DEFAULT_POWER);
   }
 
   public CosineSimilarity(double p, double power) {
@@ -19,6 +19,6 @@ public class CosineSimilarity extends DotProductSimilarity {
       throw new IllegalArgumentException(
           "CosineSimilarity always normalizes; normalize_embeddings cannot be given (PML raises the same)");
     }
-    return new CosineSimilarity(p.getDouble("p", 2), p.getDouble("power", 1));
+    return new CosineSimilarity(p.getDouble("p", DEFAULT_P), p.getDouble("power", DEFAULT_POWER));
   }
 }

@@ -9,7 +9,7 @@ import org.bytedeco.pytorch.Tensor;
  */
 public class DotProductSimilarity extends BaseDistance {
   public DotProductSimilarity() {
-    this(true, 2, 1);
+    this(DEFAULT_NORMALIZE_EMBEDDINGS, DEFAULT_P, DEFAULT_POWER);
   }
 
   public DotProductSimilarity(boolean normalizeEmbeddings, double p, double power) {
@@ -30,7 +30,7 @@ public class DotProductSimilarity extends BaseDistance {
   /** Registry factory: {@code normalize_embeddings}, {@code p}, {@code power}, {@code collect_stats}. */
   public static DotProductSimilarity fromSpec(Params p) {
     p.collectStats();
-    return new DotProductSimilarity(p.getBool("normalize_embeddings", true), p.getDouble("p", 2),
-        p.getDouble("power", 1));
+    return new DotProductSimilarity(p.getBool("normalize_embeddings", DEFAULT_NORMALIZE_EMBEDDINGS),
+        p.getDouble("p", DEFAULT_P), p.getDouble("power", DEFAULT_POWER));
   }
 }

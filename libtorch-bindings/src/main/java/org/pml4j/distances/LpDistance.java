@@ -12,7 +12,7 @@ import org.bytedeco.pytorch.global.torch;
 public class LpDistance extends BaseDistance {
   /** {@code LpDistance()}: p = 2, power = 1, normalized. */
   public LpDistance() {
-    this(true, 2, 1);
+    this(DEFAULT_NORMALIZE_EMBEDDINGS, DEFAULT_P, DEFAULT_POWER);
   }
 
   public LpDistance(boolean normalizeEmbeddings, double p, double power) {
@@ -37,6 +37,7 @@ public class LpDistance extends BaseDistance {
     if (p.getBool("is_inverted", false)) {
       throw new IllegalArgumentException("LpDistance cannot be inverted");
     }
-    return new LpDistance(p.getBool("normalize_embeddings", true), p.getDouble("p", 2), p.getDouble("power", 1));
+    return new LpDistance(p.getBool("normalize_embeddings", DEFAULT_NORMALIZE_EMBEDDINGS),
+        p.getDouble("p", DEFAULT_P), p.getDouble("power", DEFAULT_POWER));
   }
 }

@@ -9,7 +9,7 @@ import org.bytedeco.pytorch.Tensor;
  */
 public class SNRDistance extends BaseDistance {
   public SNRDistance() {
-    this(true, 2, 1);
+    this(DEFAULT_NORMALIZE_EMBEDDINGS, DEFAULT_P, DEFAULT_POWER);
   }
 
   public SNRDistance(boolean normalizeEmbeddings, double p, double power) {
@@ -37,6 +37,7 @@ public class SNRDistance extends BaseDistance {
     if (p.getBool("is_inverted", false)) {
       throw new IllegalArgumentException("SNRDistance cannot be inverted");
     }
-    return new SNRDistance(p.getBool("normalize_embeddings", true), p.getDouble("p", 2), p.getDouble("power", 1));
+    return new SNRDistance(p.getBool("normalize_embeddings", DEFAULT_NORMALIZE_EMBEDDINGS),
+        p.getDouble("p", DEFAULT_P), p.getDouble("power", DEFAULT_POWER));
   }
 }
