@@ -18,6 +18,9 @@ import org.pml4j.torch.Tensors;
  * reference index is below N both settings give PML's result.
  */
 public class PerAnchorReducer extends BaseReducer {
+  /** Default {@code size_by_ref}: off, PML 2.8.1's {@code N×N} matrix. */
+  public static final boolean DEFAULT_SIZE_BY_REF = false;
+
   private final BaseReducer reducer;
   private final boolean sizeByRef;
 
@@ -27,7 +30,7 @@ public class PerAnchorReducer extends BaseReducer {
 
   /** @param reducer the inner reducer; null = {@link MeanReducer} */
   public PerAnchorReducer(BaseReducer reducer) {
-    this(reducer, false);
+    this(reducer, DEFAULT_SIZE_BY_REF);
   }
 
   private PerAnchorReducer(BaseReducer reducer, boolean sizeByRef) {
@@ -117,6 +120,6 @@ public class PerAnchorReducer extends BaseReducer {
    */
   public static PerAnchorReducer fromSpec(Params p) {
     p.collectStats();
-    return new PerAnchorReducer(p.getComponent("reducer", BaseReducer.class), p.getBool("size_by_ref", false));
+    return new PerAnchorReducer(p.getComponent("reducer", BaseReducer.class), p.getBool("size_by_ref", DEFAULT_SIZE_BY_REF));
   }
 }
