@@ -14,12 +14,17 @@ import org.pml4j.torch.Tensors;
  * {@link org.pml4j.reducers.MeanReducer}). Its {@code p} and {@code power} are its own; the distance is unused.
  */
 public class LpRegularizer extends BaseRegularizer {
+  /** PML's default {@code p}: the L2 norm. */
+  public static final double DEFAULT_P = 2;
+  /** PML's default {@code power}: the norm itself. */
+  public static final double DEFAULT_POWER = 1;
+
   private final double p;
   private final double power;
 
-  /** PML's defaults: p 2, power 1. */
+  /** PML's defaults: {@link #DEFAULT_P}, {@link #DEFAULT_POWER}. */
   public LpRegularizer() {
-    this(2, 1, null, null);
+    this(DEFAULT_P, DEFAULT_POWER, null, null);
   }
 
   /**
@@ -54,7 +59,7 @@ public class LpRegularizer extends BaseRegularizer {
   /** Registry factory: {@code p}, {@code power}, {@code distance}, {@code reducer}, {@code collect_stats}. */
   public static LpRegularizer fromSpec(Params p) {
     p.collectStats();
-    return new LpRegularizer(p.getDouble("p", 2), p.getDouble("power", 1),
+    return new LpRegularizer(p.getDouble("p", DEFAULT_P), p.getDouble("power", DEFAULT_POWER),
         p.getComponent("distance", BaseDistance.class), p.getComponent("reducer", BaseReducer.class));
   }
 }
