@@ -19,9 +19,12 @@ public class AngularMiner extends BaseMiner {
   private final double angle;
   private final double angleRadians;
 
-  /** PML's defaults: 20 degrees, LpDistance. */
+  /** PML's default {@code angle}, in degrees. */
+  public static final double DEFAULT_ANGLE = 20;
+
+  /** PML's defaults: {@link #DEFAULT_ANGLE}, LpDistance. */
   public AngularMiner() {
-    this(20, null);
+    this(DEFAULT_ANGLE, null);
   }
 
   /**
@@ -65,7 +68,7 @@ public class AngularMiner extends BaseMiner {
 
   /** Registry factory: {@code angle} (degrees), {@code distance}, {@code collect_stats}. */
   public static AngularMiner fromSpec(Params p) {
-    double angle = p.getDouble("angle", 20);
+    double angle = p.getDouble("angle", DEFAULT_ANGLE);
     BaseDistance d = p.getComponent("distance", BaseDistance.class);
     p.collectStats();
     return new AngularMiner(angle, d);

@@ -66,9 +66,14 @@ public class BatchEasyHardMiner extends BaseMiner {
   private final double[] allowedPosRange;
   private final double[] allowedNegRange;
 
-  /** PML's defaults: easy positives, semihard negatives, no ranges, LpDistance. */
+  /** PML's default {@code pos_strategy}. */
+  public static final Strategy DEFAULT_POS_STRATEGY = Strategy.EASY;
+  /** PML's default {@code neg_strategy}. */
+  public static final Strategy DEFAULT_NEG_STRATEGY = Strategy.SEMIHARD;
+
+  /** PML's defaults: {@link #DEFAULT_POS_STRATEGY}, {@link #DEFAULT_NEG_STRATEGY}, no ranges, LpDistance. */
   public BatchEasyHardMiner() {
-    this(Strategy.EASY, Strategy.SEMIHARD, null, null, null);
+    this(DEFAULT_POS_STRATEGY, DEFAULT_NEG_STRATEGY, null, null, null);
   }
 
   /** The given strategies, no ranges, LpDistance. */
@@ -245,8 +250,8 @@ public class BatchEasyHardMiner extends BaseMiner {
    * {@code allowed_neg_range} (2-element lists), {@code distance}, {@code collect_stats}.
    */
   public static BatchEasyHardMiner fromSpec(Params p) {
-    Strategy pos = Strategy.parse(p.getString("pos_strategy", "easy"));
-    Strategy neg = Strategy.parse(p.getString("neg_strategy", "semihard"));
+    Strategy pos = Strategy.parse(p.getString("pos_strategy", DEFAULT_POS_STRATEGY.pmlName()));
+    Strategy neg = Strategy.parse(p.getString("neg_strategy", DEFAULT_NEG_STRATEGY.pmlName()));
     double[] posRange = p.getDoubleArray("allowed_pos_range");
     double[] negRange = p.getDoubleArray("allowed_neg_range");
     BaseDistance d = p.getComponent("distance", BaseDistance.class);

@@ -24,9 +24,14 @@ public class DistanceWeightedMiner extends BaseMiner {
   private final double cutoff;
   private final double nonzeroLossCutoff;
 
-  /** PML's defaults: cutoff 0.5, nonzero_loss_cutoff 1.4, LpDistance. */
+  /** PML's default {@code cutoff}: distances below it count as this value. */
+  public static final double DEFAULT_CUTOFF = 0.5;
+  /** PML's default {@code nonzero_loss_cutoff}: negatives at or beyond it are not drawn. */
+  public static final double DEFAULT_NONZERO_LOSS_CUTOFF = 1.4;
+
+  /** PML's defaults: {@link #DEFAULT_CUTOFF}, {@link #DEFAULT_NONZERO_LOSS_CUTOFF}, LpDistance. */
   public DistanceWeightedMiner() {
-    this(0.5, 1.4, null);
+    this(DEFAULT_CUTOFF, DEFAULT_NONZERO_LOSS_CUTOFF, null);
   }
 
   /**
@@ -88,8 +93,8 @@ public class DistanceWeightedMiner extends BaseMiner {
 
   /** Registry factory: {@code cutoff}, {@code nonzero_loss_cutoff}, {@code distance}, {@code collect_stats}. */
   public static DistanceWeightedMiner fromSpec(Params p) {
-    double cutoff = p.getDouble("cutoff", 0.5);
-    double nz = p.getDouble("nonzero_loss_cutoff", 1.4);
+    double cutoff = p.getDouble("cutoff", DEFAULT_CUTOFF);
+    double nz = p.getDouble("nonzero_loss_cutoff", DEFAULT_NONZERO_LOSS_CUTOFF);
     BaseDistance d = p.getComponent("distance", BaseDistance.class);
     p.collectStats();
     return new DistanceWeightedMiner(cutoff, nz, d);

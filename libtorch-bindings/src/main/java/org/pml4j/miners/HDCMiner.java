@@ -33,9 +33,12 @@ public class HDCMiner extends BaseMiner {
   private Tensor n;
   private boolean wasSetExternally;
 
-  /** PML's defaults: filter_percentage 0.5, LpDistance. */
+  /** PML's default {@code filter_percentage}: the hardest half of the pairs. */
+  public static final double DEFAULT_FILTER_PERCENTAGE = 0.5;
+
+  /** PML's defaults: {@link #DEFAULT_FILTER_PERCENTAGE}, LpDistance. */
   public HDCMiner() {
-    this(0.5, null);
+    this(DEFAULT_FILTER_PERCENTAGE, null);
   }
 
   /**
@@ -130,7 +133,7 @@ public class HDCMiner extends BaseMiner {
 
   /** Registry factory: {@code filter_percentage}, {@code distance}, {@code collect_stats}. */
   public static HDCMiner fromSpec(Params p) {
-    double fp = p.getDouble("filter_percentage", 0.5);
+    double fp = p.getDouble("filter_percentage", DEFAULT_FILTER_PERCENTAGE);
     BaseDistance d = p.getComponent("distance", BaseDistance.class);
     p.collectStats();
     return new HDCMiner(fp, d);

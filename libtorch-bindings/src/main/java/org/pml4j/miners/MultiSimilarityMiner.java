@@ -18,9 +18,12 @@ import org.pml4j.tuples.Lmu;
 public class MultiSimilarityMiner extends BaseMiner {
   private final double epsilon;
 
-  /** PML's defaults: epsilon 0.1, CosineSimilarity. */
+  /** PML's default {@code epsilon}. */
+  public static final double DEFAULT_EPSILON = 0.1;
+
+  /** PML's defaults: {@link #DEFAULT_EPSILON}, CosineSimilarity. */
   public MultiSimilarityMiner() {
-    this(0.1, null);
+    this(DEFAULT_EPSILON, null);
   }
 
   /**
@@ -94,7 +97,7 @@ public class MultiSimilarityMiner extends BaseMiner {
 
   /** Registry factory: {@code epsilon}, {@code distance}, {@code collect_stats}. */
   public static MultiSimilarityMiner fromSpec(Params p) {
-    double eps = p.getDouble("epsilon", 0.1);
+    double eps = p.getDouble("epsilon", DEFAULT_EPSILON);
     BaseDistance d = p.getComponent("distance", BaseDistance.class);
     p.collectStats();
     return new MultiSimilarityMiner(eps, d);

@@ -16,9 +16,14 @@ public class PairMarginMiner extends BaseMiner {
   private final double posMargin;
   private final double negMargin;
 
-  /** PML's defaults: pos_margin 0.2, neg_margin 0.8, LpDistance. */
+  /** PML's default {@code pos_margin}. */
+  public static final double DEFAULT_POS_MARGIN = 0.2;
+  /** PML's default {@code neg_margin}. */
+  public static final double DEFAULT_NEG_MARGIN = 0.8;
+
+  /** PML's defaults: {@link #DEFAULT_POS_MARGIN}, {@link #DEFAULT_NEG_MARGIN}, LpDistance. */
   public PairMarginMiner() {
-    this(0.2, 0.8, null);
+    this(DEFAULT_POS_MARGIN, DEFAULT_NEG_MARGIN, null);
   }
 
   /**
@@ -65,8 +70,8 @@ public class PairMarginMiner extends BaseMiner {
 
   /** Registry factory: {@code pos_margin}, {@code neg_margin}, {@code distance}, {@code collect_stats}. */
   public static PairMarginMiner fromSpec(Params p) {
-    double pos = p.getDouble("pos_margin", 0.2);
-    double neg = p.getDouble("neg_margin", 0.8);
+    double pos = p.getDouble("pos_margin", DEFAULT_POS_MARGIN);
+    double neg = p.getDouble("neg_margin", DEFAULT_NEG_MARGIN);
     BaseDistance d = p.getComponent("distance", BaseDistance.class);
     p.collectStats();
     return new PairMarginMiner(pos, neg, d);

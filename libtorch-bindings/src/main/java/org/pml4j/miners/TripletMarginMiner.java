@@ -24,9 +24,14 @@ public class TripletMarginMiner extends BaseMiner {
   private final double margin;
   private final String typeOfTriplets;
 
-  /** PML's defaults: margin 0.2, all violating triplets, LpDistance. */
+  /** PML's default {@code margin}. */
+  public static final double DEFAULT_MARGIN = 0.2;
+  /** PML's default {@code type_of_triplets}: every triplet that violates the margin. */
+  public static final String DEFAULT_TYPE_OF_TRIPLETS = "all";
+
+  /** PML's defaults: {@link #DEFAULT_MARGIN}, {@link #DEFAULT_TYPE_OF_TRIPLETS}, LpDistance. */
   public TripletMarginMiner() {
-    this(0.2, "all", null);
+    this(DEFAULT_MARGIN, DEFAULT_TYPE_OF_TRIPLETS, null);
   }
 
   /** A margin and a type, LpDistance. */
@@ -91,8 +96,8 @@ public class TripletMarginMiner extends BaseMiner {
 
   /** Registry factory: {@code margin}, {@code type_of_triplets}, {@code distance}, {@code collect_stats}. */
   public static TripletMarginMiner fromSpec(Params p) {
-    double margin = p.getDouble("margin", 0.2);
-    String type = p.getString("type_of_triplets", "all");
+    double margin = p.getDouble("margin", DEFAULT_MARGIN);
+    String type = p.getString("type_of_triplets", DEFAULT_TYPE_OF_TRIPLETS);
     BaseDistance d = p.getComponent("distance", BaseDistance.class);
     p.collectStats();
     return new TripletMarginMiner(margin, type, d);

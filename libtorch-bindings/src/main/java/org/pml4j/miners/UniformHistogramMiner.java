@@ -23,9 +23,19 @@ public class UniformHistogramMiner extends BaseMiner {
   private final int posPerBin;
   private final int negPerBin;
 
-  /** PML's defaults: 100 bins, 10 positive and 10 negative pairs per bin, LpDistance. */
+  /** PML's default {@code num_bins}. */
+  public static final int DEFAULT_NUM_BINS = 100;
+  /** PML's default {@code pos_per_bin}. */
+  public static final int DEFAULT_POS_PER_BIN = 10;
+  /** PML's default {@code neg_per_bin}. */
+  public static final int DEFAULT_NEG_PER_BIN = 10;
+
+  /**
+   * PML's defaults: {@link #DEFAULT_NUM_BINS}, {@link #DEFAULT_POS_PER_BIN}, {@link #DEFAULT_NEG_PER_BIN},
+   * LpDistance.
+   */
   public UniformHistogramMiner() {
-    this(100, 10, 10, null);
+    this(DEFAULT_NUM_BINS, DEFAULT_POS_PER_BIN, DEFAULT_NEG_PER_BIN, null);
   }
 
   /**
@@ -191,9 +201,9 @@ public class UniformHistogramMiner extends BaseMiner {
    * {@code collect_stats}.
    */
   public static UniformHistogramMiner fromSpec(Params p) {
-    int bins = p.getInt("num_bins", 100);
-    int pos = p.getInt("pos_per_bin", 10);
-    int neg = p.getInt("neg_per_bin", 10);
+    int bins = p.getInt("num_bins", DEFAULT_NUM_BINS);
+    int pos = p.getInt("pos_per_bin", DEFAULT_POS_PER_BIN);
+    int neg = p.getInt("neg_per_bin", DEFAULT_NEG_PER_BIN);
     BaseDistance d = p.getComponent("distance", BaseDistance.class);
     p.collectStats();
     return new UniformHistogramMiner(bins, pos, neg, d);
