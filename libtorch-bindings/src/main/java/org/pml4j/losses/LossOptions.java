@@ -16,7 +16,13 @@ import org.pml4j.spec.Params;
  * }</pre>
  */
 public final class LossOptions {
-  private static final LossOptions DEFAULTS = new LossOptions(null, null, null, 1.0, null, 1.0);
+  /** PML's default {@code embedding_reg_weight}. */
+  public static final double DEFAULT_EMBEDDING_REG_WEIGHT = 1.0;
+  /** PML's default {@code weight_reg_weight}. */
+  public static final double DEFAULT_WEIGHT_REG_WEIGHT = 1.0;
+
+  private static final LossOptions DEFAULTS = new LossOptions(null, null, null, DEFAULT_EMBEDDING_REG_WEIGHT, null,
+      DEFAULT_WEIGHT_REG_WEIGHT);
 
   private final BaseDistance distance;
   private final BaseReducer reducer;
@@ -51,11 +57,11 @@ public final class LossOptions {
         .withDistance(p.getComponent("distance", BaseDistance.class))
         .withReducer(p.getComponent("reducer", BaseReducer.class))
         .withEmbeddingRegularizer(p.getComponent("embedding_regularizer", BaseRegularizer.class))
-        .withEmbeddingRegWeight(p.getDouble("embedding_reg_weight", 1.0));
+        .withEmbeddingRegWeight(p.getDouble("embedding_reg_weight", DEFAULT_EMBEDDING_REG_WEIGHT));
     p.collectStats();
     if (withWeights) {
       o = o.withWeightRegularizer(p.getComponent("weight_regularizer", BaseRegularizer.class))
-          .withWeightRegWeight(p.getDouble("weight_reg_weight", 1.0));
+          .withWeightRegWeight(p.getDouble("weight_reg_weight", DEFAULT_WEIGHT_REG_WEIGHT));
     }
     return o;
   }
