@@ -25,9 +25,12 @@ import org.pml4j.tuples.Lmu;
 public class AngularLoss extends BaseMetricLossFunction {
   private final double alpha;
 
-  /** PML's default: alpha 40 degrees. */
+  /** PML's default {@code alpha}: the angle, in degrees. */
+  public static final double DEFAULT_ALPHA = 40;
+
+  /** PML's default: {@link #DEFAULT_ALPHA}. */
   public AngularLoss() {
-    this(40, LossOptions.defaults());
+    this(DEFAULT_ALPHA, LossOptions.defaults());
   }
 
   /**
@@ -77,6 +80,6 @@ public class AngularLoss extends BaseMetricLossFunction {
 
   /** Registry factory: {@code alpha} (degrees), common kwargs. */
   public static AngularLoss fromSpec(Params p) {
-    return new AngularLoss(p.getDouble("alpha", 40), LossOptions.fromSpec(p, false));
+    return new AngularLoss(p.getDouble("alpha", DEFAULT_ALPHA), LossOptions.fromSpec(p, false));
   }
 }

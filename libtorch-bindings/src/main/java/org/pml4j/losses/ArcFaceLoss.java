@@ -17,9 +17,14 @@ import org.pml4j.torch.Tensors;
 public class ArcFaceLoss extends LargeMarginSoftmaxLoss {
   private final double marginRadians;
 
-  /** PML's defaults: margin 28.6 degrees, scale 64. */
+  /** PML's default {@code margin}: the additive angular margin, in degrees. Also {@link SubCenterArcFaceLoss}'s */
+  public static final double DEFAULT_MARGIN = 28.6;
+  /** PML's default {@code scale}. Also {@link SubCenterArcFaceLoss}'s */
+  public static final double DEFAULT_SCALE = 64;
+
+  /** PML's defaults: {@link #DEFAULT_MARGIN}, {@link #DEFAULT_SCALE}. */
   public ArcFaceLoss(int numClasses, int embeddingSize) {
-    this(numClasses, embeddingSize, 28.6, 64, LossOptions.defaults());
+    this(numClasses, embeddingSize, DEFAULT_MARGIN, DEFAULT_SCALE, LossOptions.defaults());
   }
 
   /**
@@ -67,6 +72,6 @@ public class ArcFaceLoss extends LargeMarginSoftmaxLoss {
    */
   public static ArcFaceLoss fromSpec(Params p) {
     return new ArcFaceLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("margin", 28.6), p.getDouble("scale", 64), LossOptions.fromSpec(p, true));
+        p.getDouble("margin", DEFAULT_MARGIN), p.getDouble("scale", DEFAULT_SCALE), LossOptions.fromSpec(p, true));
   }
 }

@@ -35,9 +35,14 @@ public class CircleLoss extends GenericPairLoss {
   private final double deltaP;
   private final double deltaN;
 
-  /** PML's defaults: m 0.4, gamma 80. */
+  /** PML's default {@code m}: the relaxation margin. */
+  public static final double DEFAULT_M = 0.4;
+  /** PML's default {@code gamma}: the scale. */
+  public static final double DEFAULT_GAMMA = 80;
+
+  /** PML's defaults: {@link #DEFAULT_M}, {@link #DEFAULT_GAMMA}. */
   public CircleLoss() {
-    this(0.4, 80, LossOptions.defaults());
+    this(DEFAULT_M, DEFAULT_GAMMA, LossOptions.defaults());
   }
 
   /**
@@ -103,6 +108,7 @@ public class CircleLoss extends GenericPairLoss {
 
   /** Registry factory: {@code m}, {@code gamma}, common kwargs. */
   public static CircleLoss fromSpec(Params p) {
-    return new CircleLoss(p.getDouble("m", 0.4), p.getDouble("gamma", 80), LossOptions.fromSpec(p, false));
+    return new CircleLoss(p.getDouble("m", DEFAULT_M), p.getDouble("gamma", DEFAULT_GAMMA),
+        LossOptions.fromSpec(p, false));
   }
 }

@@ -20,9 +20,14 @@ public class ContrastiveLoss extends GenericPairLoss {
   private final double posMargin;
   private final double negMargin;
 
-  /** PML's defaults: pos_margin 0, neg_margin 1. */
+  /** PML's default {@code pos_margin}. Also {@link SignalToNoiseRatioContrastiveLoss}'s, which PML inherits */
+  public static final double DEFAULT_POS_MARGIN = 0;
+  /** PML's default {@code neg_margin}. Also {@link SignalToNoiseRatioContrastiveLoss}'s */
+  public static final double DEFAULT_NEG_MARGIN = 1;
+
+  /** PML's defaults: {@link #DEFAULT_POS_MARGIN}, {@link #DEFAULT_NEG_MARGIN}. */
   public ContrastiveLoss() {
-    this(0, 1, LossOptions.defaults());
+    this(DEFAULT_POS_MARGIN, DEFAULT_NEG_MARGIN, LossOptions.defaults());
   }
 
   public ContrastiveLoss(double posMargin, double negMargin, LossOptions options) {
@@ -83,7 +88,7 @@ public class ContrastiveLoss extends GenericPairLoss {
 
   /** Registry factory: {@code pos_margin}, {@code neg_margin}, common kwargs. */
   public static ContrastiveLoss fromSpec(Params p) {
-    return new ContrastiveLoss(p.getDouble("pos_margin", 0), p.getDouble("neg_margin", 1),
-        LossOptions.fromSpec(p, false));
+    return new ContrastiveLoss(p.getDouble("pos_margin", DEFAULT_POS_MARGIN),
+        p.getDouble("neg_margin", DEFAULT_NEG_MARGIN), LossOptions.fromSpec(p, false));
   }
 }

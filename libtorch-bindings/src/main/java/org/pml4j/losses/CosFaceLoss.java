@@ -13,9 +13,14 @@ import org.pml4j.torch.Tensors;
  * {@link LargeMarginSoftmaxLoss} for the inputs accepted and {@link #getLogits} for inference.
  */
 public class CosFaceLoss extends LargeMarginSoftmaxLoss {
-  /** PML's defaults: margin 0.35, scale 64. */
+  /** PML's default {@code margin}: the additive cosine margin. */
+  public static final double DEFAULT_MARGIN = 0.35;
+  /** PML's default {@code scale}. */
+  public static final double DEFAULT_SCALE = 64;
+
+  /** PML's defaults: {@link #DEFAULT_MARGIN}, {@link #DEFAULT_SCALE}. */
   public CosFaceLoss(int numClasses, int embeddingSize) {
-    this(numClasses, embeddingSize, 0.35, 64, LossOptions.defaults());
+    this(numClasses, embeddingSize, DEFAULT_MARGIN, DEFAULT_SCALE, LossOptions.defaults());
   }
 
   /**
@@ -46,6 +51,6 @@ public class CosFaceLoss extends LargeMarginSoftmaxLoss {
    */
   public static CosFaceLoss fromSpec(Params p) {
     return new CosFaceLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("margin", 0.35), p.getDouble("scale", 64), LossOptions.fromSpec(p, true));
+        p.getDouble("margin", DEFAULT_MARGIN), p.getDouble("scale", DEFAULT_SCALE), LossOptions.fromSpec(p, true));
   }
 }

@@ -45,7 +45,7 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss {
   private final int embeddingSize;
   private final int memorySize;
   private final BaseMiner miner;
-  private int warmUpSteps;
+  private int warmUpSteps = DEFAULT_WARM_UP;
 
   private Tensor embeddingMemory;
   private Tensor labelMemory;
@@ -53,8 +53,14 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss {
   private boolean hasBeenFilled;
   private long calls;
 
+  /** PML's default {@code memory_size}: slots in the queue. */
+  public static final int DEFAULT_MEMORY_SIZE = 1024;
+  /** Default {@code warm_up} steps: none, PML's behaviour (see {@link #withWarmUp(int)}). */
+  public static final int DEFAULT_WARM_UP = 0;
+
+  /** PML's defaults: {@link #DEFAULT_MEMORY_SIZE}, no miner; {@link #DEFAULT_WARM_UP}. */
   public CrossBatchMemory(BaseMetricLossFunction loss, int embeddingSize) {
-    this(loss, embeddingSize, 1024, null);
+    this(loss, embeddingSize, DEFAULT_MEMORY_SIZE, null);
   }
 
   /**
@@ -388,10 +394,10 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss {
     if (size == null) {
       throw new IllegalArgumentException("CrossBatchMemory needs embedding_size");
     }
-    CrossBatchMemory cbm = new CrossBatchMemory(loss, size, p.getInt("memory_size", 1024),
+    CrossBatchMemory cbm = new CrossBatchMemory(loss, size, p.getInt("memory_size", DEFAULT_MEMORY_SIZE),
         p.getComponent("miner", BaseMiner.class));
     p.collectStats(); // PML's ModuleWithRecords keyword; no statistics are recorded
-    return cbm.withWarmUp(p.getInt("warm_up", 0));
+    return cbm.withWarmUp(p.getInt("warm_up", DEFAULT_WARM_UP));
   }
 
   /**

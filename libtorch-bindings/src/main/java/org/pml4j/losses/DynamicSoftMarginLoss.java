@@ -50,9 +50,16 @@ public class DynamicSoftMarginLoss extends BaseMetricLossFunction implements Sta
   private final double momentum;
   private Tensor hist;
 
-  /** PML's defaults: min_val -2, 10 bins, momentum 0.01. */
+  /** PML's default {@code min_val}: the low end of the histogram. */
+  public static final double DEFAULT_MIN_VAL = -2.0;
+  /** PML's default {@code num_bins}. */
+  public static final int DEFAULT_NUM_BINS = 10;
+  /** PML's default {@code momentum}: of the histogram update. */
+  public static final double DEFAULT_MOMENTUM = 0.01;
+
+  /** PML's defaults: {@link #DEFAULT_MIN_VAL}, {@link #DEFAULT_NUM_BINS}, {@link #DEFAULT_MOMENTUM}. */
   public DynamicSoftMarginLoss() {
-    this(-2.0, 10, 0.01, LossOptions.defaults());
+    this(DEFAULT_MIN_VAL, DEFAULT_NUM_BINS, DEFAULT_MOMENTUM, LossOptions.defaults());
   }
 
   /**
@@ -202,7 +209,7 @@ public class DynamicSoftMarginLoss extends BaseMetricLossFunction implements Sta
 
   /** Registry factory: {@code min_val}, {@code num_bins}, {@code momentum}, common kwargs. */
   public static DynamicSoftMarginLoss fromSpec(Params p) {
-    return new DynamicSoftMarginLoss(p.getDouble("min_val", -2.0), p.getInt("num_bins", 10),
-        p.getDouble("momentum", 0.01), LossOptions.fromSpec(p, false));
+    return new DynamicSoftMarginLoss(p.getDouble("min_val", DEFAULT_MIN_VAL), p.getInt("num_bins", DEFAULT_NUM_BINS),
+        p.getDouble("momentum", DEFAULT_MOMENTUM), LossOptions.fromSpec(p, false));
   }
 }

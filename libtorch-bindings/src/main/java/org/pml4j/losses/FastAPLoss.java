@@ -28,9 +28,12 @@ import org.pml4j.tuples.Lmu;
 public class FastAPLoss extends BaseMetricLossFunction {
   private final int numBins;
 
-  /** PML's default: 10 bins. */
+  /** PML's default {@code num_bins}. */
+  public static final int DEFAULT_NUM_BINS = 10;
+
+  /** PML's default: {@link #DEFAULT_NUM_BINS}. */
   public FastAPLoss() {
-    this(10, LossOptions.defaults());
+    this(DEFAULT_NUM_BINS, LossOptions.defaults());
   }
 
   /**
@@ -106,6 +109,6 @@ public class FastAPLoss extends BaseMetricLossFunction {
 
   /** Registry factory: {@code num_bins}, common kwargs. */
   public static FastAPLoss fromSpec(Params p) {
-    return new FastAPLoss(p.getInt("num_bins", 10), LossOptions.fromSpec(p, false));
+    return new FastAPLoss(p.getInt("num_bins", DEFAULT_NUM_BINS), LossOptions.fromSpec(p, false));
   }
 }

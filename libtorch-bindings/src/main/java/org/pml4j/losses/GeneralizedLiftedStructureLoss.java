@@ -21,9 +21,14 @@ public class GeneralizedLiftedStructureLoss extends GenericPairLoss {
   private final double negMargin;
   private final double posMargin;
 
-  /** PML's defaults: neg_margin 1, pos_margin 0. */
+  /** PML's default {@code neg_margin}. */
+  public static final double DEFAULT_NEG_MARGIN = 1;
+  /** PML's default {@code pos_margin}. */
+  public static final double DEFAULT_POS_MARGIN = 0;
+
+  /** PML's defaults: {@link #DEFAULT_NEG_MARGIN}, {@link #DEFAULT_POS_MARGIN}. */
   public GeneralizedLiftedStructureLoss() {
-    this(1, 0, LossOptions.defaults());
+    this(DEFAULT_NEG_MARGIN, DEFAULT_POS_MARGIN, LossOptions.defaults());
   }
 
   /**
@@ -57,7 +62,7 @@ public class GeneralizedLiftedStructureLoss extends GenericPairLoss {
 
   /** Registry factory: {@code neg_margin}, {@code pos_margin}, common kwargs. */
   public static GeneralizedLiftedStructureLoss fromSpec(Params p) {
-    return new GeneralizedLiftedStructureLoss(p.getDouble("neg_margin", 1), p.getDouble("pos_margin", 0),
-        LossOptions.fromSpec(p, false));
+    return new GeneralizedLiftedStructureLoss(p.getDouble("neg_margin", DEFAULT_NEG_MARGIN),
+        p.getDouble("pos_margin", DEFAULT_POS_MARGIN), LossOptions.fromSpec(p, false));
   }
 }

@@ -32,7 +32,10 @@ public class HistogramLoss extends BaseMetricLossFunction {
   private final double delta;
   private final int numNodes;
 
-  /** PML's default: 100 bins ({@code delta = 0.02}). */
+  /** PML's number of bins when neither {@code n_bins} nor {@code delta} is given. */
+  public static final int DEFAULT_N_BINS = 100;
+
+  /** PML's default: {@link #DEFAULT_N_BINS} bins. */
   public HistogramLoss() {
     this(null, null, LossOptions.defaults());
   }
@@ -40,7 +43,7 @@ public class HistogramLoss extends BaseMetricLossFunction {
   /**
    * @param nBins number of bins over {@code [-1, 1]}, or null
    * @param delta bin width, or null; when both are given they must satisfy {@code delta == 2 / nBins}; when both are
-   *     null, 100 bins
+   *     null, {@link #DEFAULT_N_BINS} bins
    * @param options distance (default CosineSimilarity), reducer, regularizer
    * @throws IllegalArgumentException when {@code delta != 2 / nBins}, or for a non-positive value
    */
@@ -57,7 +60,7 @@ public class HistogramLoss extends BaseMetricLossFunction {
       throw new IllegalArgumentException("delta must be in (0, 2], got " + delta);
     }
     if (delta == null && nBins == null) {
-      nBins = 100;
+      nBins = DEFAULT_N_BINS;
     }
     this.delta = delta != null ? delta : 2.0 / nBins;
     this.numNodes = (int) Math.rint(1 + 2 / this.delta);

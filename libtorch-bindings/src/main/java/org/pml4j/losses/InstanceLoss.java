@@ -21,9 +21,12 @@ import org.pml4j.tuples.IndicesTuple;
 public class InstanceLoss extends BaseMetricLossFunction {
   private final double gamma;
 
-  /** PML's default: gamma 64. */
+  /** PML's default {@code gamma}: the scale. */
+  public static final double DEFAULT_GAMMA = 64;
+
+  /** PML's default: {@link #DEFAULT_GAMMA}. */
   public InstanceLoss() {
-    this(64, LossOptions.defaults());
+    this(DEFAULT_GAMMA, LossOptions.defaults());
   }
 
   /**
@@ -59,6 +62,6 @@ public class InstanceLoss extends BaseMetricLossFunction {
 
   /** Registry factory: {@code gamma} and the common kwargs. */
   public static InstanceLoss fromSpec(Params p) {
-    return new InstanceLoss(p.getDouble("gamma", 64), LossOptions.fromSpec(p, false));
+    return new InstanceLoss(p.getDouble("gamma", DEFAULT_GAMMA), LossOptions.fromSpec(p, false));
   }
 }

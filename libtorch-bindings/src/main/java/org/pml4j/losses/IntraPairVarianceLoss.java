@@ -24,9 +24,14 @@ public class IntraPairVarianceLoss extends GenericPairLoss {
   private final double posEps;
   private final double negEps;
 
-  /** PML's defaults: pos_eps 0.01, neg_eps 0.01. */
+  /** PML's default {@code pos_eps}. */
+  public static final double DEFAULT_POS_EPS = 0.01;
+  /** PML's default {@code neg_eps}. */
+  public static final double DEFAULT_NEG_EPS = 0.01;
+
+  /** PML's defaults: {@link #DEFAULT_POS_EPS}, {@link #DEFAULT_NEG_EPS}. */
   public IntraPairVarianceLoss() {
-    this(0.01, 0.01, LossOptions.defaults());
+    this(DEFAULT_POS_EPS, DEFAULT_NEG_EPS, LossOptions.defaults());
   }
 
   /**
@@ -87,7 +92,7 @@ public class IntraPairVarianceLoss extends GenericPairLoss {
 
   /** Registry factory: {@code pos_eps}, {@code neg_eps}, common kwargs. */
   public static IntraPairVarianceLoss fromSpec(Params p) {
-    return new IntraPairVarianceLoss(p.getDouble("pos_eps", 0.01), p.getDouble("neg_eps", 0.01),
+    return new IntraPairVarianceLoss(p.getDouble("pos_eps", DEFAULT_POS_EPS), p.getDouble("neg_eps", DEFAULT_NEG_EPS),
         LossOptions.fromSpec(p, false));
   }
 }

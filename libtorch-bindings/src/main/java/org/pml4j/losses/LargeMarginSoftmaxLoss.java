@@ -40,9 +40,14 @@ public class LargeMarginSoftmaxLoss extends BaseWeightLoss {
   protected final double margin;
   protected final double scale;
 
-  /** PML's defaults: margin 4, scale 1. */
+  /** PML's default {@code margin}: the angle multiplier. Also {@link SphereFaceLoss}'s, which PML inherits */
+  public static final double DEFAULT_MARGIN = 4;
+  /** PML's default {@code scale}. Also {@link SphereFaceLoss}'s */
+  public static final double DEFAULT_SCALE = 1;
+
+  /** PML's defaults: {@link #DEFAULT_MARGIN}, {@link #DEFAULT_SCALE}. */
   public LargeMarginSoftmaxLoss(int numClasses, int embeddingSize) {
-    this(numClasses, embeddingSize, 4, 1, LossOptions.defaults());
+    this(numClasses, embeddingSize, DEFAULT_MARGIN, DEFAULT_SCALE, LossOptions.defaults());
   }
 
   /**
@@ -241,6 +246,6 @@ public class LargeMarginSoftmaxLoss extends BaseWeightLoss {
    */
   public static LargeMarginSoftmaxLoss fromSpec(Params p) {
     return new LargeMarginSoftmaxLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("margin", 4), p.getDouble("scale", 1), LossOptions.fromSpec(p, true));
+        p.getDouble("margin", DEFAULT_MARGIN), p.getDouble("scale", DEFAULT_SCALE), LossOptions.fromSpec(p, true));
   }
 }

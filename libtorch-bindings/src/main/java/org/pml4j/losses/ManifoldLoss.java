@@ -43,9 +43,21 @@ public class ManifoldLoss extends BaseWeightLoss implements MetaClassLoss {
   private final double alpha;
   private final double margin;
 
-  /** PML's defaults for embedding size {@code l}: K 50, lambdaC 1, alpha 0.8, margin 5e-4. */
+  /** PML's default {@code K}: proxies. */
+  public static final int DEFAULT_K = 50;
+  /** PML's default {@code lambdaC}: the contrast weight; infinite is allowed. */
+  public static final double DEFAULT_LAMBDA_C = 1.0;
+  /** PML's default {@code alpha}: the random-walk weight. */
+  public static final double DEFAULT_ALPHA = 0.8;
+  /** PML's default {@code margin}. */
+  public static final double DEFAULT_MARGIN = 5e-4;
+
+  /**
+   * PML's defaults for embedding size {@code l}: {@link #DEFAULT_K}, {@link #DEFAULT_LAMBDA_C}, {@link #DEFAULT_ALPHA},
+   * {@link #DEFAULT_MARGIN}.
+   */
   public ManifoldLoss(int l) {
-    this(l, 50, 1.0, 0.8, 5e-4, LossOptions.defaults());
+    this(l, DEFAULT_K, DEFAULT_LAMBDA_C, DEFAULT_ALPHA, DEFAULT_MARGIN, LossOptions.defaults());
   }
 
   /**
@@ -223,7 +235,7 @@ public class ManifoldLoss extends BaseWeightLoss implements MetaClassLoss {
     if (l == null) {
       throw new IllegalArgumentException("ManifoldLoss requires the embedding size 'l'");
     }
-    return new ManifoldLoss(l, p.getInt("K", 50), p.getDoubleOrInf("lambdaC", 1.0), p.getDouble("alpha", 0.8),
-        p.getDouble("margin", 5e-4), LossOptions.fromSpec(p, false));
+    return new ManifoldLoss(l, p.getInt("K", DEFAULT_K), p.getDoubleOrInf("lambdaC", DEFAULT_LAMBDA_C),
+        p.getDouble("alpha", DEFAULT_ALPHA), p.getDouble("margin", DEFAULT_MARGIN), LossOptions.fromSpec(p, false));
   }
 }

@@ -36,9 +36,21 @@ public class MarginLoss extends BaseWeightLoss {
   private final boolean learnBeta;
   private final Integer numClasses;
 
-  /** PML's defaults: margin 0.2, nu 0, beta 1.2, all triplets, fixed scalar beta. */
+  /** PML's default {@code margin}. */
+  public static final double DEFAULT_MARGIN = 0.2;
+  /** PML's default {@code nu}: the weight of the beta regularization. */
+  public static final double DEFAULT_NU = 0;
+  /** PML's default {@code beta}: the initial boundary. */
+  public static final double DEFAULT_BETA = 1.2;
+  /** PML's default {@code learn_beta}: a fixed beta. */
+  public static final boolean DEFAULT_LEARN_BETA = false;
+
+  /**
+   * PML's defaults: {@link #DEFAULT_MARGIN}, {@link #DEFAULT_NU}, {@link #DEFAULT_BETA}, all triplets,
+   * {@link #DEFAULT_LEARN_BETA}, one beta.
+   */
   public MarginLoss() {
-    this(0.2, 0, 1.2, null, false, null, LossOptions.defaults());
+    this(DEFAULT_MARGIN, DEFAULT_NU, DEFAULT_BETA, null, DEFAULT_LEARN_BETA, null, LossOptions.defaults());
   }
 
   /**
@@ -174,8 +186,8 @@ public class MarginLoss extends BaseWeightLoss {
    * {@code num_classes}, common kwargs.
    */
   public static MarginLoss fromSpec(Params p) {
-    return new MarginLoss(p.getDouble("margin", 0.2), p.getDouble("nu", 0), p.getDouble("beta", 1.2),
-        p.getIntOrAll("triplets_per_anchor"), p.getBool("learn_beta", false), p.getIntOrNull("num_classes"),
-        LossOptions.fromSpec(p, false));
+    return new MarginLoss(p.getDouble("margin", DEFAULT_MARGIN), p.getDouble("nu", DEFAULT_NU),
+        p.getDouble("beta", DEFAULT_BETA), p.getIntOrAll("triplets_per_anchor"),
+        p.getBool("learn_beta", DEFAULT_LEARN_BETA), p.getIntOrNull("num_classes"), LossOptions.fromSpec(p, false));
   }
 }

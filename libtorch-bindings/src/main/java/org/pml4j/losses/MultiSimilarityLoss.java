@@ -29,9 +29,16 @@ public class MultiSimilarityLoss extends GenericPairLoss {
   private final double beta;
   private final double base;
 
-  /** PML's defaults: alpha 2, beta 50, base 0.5. */
+  /** PML's default {@code alpha}: the positive scale. */
+  public static final double DEFAULT_ALPHA = 2;
+  /** PML's default {@code beta}: the negative scale. */
+  public static final double DEFAULT_BETA = 50;
+  /** PML's default {@code base}: the similarity offset. */
+  public static final double DEFAULT_BASE = 0.5;
+
+  /** PML's defaults: {@link #DEFAULT_ALPHA}, {@link #DEFAULT_BETA}, {@link #DEFAULT_BASE}. */
   public MultiSimilarityLoss() {
-    this(2, 50, 0.5, LossOptions.defaults());
+    this(DEFAULT_ALPHA, DEFAULT_BETA, DEFAULT_BASE, LossOptions.defaults());
   }
 
   /**
@@ -77,7 +84,8 @@ public class MultiSimilarityLoss extends GenericPairLoss {
 
   /** Registry factory: {@code alpha}, {@code beta}, {@code base}, common kwargs. */
   public static MultiSimilarityLoss fromSpec(Params p) {
-    return new MultiSimilarityLoss(p.getDouble("alpha", 2), p.getDouble("beta", 50), p.getDouble("base", 0.5),
+    return new MultiSimilarityLoss(p.getDouble("alpha", DEFAULT_ALPHA), p.getDouble("beta", DEFAULT_BETA),
+        p.getDouble("base", DEFAULT_BASE),
         LossOptions.fromSpec(p, false));
   }
 }

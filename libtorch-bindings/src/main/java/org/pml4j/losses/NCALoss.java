@@ -27,9 +27,12 @@ import org.pml4j.tuples.Lmu;
 public class NCALoss extends BaseMetricLossFunction {
   private final double softmaxScale;
 
-  /** PML's default: softmax_scale 1. */
+  /** PML's default {@code softmax_scale}. Also {@link ProxyNCALoss}'s, which PML inherits */
+  public static final double DEFAULT_SOFTMAX_SCALE = 1;
+
+  /** PML's default: {@link #DEFAULT_SOFTMAX_SCALE}. */
   public NCALoss() {
-    this(1, LossOptions.defaults());
+    this(DEFAULT_SOFTMAX_SCALE, LossOptions.defaults());
   }
 
   /**
@@ -85,6 +88,6 @@ public class NCALoss extends BaseMetricLossFunction {
 
   /** Registry factory: {@code softmax_scale}, common kwargs. */
   public static NCALoss fromSpec(Params p) {
-    return new NCALoss(p.getDouble("softmax_scale", 1), LossOptions.fromSpec(p, false));
+    return new NCALoss(p.getDouble("softmax_scale", DEFAULT_SOFTMAX_SCALE), LossOptions.fromSpec(p, false));
   }
 }

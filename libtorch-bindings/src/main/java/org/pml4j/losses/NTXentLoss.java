@@ -28,9 +28,12 @@ import org.pml4j.tuples.IndicesTuple;
 public class NTXentLoss extends GenericPairLoss {
   private final double temperature;
 
-  /** PML's default: temperature 0.07. */
+  /** PML's default {@code temperature}. */
+  public static final double DEFAULT_TEMPERATURE = 0.07;
+
+  /** PML's default: {@link #DEFAULT_TEMPERATURE}. */
   public NTXentLoss() {
-    this(0.07, LossOptions.defaults());
+    this(DEFAULT_TEMPERATURE, LossOptions.defaults());
   }
 
   /**
@@ -108,6 +111,6 @@ public class NTXentLoss extends GenericPairLoss {
 
   /** Registry factory: {@code temperature}, common kwargs. */
   public static NTXentLoss fromSpec(Params p) {
-    return new NTXentLoss(p.getDouble("temperature", 0.07), LossOptions.fromSpec(p, false));
+    return new NTXentLoss(p.getDouble("temperature", DEFAULT_TEMPERATURE), LossOptions.fromSpec(p, false));
   }
 }

@@ -29,9 +29,12 @@ public class NormalizedSoftmaxLoss extends BaseWeightLoss {
   private final int embeddingSize;
   private final double temperature;
 
-  /** PML's default: temperature 0.05. */
+  /** PML's default {@code temperature}. */
+  public static final double DEFAULT_TEMPERATURE = 0.05;
+
+  /** PML's default: {@link #DEFAULT_TEMPERATURE}. */
   public NormalizedSoftmaxLoss(int numClasses, int embeddingSize) {
-    this(numClasses, embeddingSize, 0.05, LossOptions.defaults());
+    this(numClasses, embeddingSize, DEFAULT_TEMPERATURE, LossOptions.defaults());
   }
 
   /**
@@ -101,6 +104,6 @@ public class NormalizedSoftmaxLoss extends BaseWeightLoss {
   /** Registry factory: {@code num_classes}, {@code embedding_size} (required), {@code temperature}. */
   public static NormalizedSoftmaxLoss fromSpec(Params p) {
     return new NormalizedSoftmaxLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("temperature", 0.05), LossOptions.fromSpec(p, true));
+        p.getDouble("temperature", DEFAULT_TEMPERATURE), LossOptions.fromSpec(p, true));
   }
 }

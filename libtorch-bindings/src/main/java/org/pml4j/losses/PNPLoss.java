@@ -42,9 +42,18 @@ public class PNPLoss extends BaseMetricLossFunction {
   private final double anneal;
   private final String variant;
 
-  /** PML's defaults: b 2, alpha 1, anneal 0.01, variant "O". */
+  /** PML's default {@code b}. */
+  public static final double DEFAULT_B = 2;
+  /** PML's default {@code alpha}. */
+  public static final double DEFAULT_ALPHA = 1;
+  /** PML's default {@code anneal}: the sigmoid temperature. */
+  public static final double DEFAULT_ANNEAL = 0.01;
+  /** PML's default {@code variant}. */
+  public static final String DEFAULT_VARIANT = "O";
+
+  /** PML's defaults: {@link #DEFAULT_B}, {@link #DEFAULT_ALPHA}, {@link #DEFAULT_ANNEAL}, {@link #DEFAULT_VARIANT}. */
   public PNPLoss() {
-    this(2, 1, 0.01, "O", LossOptions.defaults());
+    this(DEFAULT_B, DEFAULT_ALPHA, DEFAULT_ANNEAL, DEFAULT_VARIANT, LossOptions.defaults());
   }
 
   /**
@@ -147,7 +156,7 @@ public class PNPLoss extends BaseMetricLossFunction {
 
   /** Registry factory: {@code b}, {@code alpha}, {@code anneal}, {@code variant}, common kwargs. */
   public static PNPLoss fromSpec(Params p) {
-    return new PNPLoss(p.getDouble("b", 2), p.getDouble("alpha", 1), p.getDouble("anneal", 0.01),
-        p.getString("variant", "O"), LossOptions.fromSpec(p, false));
+    return new PNPLoss(p.getDouble("b", DEFAULT_B), p.getDouble("alpha", DEFAULT_ALPHA),
+        p.getDouble("anneal", DEFAULT_ANNEAL), p.getString("variant", DEFAULT_VARIANT), LossOptions.fromSpec(p, false));
   }
 }

@@ -40,9 +40,14 @@ public class ProxyAnchorLoss extends BaseWeightLoss {
   private final double margin;
   private final double alpha;
 
-  /** PML's defaults: margin 0.1, alpha 32. */
+  /** PML's default {@code margin}. */
+  public static final double DEFAULT_MARGIN = 0.1;
+  /** PML's default {@code alpha}: the scale. */
+  public static final double DEFAULT_ALPHA = 32;
+
+  /** PML's defaults: {@link #DEFAULT_MARGIN}, {@link #DEFAULT_ALPHA}. */
   public ProxyAnchorLoss(int numClasses, int embeddingSize) {
-    this(numClasses, embeddingSize, 0.1, 32, LossOptions.defaults());
+    this(numClasses, embeddingSize, DEFAULT_MARGIN, DEFAULT_ALPHA, LossOptions.defaults());
   }
 
   /**
@@ -141,6 +146,6 @@ public class ProxyAnchorLoss extends BaseWeightLoss {
   /** Registry factory: {@code num_classes}, {@code embedding_size} (required), {@code margin}, {@code alpha}. */
   public static ProxyAnchorLoss fromSpec(Params p) {
     return new ProxyAnchorLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("margin", 0.1), p.getDouble("alpha", 32), LossOptions.fromSpec(p, true));
+        p.getDouble("margin", DEFAULT_MARGIN), p.getDouble("alpha", DEFAULT_ALPHA), LossOptions.fromSpec(p, true));
   }
 }

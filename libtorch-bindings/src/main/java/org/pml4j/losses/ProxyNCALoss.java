@@ -35,9 +35,9 @@ public class ProxyNCALoss extends BaseWeightLoss {
   private final int embeddingSize;
   private final double softmaxScale;
 
-  /** PML's default: softmax_scale 1. */
+  /** PML's default, NCALoss's: {@link NCALoss#DEFAULT_SOFTMAX_SCALE}. */
   public ProxyNCALoss(int numClasses, int embeddingSize) {
-    this(numClasses, embeddingSize, 1, LossOptions.defaults());
+    this(numClasses, embeddingSize, NCALoss.DEFAULT_SOFTMAX_SCALE, LossOptions.defaults());
   }
 
   /**
@@ -115,6 +115,6 @@ public class ProxyNCALoss extends BaseWeightLoss {
   /** Registry factory: {@code num_classes}, {@code embedding_size} (required), {@code softmax_scale}. */
   public static ProxyNCALoss fromSpec(Params p) {
     return new ProxyNCALoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("softmax_scale", 1), LossOptions.fromSpec(p, true));
+        p.getDouble("softmax_scale", NCALoss.DEFAULT_SOFTMAX_SCALE), LossOptions.fromSpec(p, true));
   }
 }

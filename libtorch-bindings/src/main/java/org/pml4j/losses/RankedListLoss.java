@@ -39,9 +39,17 @@ public class RankedListLoss extends BaseMetricLossFunction {
   private final double tp;
   private final double tn;
 
-  /** PML's defaults for the two required values: imbalance 0.5, alpha {@code 1 + margin / 2}, Tp 0. */
+  /** PML's default {@code imbalance}. */
+  public static final double DEFAULT_IMBALANCE = 0.5;
+  /** PML's default {@code Tp}: the positive temperature. */
+  public static final double DEFAULT_TP = 0;
+
+  /**
+   * PML's defaults for the two required values: {@link #DEFAULT_IMBALANCE}, alpha {@code 1 + margin / 2},
+   * {@link #DEFAULT_TP}.
+   */
   public RankedListLoss(double margin, double tn) {
-    this(margin, tn, 0.5, null, 0, LossOptions.defaults());
+    this(margin, tn, DEFAULT_IMBALANCE, null, DEFAULT_TP, LossOptions.defaults());
   }
 
   /**
@@ -130,7 +138,7 @@ public class RankedListLoss extends BaseMetricLossFunction {
     if (margin == null || tn == null) {
       throw new IllegalArgumentException("RankedListLoss requires 'margin' and 'Tn'");
     }
-    return new RankedListLoss(margin, tn, p.getDouble("imbalance", 0.5), p.getDoubleOrNull("alpha"),
-        p.getDouble("Tp", 0), LossOptions.fromSpec(p, false));
+    return new RankedListLoss(margin, tn, p.getDouble("imbalance", DEFAULT_IMBALANCE), p.getDoubleOrNull("alpha"),
+        p.getDouble("Tp", DEFAULT_TP), LossOptions.fromSpec(p, false));
   }
 }

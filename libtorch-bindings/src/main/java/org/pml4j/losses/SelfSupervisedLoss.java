@@ -37,9 +37,12 @@ public class SelfSupervisedLoss implements MetricLoss {
   private final BaseMetricLossFunction loss;
   private final boolean symmetric;
 
-  /** Symmetric, as PML's default. */
+  /** PML's default {@code symmetric}: both views act as anchors. */
+  public static final boolean DEFAULT_SYMMETRIC = true;
+
+  /** PML's default: {@link #DEFAULT_SYMMETRIC}. */
   public SelfSupervisedLoss(BaseMetricLossFunction loss) {
-    this(loss, true);
+    this(loss, DEFAULT_SYMMETRIC);
   }
 
   /**
@@ -157,6 +160,6 @@ public class SelfSupervisedLoss implements MetricLoss {
       checkLossSupport(loss.getClass().getSimpleName()); // throws PML's message
       throw new IllegalArgumentException("SelfSupervisedLoss needs a metric loss, got " + loss);
     }
-    return new SelfSupervisedLoss(l, p.getBool("symmetric", true));
+    return new SelfSupervisedLoss(l, p.getBool("symmetric", DEFAULT_SYMMETRIC));
   }
 }

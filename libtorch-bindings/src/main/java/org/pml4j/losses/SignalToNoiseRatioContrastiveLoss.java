@@ -12,9 +12,12 @@ import org.pml4j.spec.Params;
  * {@code embedding_regularizer = ZeroMeanRegularizer}.
  */
 public class SignalToNoiseRatioContrastiveLoss extends ContrastiveLoss {
-  /** PML's defaults: pos_margin 0, neg_margin 1, SNRDistance. */
+  /**
+   * PML's defaults, inherited from ContrastiveLoss: {@link #DEFAULT_POS_MARGIN}, {@link #DEFAULT_NEG_MARGIN};
+   * SNRDistance.
+   */
   public SignalToNoiseRatioContrastiveLoss() {
-    this(0, 1, LossOptions.defaults());
+    this(DEFAULT_POS_MARGIN, DEFAULT_NEG_MARGIN, LossOptions.defaults());
   }
 
   /**
@@ -35,7 +38,7 @@ public class SignalToNoiseRatioContrastiveLoss extends ContrastiveLoss {
 
   /** Registry factory: {@code pos_margin}, {@code neg_margin}, common kwargs. */
   public static SignalToNoiseRatioContrastiveLoss fromSpec(Params p) {
-    return new SignalToNoiseRatioContrastiveLoss(p.getDouble("pos_margin", 0), p.getDouble("neg_margin", 1),
-        LossOptions.fromSpec(p, false));
+    return new SignalToNoiseRatioContrastiveLoss(p.getDouble("pos_margin", DEFAULT_POS_MARGIN),
+        p.getDouble("neg_margin", DEFAULT_NEG_MARGIN), LossOptions.fromSpec(p, false));
   }
 }

@@ -34,9 +34,22 @@ public class SoftTripleLoss extends BaseWeightLoss {
   private final double gamma;
   private final double margin;
 
-  /** PML's defaults: 10 centers per class, la 20, gamma 0.1, margin 0.01. */
+  /** PML's default {@code centers_per_class}. */
+  public static final int DEFAULT_CENTERS_PER_CLASS = 10;
+  /** PML's default {@code la}: the logit scale. */
+  public static final double DEFAULT_LA = 20;
+  /** PML's default {@code gamma}: the softmax temperature over a class's centers. */
+  public static final double DEFAULT_GAMMA = 0.1;
+  /** PML's default {@code margin}. */
+  public static final double DEFAULT_MARGIN = 0.01;
+
+  /**
+   * PML's defaults: {@link #DEFAULT_CENTERS_PER_CLASS}, {@link #DEFAULT_LA}, {@link #DEFAULT_GAMMA},
+   * {@link #DEFAULT_MARGIN}.
+   */
   public SoftTripleLoss(int numClasses, int embeddingSize) {
-    this(numClasses, embeddingSize, 10, 20, 0.1, 0.01, LossOptions.defaults());
+    this(numClasses, embeddingSize, DEFAULT_CENTERS_PER_CLASS, DEFAULT_LA, DEFAULT_GAMMA, DEFAULT_MARGIN,
+        LossOptions.defaults());
   }
 
   /**
@@ -141,7 +154,7 @@ public class SoftTripleLoss extends BaseWeightLoss {
    */
   public static SoftTripleLoss fromSpec(Params p) {
     return new SoftTripleLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getInt("centers_per_class", 10), p.getDouble("la", 20), p.getDouble("gamma", 0.1),
-        p.getDouble("margin", 0.01), LossOptions.fromSpec(p, true));
+        p.getInt("centers_per_class", DEFAULT_CENTERS_PER_CLASS), p.getDouble("la", DEFAULT_LA),
+        p.getDouble("gamma", DEFAULT_GAMMA), p.getDouble("margin", DEFAULT_MARGIN), LossOptions.fromSpec(p, true));
   }
 }

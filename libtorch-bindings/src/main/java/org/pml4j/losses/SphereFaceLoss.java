@@ -14,9 +14,9 @@ import org.pml4j.torch.Tensors;
  * {@link LargeMarginSoftmaxLoss} for the inputs accepted and {@link #getLogits} for inference.
  */
 public class SphereFaceLoss extends LargeMarginSoftmaxLoss {
-  /** PML's defaults: margin 4, scale 1. */
+  /** PML's defaults, inherited from LargeMarginSoftmaxLoss: {@link #DEFAULT_MARGIN}, {@link #DEFAULT_SCALE}. */
   public SphereFaceLoss(int numClasses, int embeddingSize) {
-    this(numClasses, embeddingSize, 4, 1, LossOptions.defaults());
+    this(numClasses, embeddingSize, DEFAULT_MARGIN, DEFAULT_SCALE, LossOptions.defaults());
   }
 
   /**
@@ -43,6 +43,6 @@ public class SphereFaceLoss extends LargeMarginSoftmaxLoss {
    */
   public static SphereFaceLoss fromSpec(Params p) {
     return new SphereFaceLoss(p.getRequiredInt("num_classes"), p.getRequiredInt("embedding_size"),
-        p.getDouble("margin", 4), p.getDouble("scale", 1), LossOptions.fromSpec(p, true));
+        p.getDouble("margin", DEFAULT_MARGIN), p.getDouble("scale", DEFAULT_SCALE), LossOptions.fromSpec(p, true));
   }
 }

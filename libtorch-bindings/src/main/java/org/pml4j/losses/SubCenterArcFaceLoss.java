@@ -27,9 +27,17 @@ public class SubCenterArcFaceLoss extends ArcFaceLoss implements OutlierDetector
   private final int subCenters;
   private final boolean honorOptions;
 
-  /** PML's defaults: margin 28.6 degrees, scale 64, 3 sub-centers. */
+  /** PML's default {@code sub_centers}: weight vectors per class. */
+  public static final int DEFAULT_SUB_CENTERS = 3;
+  /** Default {@code honor_kwargs}: off, PML 2.8.1's behaviour (the loss options are ignored). */
+  public static final boolean DEFAULT_HONOR_KWARGS = false;
+
+  /**
+   * PML's defaults: {@link #DEFAULT_MARGIN}, {@link #DEFAULT_SCALE} (ArcFaceLoss's, which PML repeats),
+   * {@link #DEFAULT_SUB_CENTERS}.
+   */
   public SubCenterArcFaceLoss(int numClasses, int embeddingSize) {
-    this(numClasses, embeddingSize, 28.6, 64, 3, LossOptions.defaults());
+    this(numClasses, embeddingSize, DEFAULT_MARGIN, DEFAULT_SCALE, DEFAULT_SUB_CENTERS, LossOptions.defaults());
   }
 
   /**
@@ -44,7 +52,7 @@ public class SubCenterArcFaceLoss extends ArcFaceLoss implements OutlierDetector
    */
   public SubCenterArcFaceLoss(int numClasses, int embeddingSize, double marginDegrees, double scale, int subCenters,
       LossOptions options) {
-    this(numClasses, embeddingSize, marginDegrees, scale, subCenters, options, false);
+    this(numClasses, embeddingSize, marginDegrees, scale, subCenters, options, DEFAULT_HONOR_KWARGS);
   }
 
   private SubCenterArcFaceLoss(int numClasses, int embeddingSize, double marginDegrees, double scale, int subCenters,
@@ -148,12 +156,12 @@ public class SubCenterArcFaceLoss extends ArcFaceLoss implements OutlierDetector
   public static SubCenterArcFaceLoss fromSpec(Params p) {
     int numClasses = p.getRequiredInt("num_classes");
     int embeddingSize = p.getRequiredInt("embedding_size");
-    double margin = p.getDouble("margin", 28.6);
-    double scale = p.getDouble("scale", 64);
-    int subCenters = p.getInt("sub_centers", 3);
+    double margin = p.getDouble("margin", DEFAULT_MARGIN);
+    double scale = p.getDouble("scale", DEFAULT_SCALE);
+    int subCenters = p.getInt("sub_centers", DEFAULT_SUB_CENTERS);
     // PML 2.8.1 swallows these kwargs without using them; read them so that specs valid for PML stay valid here.
     LossOptions options = LossOptions.fromSpec(p, true);
-    if (p.getBool("honor_kwargs", false)) {
+    if (p.getBool("honor_kwargs", DEFAULT_HONOR_KWARGS)) {
       return withOptions(numClasses, embeddingSize, margin, scale, subCenters, options);
     }
     return new SubCenterArcFaceLoss(numClasses, embeddingSize, margin, scale, subCenters, options);

@@ -29,9 +29,12 @@ import org.pml4j.tuples.Lmu;
 public class SupConLoss extends GenericPairLoss {
   private final double temperature;
 
-  /** PML's default: temperature 0.1. */
+  /** PML's default {@code temperature}. */
+  public static final double DEFAULT_TEMPERATURE = 0.1;
+
+  /** PML's default: {@link #DEFAULT_TEMPERATURE}. */
   public SupConLoss() {
-    this(0.1, LossOptions.defaults());
+    this(DEFAULT_TEMPERATURE, LossOptions.defaults());
   }
 
   /**
@@ -81,6 +84,6 @@ public class SupConLoss extends GenericPairLoss {
 
   /** Registry factory: {@code temperature}, common kwargs. */
   public static SupConLoss fromSpec(Params p) {
-    return new SupConLoss(p.getDouble("temperature", 0.1), LossOptions.fromSpec(p, false));
+    return new SupConLoss(p.getDouble("temperature", DEFAULT_TEMPERATURE), LossOptions.fromSpec(p, false));
   }
 }

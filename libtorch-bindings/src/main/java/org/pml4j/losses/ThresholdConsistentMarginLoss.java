@@ -35,9 +35,23 @@ public class ThresholdConsistentMarginLoss extends BaseMetricLossFunction {
   private final double marginMinus;
   private final boolean useRefEmb;
 
-  /** PML's defaults: lambda_plus 1, lambda_minus 1, margin_plus 0.9, margin_minus 0.5. */
+  /** PML's default {@code lambda_plus}. */
+  public static final double DEFAULT_LAMBDA_PLUS = 1.0;
+  /** PML's default {@code lambda_minus}. */
+  public static final double DEFAULT_LAMBDA_MINUS = 1.0;
+  /** PML's default {@code margin_plus}. */
+  public static final double DEFAULT_MARGIN_PLUS = 0.9;
+  /** PML's default {@code margin_minus}. */
+  public static final double DEFAULT_MARGIN_MINUS = 0.5;
+  /** Default {@code use_ref_emb}: off, PML 2.8.1's behaviour. */
+  public static final boolean DEFAULT_USE_REF_EMB = false;
+
+  /**
+   * PML's defaults: {@link #DEFAULT_LAMBDA_PLUS}, {@link #DEFAULT_LAMBDA_MINUS}, {@link #DEFAULT_MARGIN_PLUS},
+   * {@link #DEFAULT_MARGIN_MINUS}.
+   */
   public ThresholdConsistentMarginLoss() {
-    this(1.0, 1.0, 0.9, 0.5, LossOptions.defaults());
+    this(DEFAULT_LAMBDA_PLUS, DEFAULT_LAMBDA_MINUS, DEFAULT_MARGIN_PLUS, DEFAULT_MARGIN_MINUS, LossOptions.defaults());
   }
 
   /**
@@ -49,7 +63,7 @@ public class ThresholdConsistentMarginLoss extends BaseMetricLossFunction {
    */
   public ThresholdConsistentMarginLoss(double lambdaPlus, double lambdaMinus, double marginPlus, double marginMinus,
       LossOptions options) {
-    this(lambdaPlus, lambdaMinus, marginPlus, marginMinus, options, false);
+    this(lambdaPlus, lambdaMinus, marginPlus, marginMinus, options, DEFAULT_USE_REF_EMB);
   }
 
   private ThresholdConsistentMarginLoss(double lambdaPlus, double lambdaMinus, double marginPlus, double marginMinus,
@@ -160,8 +174,9 @@ public class ThresholdConsistentMarginLoss extends BaseMetricLossFunction {
    * kwargs, and beyond PML {@code use_ref_emb} (default false; see {@link #withRefEmb}).
    */
   public static ThresholdConsistentMarginLoss fromSpec(Params p) {
-    return new ThresholdConsistentMarginLoss(p.getDouble("lambda_plus", 1.0), p.getDouble("lambda_minus", 1.0),
-        p.getDouble("margin_plus", 0.9), p.getDouble("margin_minus", 0.5), LossOptions.fromSpec(p, false),
-        p.getBool("use_ref_emb", false));
+    return new ThresholdConsistentMarginLoss(p.getDouble("lambda_plus", DEFAULT_LAMBDA_PLUS),
+        p.getDouble("lambda_minus", DEFAULT_LAMBDA_MINUS), p.getDouble("margin_plus", DEFAULT_MARGIN_PLUS),
+        p.getDouble("margin_minus", DEFAULT_MARGIN_MINUS), LossOptions.fromSpec(p, false),
+        p.getBool("use_ref_emb", DEFAULT_USE_REF_EMB));
   }
 }

@@ -33,14 +33,23 @@ public class TripletMarginLoss extends BaseMetricLossFunction {
   private final Integer tripletsPerAnchor;
   private final boolean swapFromRef;
 
-  /** PML's defaults: margin 0.05, no swap, hinge, all triplets. */
+  /** PML's default {@code margin}. */
+  public static final double DEFAULT_MARGIN = 0.05;
+  /** PML's default {@code swap}. */
+  public static final boolean DEFAULT_SWAP = false;
+  /** PML's default {@code smooth_loss}: the hinge, not softplus. */
+  public static final boolean DEFAULT_SMOOTH_LOSS = false;
+  /** Default {@code swap_from_ref}: off, PML 2.8.1's behaviour. */
+  public static final boolean DEFAULT_SWAP_FROM_REF = false;
+
+  /** PML's defaults: {@link #DEFAULT_MARGIN}, {@link #DEFAULT_SWAP}, {@link #DEFAULT_SMOOTH_LOSS}, all triplets. */
   public TripletMarginLoss() {
-    this(0.05, false, false, null, LossOptions.defaults());
+    this(DEFAULT_MARGIN, DEFAULT_SWAP, DEFAULT_SMOOTH_LOSS, null, LossOptions.defaults());
   }
 
   /** A margin, PML's other defaults. */
   public TripletMarginLoss(double margin) {
-    this(margin, false, false, null, LossOptions.defaults());
+    this(margin, DEFAULT_SWAP, DEFAULT_SMOOTH_LOSS, null, LossOptions.defaults());
   }
 
   /**
@@ -52,7 +61,7 @@ public class TripletMarginLoss extends BaseMetricLossFunction {
    */
   public TripletMarginLoss(double margin, boolean swap, boolean smoothLoss, Integer tripletsPerAnchor,
       LossOptions options) {
-    this(margin, swap, smoothLoss, tripletsPerAnchor, options, false);
+    this(margin, swap, smoothLoss, tripletsPerAnchor, options, DEFAULT_SWAP_FROM_REF);
   }
 
   private TripletMarginLoss(double margin, boolean swap, boolean smoothLoss, Integer tripletsPerAnchor,
@@ -158,8 +167,8 @@ public class TripletMarginLoss extends BaseMetricLossFunction {
    * and beyond PML {@code swap_from_ref} (default false; see {@link #withSwapFromRef}).
    */
   public static TripletMarginLoss fromSpec(Params p) {
-    return new TripletMarginLoss(p.getDouble("margin", 0.05), p.getBool("swap", false),
-        p.getBool("smooth_loss", false), p.getIntOrAll("triplets_per_anchor"), LossOptions.fromSpec(p, false),
-        p.getBool("swap_from_ref", false));
+    return new TripletMarginLoss(p.getDouble("margin", DEFAULT_MARGIN), p.getBool("swap", DEFAULT_SWAP),
+        p.getBool("smooth_loss", DEFAULT_SMOOTH_LOSS), p.getIntOrAll("triplets_per_anchor"),
+        LossOptions.fromSpec(p, false), p.getBool("swap_from_ref", DEFAULT_SWAP_FROM_REF));
   }
 }

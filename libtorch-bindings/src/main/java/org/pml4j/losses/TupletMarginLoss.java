@@ -31,9 +31,16 @@ public class TupletMarginLoss extends GenericPairLoss {
   private final double scale;
   private final boolean clampCosine;
 
-  /** PML's defaults: margin 5.73 degrees, scale 64. */
+  /** PML's default {@code margin}: in degrees. */
+  public static final double DEFAULT_MARGIN = 5.73;
+  /** PML's default {@code scale}. */
+  public static final double DEFAULT_SCALE = 64;
+  /** Default {@code clamp_cosine}: off, PML 2.8.1's behaviour. */
+  public static final boolean DEFAULT_CLAMP_COSINE = false;
+
+  /** PML's defaults: {@link #DEFAULT_MARGIN}, {@link #DEFAULT_SCALE}. */
   public TupletMarginLoss() {
-    this(5.73, 64, LossOptions.defaults());
+    this(DEFAULT_MARGIN, DEFAULT_SCALE, LossOptions.defaults());
   }
 
   /**
@@ -43,7 +50,7 @@ public class TupletMarginLoss extends GenericPairLoss {
    * @throws IllegalArgumentException for another distance
    */
   public TupletMarginLoss(double margin, double scale, LossOptions options) {
-    this(margin, scale, options, false);
+    this(margin, scale, options, DEFAULT_CLAMP_COSINE);
   }
 
   private TupletMarginLoss(double margin, double scale, LossOptions options, boolean clampCosine) {
@@ -107,7 +114,7 @@ public class TupletMarginLoss extends GenericPairLoss {
    * (default false; see {@link #withClampCosine}).
    */
   public static TupletMarginLoss fromSpec(Params p) {
-    return new TupletMarginLoss(p.getDouble("margin", 5.73), p.getDouble("scale", 64), LossOptions.fromSpec(p, false),
-        p.getBool("clamp_cosine", false));
+    return new TupletMarginLoss(p.getDouble("margin", DEFAULT_MARGIN), p.getDouble("scale", DEFAULT_SCALE),
+        LossOptions.fromSpec(p, false), p.getBool("clamp_cosine", DEFAULT_CLAMP_COSINE));
   }
 }

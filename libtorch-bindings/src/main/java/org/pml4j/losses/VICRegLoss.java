@@ -33,9 +33,21 @@ public class VICRegLoss extends BaseMetricLossFunction {
   private final double covarianceV;
   private final double eps;
 
-  /** PML's defaults: invariance 25, variance 25, covariance 1, eps 1e-4. */
+  /** PML's default {@code invariance_lambda}. */
+  public static final double DEFAULT_INVARIANCE_LAMBDA = 25;
+  /** PML's default {@code variance_mu}. */
+  public static final double DEFAULT_VARIANCE_MU = 25;
+  /** PML's default {@code covariance_v}. */
+  public static final double DEFAULT_COVARIANCE_V = 1;
+  /** PML's default {@code eps}. */
+  public static final double DEFAULT_EPS = 1e-4;
+
+  /**
+   * PML's defaults: {@link #DEFAULT_INVARIANCE_LAMBDA}, {@link #DEFAULT_VARIANCE_MU}, {@link #DEFAULT_COVARIANCE_V},
+   * {@link #DEFAULT_EPS}.
+   */
   public VICRegLoss() {
-    this(25, 25, 1, 1e-4, LossOptions.defaults());
+    this(DEFAULT_INVARIANCE_LAMBDA, DEFAULT_VARIANCE_MU, DEFAULT_COVARIANCE_V, DEFAULT_EPS, LossOptions.defaults());
   }
 
   /**
@@ -135,7 +147,8 @@ public class VICRegLoss extends BaseMetricLossFunction {
    * (a distance or an embedding regularizer is rejected, as in PML).
    */
   public static VICRegLoss fromSpec(Params p) {
-    return new VICRegLoss(p.getDouble("invariance_lambda", 25), p.getDouble("variance_mu", 25),
-        p.getDouble("covariance_v", 1), p.getDouble("eps", 1e-4), LossOptions.fromSpec(p, false));
+    return new VICRegLoss(p.getDouble("invariance_lambda", DEFAULT_INVARIANCE_LAMBDA),
+        p.getDouble("variance_mu", DEFAULT_VARIANCE_MU), p.getDouble("covariance_v", DEFAULT_COVARIANCE_V),
+        p.getDouble("eps", DEFAULT_EPS), LossOptions.fromSpec(p, false));
   }
 }
