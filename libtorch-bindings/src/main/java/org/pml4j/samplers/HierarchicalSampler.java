@@ -34,9 +34,22 @@ public final class HierarchicalSampler implements Iterable<int[]> {
   private final Random rng;
   private List<int[]> batches;
 
-  /** PML's defaults: 4 batches per super tuple, 2 super-classes per batch, inner label column 0, outer 1. */
+  /** PML's default {@code batches_per_super_tuple}. */
+  public static final int DEFAULT_BATCHES_PER_SUPER_TUPLE = 4;
+  /** PML's default {@code super_classes_per_batch}. */
+  public static final int DEFAULT_SUPER_CLASSES_PER_BATCH = 2;
+  /** PML's default {@code inner_label}: the label column of the classes. */
+  public static final int DEFAULT_INNER_LABEL = 0;
+  /** PML's default {@code outer_label}: the label column of the super-classes. */
+  public static final int DEFAULT_OUTER_LABEL = 1;
+
+  /**
+   * PML's defaults: {@link #DEFAULT_BATCHES_PER_SUPER_TUPLE}, {@link #DEFAULT_SUPER_CLASSES_PER_BATCH},
+   * {@link #DEFAULT_INNER_LABEL}, {@link #DEFAULT_OUTER_LABEL}; an unseeded generator.
+   */
   public HierarchicalSampler(long[][] labels, int batchSize, Integer samplesPerClass) {
-    this(labels, batchSize, samplesPerClass, 4, 2, 0, 1, null);
+    this(labels, batchSize, samplesPerClass, DEFAULT_BATCHES_PER_SUPER_TUPLE, DEFAULT_SUPER_CLASSES_PER_BATCH,
+        DEFAULT_INNER_LABEL, DEFAULT_OUTER_LABEL, null);
   }
 
   /**

@@ -30,9 +30,12 @@ public final class MPerClassSampler implements IndexSampler {
   private final int listSize;
   private final Random rng;
 
-  /** No batch size, {@code length_before_new_iter = 100000}, an unseeded generator. */
+  /** PML's default {@code length_before_new_iter}: the nominal pass length. */
+  public static final int DEFAULT_LENGTH_BEFORE_NEW_ITER = 100000;
+
+  /** No batch size, {@link #DEFAULT_LENGTH_BEFORE_NEW_ITER}, an unseeded generator. */
   public MPerClassSampler(long[] labels, int m) {
-    this(labels, m, null, 100000, null);
+    this(labels, m, null, DEFAULT_LENGTH_BEFORE_NEW_ITER, null);
   }
 
   /**
