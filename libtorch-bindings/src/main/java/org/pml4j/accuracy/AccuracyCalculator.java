@@ -66,12 +66,17 @@ public final class AccuracyCalculator {
   private final KnnFunction knnFunc;
   private final ClusteringFunction kmeansFunc;
 
+  /** PML's default {@code avg_of_avgs}: k-NN metrics averaged over queries. */
+  public static final boolean DEFAULT_AVG_OF_AVGS = false;
+  /** PML's default {@code return_per_class}: one number per metric. */
+  public static final boolean DEFAULT_RETURN_PER_CLASS = false;
+
   /**
    * Everything computed, k-NN metrics averaged over queries, {@code k = null} (the whole reference), default k-NN
    * and k-means.
    */
   public AccuracyCalculator() {
-    this(List.of(), List.of(), false, false, null, null, null);
+    this(List.of(), List.of(), DEFAULT_AVG_OF_AVGS, DEFAULT_RETURN_PER_CLASS, null, null, null);
   }
 
   /**
@@ -467,8 +472,8 @@ public final class AccuracyCalculator {
   public static AccuracyCalculator fromSpec(Params p) {
     List<String> include = metricNames(p, "include");
     List<String> exclude = metricNames(p, "exclude");
-    boolean avgOfAvgs = p.getBool("avg_of_avgs", false);
-    boolean returnPerClass = p.getBool("return_per_class", false);
+    boolean avgOfAvgs = p.getBool("avg_of_avgs", DEFAULT_AVG_OF_AVGS);
+    boolean returnPerClass = p.getBool("return_per_class", DEFAULT_RETURN_PER_CLASS);
     JsonNode kn = p.raw("k");
     Object k;
     if (kn == null || kn.isNull()) {

@@ -34,9 +34,24 @@ public final class KMeans implements ClusteringFunction {
   /** One clustering: labels, centres (in the input's coordinates), inertia and iterations of the best run. */
   public record Fit(long[] labels, double[][] centers, double inertia, int iterations) {}
 
-  /** scikit-learn's defaults: 10 restarts, 300 iterations, tol 1e-4; seeded with 0. */
+  /** scikit-learn's default {@code n_init}: restarts. */
+  public static final int DEFAULT_N_INIT = 10;
+  /** scikit-learn's default {@code max_iter}: Lloyd iterations per restart. */
+  public static final int DEFAULT_MAX_ITER = 300;
+  /** scikit-learn's default {@code tol}. */
+  public static final double DEFAULT_TOL = 1e-4;
+  /**
+   * The seed of {@link #KMeans()}, so that the default clustering is deterministic. A spec without
+   * {@code random_state} is unseeded, as scikit-learn's default ({@code None}).
+   */
+  public static final long DEFAULT_SEED = 0L;
+
+  /**
+   * scikit-learn's defaults: {@link #DEFAULT_N_INIT}, {@link #DEFAULT_MAX_ITER}, {@link #DEFAULT_TOL}; seeded with
+   * {@link #DEFAULT_SEED}.
+   */
   public KMeans() {
-    this(10, 300, 1e-4, 0L);
+    this(DEFAULT_N_INIT, DEFAULT_MAX_ITER, DEFAULT_TOL, DEFAULT_SEED);
   }
 
   /**
@@ -263,14 +278,14 @@ public final class KMeans implements ClusteringFunction {
     JsonNode ni = p.raw("n_init");
     int nInit;
     if (ni == null || ni.isNull() || (ni.isTextual() && ni.asText().equals("auto"))) {
-      nInit = ni == null || ni.isNull() ? 10 : 1;
+      nInit = ni == null || ni.isNull() ? DEFAULT_N_INIT : 1;
     } else if (ni.isIntegralNumber()) {
       nInit = ni.intValue();
     } else {
       throw new IllegalArgumentException("n_init must be an integer or 'auto', got " + ni);
     }
-    int maxIter = p.getInt("max_iter", 300);
-    double tol = p.getDouble("tol", 1e-4);
+    int maxIter = p.getInt("max_iter", DEFAULT_MAX_ITER);
+    double tol = p.getDouble("tol", DEFAULT_TOL);
     JsonNode rs = p.raw("random_state");
     Long seed;
     if (rs == null || rs.isNull()) {
