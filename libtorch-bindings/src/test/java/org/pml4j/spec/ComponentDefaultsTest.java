@@ -23,6 +23,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.pml4j.accuracy.CustomKNN;
+import org.pml4j.accuracy.KMeans;
 import org.pml4j.distances.BatchedDistance;
 import org.pml4j.distances.LpDistance;
 import org.pml4j.losses.ArcFaceLoss;
@@ -52,14 +54,16 @@ import org.pml4j.torch.Scope;
 import org.pml4j.torch.Tensors;
 
 /**
- * Each PML default is stated once: for every registered loss, miner, reducer, regularizer and distance, the component
- * that the registry builds from a spec with no optional params is the component that the Java constructor without
+ * Each PML default is stated once: for every registered loss, miner, reducer, regularizer, distance and accuracy
+ * component, what the registry builds from a spec with no optional params is what the Java constructor without
  * optional arguments builds — field by field, nested components and learnable tensors included (both built after
- * the same {@code torch.manual_seed}).
+ * the same {@code torch.manual_seed}). The defaults live in {@code DEFAULT_*} constants that both read; this test
+ * catches a constructor or a {@code fromSpec} that states its own value again and drifts.
  */
 class ComponentDefaultsTest {
   /** The registry packages whose components this test covers. */
-  private static final List<String> PACKAGES = List.of("distances", "reducers", "regularizers", "losses", "miners");
+  private static final List<String> PACKAGES = List.of("distances", "reducers", "regularizers", "losses", "miners",
+      "accuracy");
 
   /**
    * Components whose PML constructor has required arguments: the spec's required params and the Java constructor
@@ -92,7 +96,11 @@ class ComponentDefaultsTest {
       required("ThresholdReducer", "{\"low\": 0.1}", () -> new ThresholdReducer(0.1, null)),
       required("SparseCentersRegularizer", "{\"num_classes\": 3, \"centers_per_class\": 2}",
           () -> new SparseCentersRegularizer(3, 2)),
-      required("BatchedDistance", "{\"distance\": \"LpDistance\"}", () -> new BatchedDistance(new LpDistance(), null)));
+      required("BatchedDistance", "{\"distance\": \"LpDistance\"}", () -> new BatchedDistance(new LpDistance(), null)),
+      required("CustomKNN", "{\"distance\": \"LpDistance\"}", () -> new CustomKNN(new LpDistance())),
+      // The one deliberate difference: KMeans() is seeded (KMeans.DEFAULT_SEED) so the default clustering is
+      // deterministic, while a spec without random_state is unseeded, as scikit-learn's default.
+      required("KMeans", "{\"random_state\": 0}", KMeans::new));
 
   private record Required(String params, Supplier<Object> construct) {}
 
@@ -126,9 +134,9 @@ class ComponentDefaultsTest {
   void theRegistryListsEveryPackage() {
     Map<String, List<String>> known = Registry.knownClassesByPackage();
     for (String pkg : PACKAGES) {
-      assertTrue(known.containsKey(pkg) && known.get(pkg).size() >= 4, pkg + ": " + known.get(pkg));
+      assertTrue(known.containsKey(pkg) && known.get(pkg).size() >= 3, pkg + ": " + known.get(pkg));
     }
-    assertTrue(components().count() >= 60, "components found: " + components().count());
+    assertTrue(components().count() >= 69, "components found: " + components().count());
   }
 
   @ParameterizedTest
