@@ -150,7 +150,7 @@ public class SelfSupervisedLoss implements MetricLoss {
     return "SelfSupervisedLoss(loss=" + loss + ", symmetric=" + symmetric + ")";
   }
 
-  /** Registry factory: {@code loss} (a spec), {@code symmetric} (default true). */
+  /** Registry factory: {@code loss} (a spec), {@code symmetric} (default {@link #DEFAULT_SYMMETRIC}). */
   public static SelfSupervisedLoss fromSpec(Params p) {
     Object loss = p.getComponent("loss", Object.class);
     if (loss == null) {

@@ -150,8 +150,8 @@ public class SubCenterArcFaceLoss extends ArcFaceLoss implements OutlierDetector
   /**
    * Registry factory: {@code num_classes}, {@code embedding_size} (required), {@code margin} (degrees), {@code scale},
    * {@code sub_centers}. The common kwargs ({@code distance}, {@code reducer}, regularizers) are read and ignored, as
-   * PML 2.8.1 does, unless {@code honor_kwargs} (beyond PML, default false) is true: then they are used, as
-   * {@link #withOptions} does.
+   * PML 2.8.1 does, unless {@code honor_kwargs} (beyond PML, {@link #DEFAULT_HONOR_KWARGS}) is true: then they are
+   * used, as {@link #withOptions} does.
    */
   public static SubCenterArcFaceLoss fromSpec(Params p) {
     int numClasses = p.getRequiredInt("num_classes");

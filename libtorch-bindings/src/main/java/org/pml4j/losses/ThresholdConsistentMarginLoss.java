@@ -171,7 +171,7 @@ public class ThresholdConsistentMarginLoss extends BaseMetricLossFunction {
 
   /**
    * Registry factory: {@code lambda_plus}, {@code lambda_minus}, {@code margin_plus}, {@code margin_minus}, common
-   * kwargs, and beyond PML {@code use_ref_emb} (default false; see {@link #withRefEmb}).
+   * kwargs, and beyond PML {@code use_ref_emb} ({@link #DEFAULT_USE_REF_EMB}; see {@link #withRefEmb}).
    */
   public static ThresholdConsistentMarginLoss fromSpec(Params p) {
     return new ThresholdConsistentMarginLoss(p.getDouble("lambda_plus", DEFAULT_LAMBDA_PLUS),

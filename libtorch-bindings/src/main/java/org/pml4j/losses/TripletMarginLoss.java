@@ -164,7 +164,7 @@ public class TripletMarginLoss extends BaseMetricLossFunction {
 
   /**
    * Registry factory: {@code margin}, {@code swap}, {@code smooth_loss}, {@code triplets_per_anchor}, common kwargs,
-   * and beyond PML {@code swap_from_ref} (default false; see {@link #withSwapFromRef}).
+   * and beyond PML {@code swap_from_ref} ({@link #DEFAULT_SWAP_FROM_REF}; see {@link #withSwapFromRef}).
    */
   public static TripletMarginLoss fromSpec(Params p) {
     return new TripletMarginLoss(p.getDouble("margin", DEFAULT_MARGIN), p.getBool("swap", DEFAULT_SWAP),

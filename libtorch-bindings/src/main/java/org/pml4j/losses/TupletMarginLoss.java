@@ -111,7 +111,7 @@ public class TupletMarginLoss extends GenericPairLoss {
 
   /**
    * Registry factory: {@code margin} (degrees), {@code scale}, common kwargs, and beyond PML {@code clamp_cosine}
-   * (default false; see {@link #withClampCosine}).
+   * ({@link #DEFAULT_CLAMP_COSINE}; see {@link #withClampCosine}).
    */
   public static TupletMarginLoss fromSpec(Params p) {
     return new TupletMarginLoss(p.getDouble("margin", DEFAULT_MARGIN), p.getDouble("scale", DEFAULT_SCALE),

@@ -115,11 +115,12 @@ public class PerAnchorReducer extends BaseReducer {
   }
 
   /**
-   * Registry factory: {@code reducer} (spec), and beyond PML {@code size_by_ref} (default false; see
+   * Registry factory: {@code reducer} (spec), and beyond PML {@code size_by_ref} ({@link #DEFAULT_SIZE_BY_REF}; see
    * {@link #withSizeByRef}). A custom {@code aggregation_func} cannot be given in a spec.
    */
   public static PerAnchorReducer fromSpec(Params p) {
     p.collectStats();
-    return new PerAnchorReducer(p.getComponent("reducer", BaseReducer.class), p.getBool("size_by_ref", DEFAULT_SIZE_BY_REF));
+    return new PerAnchorReducer(p.getComponent("reducer", BaseReducer.class),
+        p.getBool("size_by_ref", DEFAULT_SIZE_BY_REF));
   }
 }
