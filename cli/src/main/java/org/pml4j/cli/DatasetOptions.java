@@ -1,26 +1,40 @@
 package org.pml4j.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.pml4j.data.DataSource;
 import org.pml4j.data.DataSources;
 import org.pml4j.data.FashionMnist;
 import org.pml4j.data.LabeledDataset;
+import org.pml4j.data.Rejection;
 import org.pml4j.data.SyntheticClusters;
 import picocli.CommandLine.Option;
 
 /**
  * The dataset options shared by {@code train}, {@code eval} and {@code bench}: a named source of
- * {@link DataSources} ({@code fashion-mnist}, {@code synthetic}) with its options, loaded into memory.
+ * {@link DataSources} ({@code fashion-mnist}, {@code synthetic}, {@code csv}, {@code jsonl}) with its options, loaded
+ * into memory. A csv or jsonl file takes its path from {@code --set train_path=FILE --set heldout_path=FILE}, the keys
+ * of {@code pml4j stream}; its bad lines are left out and counted ({@link #rejections}).
  */
 final class DatasetOptions {
-  @Option(names = "--dataset", description = "a data source: fashion-mnist or synthetic (default: ${DEFAULT-VALUE})")
+  @Option(names = "--dataset", description = "a data source: fashion-mnist, synthetic, csv or jsonl (default: "
+      + "${DEFAULT-VALUE}); csv and jsonl read --set train_path=FILE (training) and --set heldout_path=FILE (the test "
+      + "split), as pml4j stream does; their bad lines are left out, counted and reported")
   String dataset = "fashion-mnist";
+
+  @Option(names = "--set", paramLabel = "KEY=VALUE", description = "a data source option (repeatable), e.g. "
+      + "--set train_path=train.csv --set heldout_path=test.csv; csv/jsonl also take dimension (default: from the "
+      + "data) and max_abs_feature (default: 1e12); the value is read as JSON when it is a number or boolean")
+  List<String> sets = new ArrayList<>();
 
   @Option(names = "--data-dir", paramLabel = "DIR",
       description = "Fashion-MNIST directory (default: $PML4J_FASHION_MNIST or " + FashionMnist.DEFAULT_DIR + ")")
@@ -58,7 +72,7 @@ final class DatasetOptions {
     if (!DataSources.has(d)) {
       throw new IllegalArgumentException("--dataset: unknown dataset '" + dataset + "'"
           + org.pml4j.spec.Messages.didYouMean(d, List.copyOf(DataSources.names())) + "; use "
-          + String.join(" or ", DataSources.names()) + " (pml4j stream also reads csv, jsonl and kafka)");
+          + String.join(", ", DataSources.names()) + " (pml4j stream also reads kafka)");
     }
     return d;
   }
@@ -71,8 +85,48 @@ final class DatasetOptions {
     } else if (name().equals("fashion-mnist") && dataDir != null) {
       o.put("dir", dataDir.toString());
     }
+    for (String s : sets) {
+      int eq = s.indexOf('=');
+      if (eq < 1) {
+        throw new IllegalArgumentException("--set expects KEY=VALUE, got '" + s + "'");
+      }
+      String value = s.substring(eq + 1);
+      JsonNode v;
+      try {
+        v = SpecArgs.JSON.readTree(value);
+      } catch (java.io.IOException e) {
+        v = null;
+      }
+      o.set(s.substring(0, eq).trim(), v != null && (v.isNumber() || v.isBoolean()) ? v
+          : JsonNodeFactory.instance.textNode(value));
+    }
     return o;
   }
+
+  /**
+   * What {@link #load} left out of a split (the bad lines of a csv or jsonl file); {@link Rejection.Summary#NONE}
+   * before loading it or for other sources.
+   */
+  Rejection.Summary rejections(String split) {
+    return rejected.getOrDefault(DataSource.Split.parse(split), Rejection.Summary.NONE);
+  }
+
+  /**
+   * One line on what a split left out ({@code "csv/train: left out 2 of 50 records (bad_label 2); first: ..."}),
+   * or null when nothing was.
+   */
+  String rejectionNote(String split, LabeledDataset loaded) {
+    Rejection.Summary r = rejections(split);
+    if (r.count() == 0) {
+      return null;
+    }
+    long total = r.count() + sourceRows.get(DataSource.Split.parse(split));
+    return loaded.name() + ": left out " + r.toString().replaceFirst("^\\d+", r.count() + " of " + total
+        + " records");
+  }
+
+  private final Map<DataSource.Split, Rejection.Summary> rejected = new EnumMap<>(DataSource.Split.class);
+  private final Map<DataSource.Split, Long> sourceRows = new EnumMap<>(DataSource.Split.class);
 
   /** A split: {@code train} or {@code test}. */
   LabeledDataset load(String split) {
@@ -90,6 +144,10 @@ final class DatasetOptions {
     }
     try {
       DataSource source = DataSources.open(name(), s, options());
+      if (source.size() != DataSource.UNBOUNDED) {
+        rejected.put(s, source.rejections());
+        sourceRows.put(s, source.size());
+      }
       if (source.size() == DataSource.UNBOUNDED) {
         int rows = Math.multiplyExact(train ? trainPerClass : testPerClass, classes);
         if (rows < 1) {

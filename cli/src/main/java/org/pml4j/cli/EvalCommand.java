@@ -41,6 +41,10 @@ final class EvalCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     Torch.setNumThreads(threads);
     LabeledDataset d = data.load(split);
+    String note = data.rejectionNote(split, d);
+    if (note != null) { // bad csv/jsonl lines are left out
+      spec.commandLine().getErr().println("pml4j eval: " + note);
+    }
     float[][] emb;
     if (Evaluation.isCheckpoint(model)) {
       try (BaseTrainer t = Checkpoints.load(model)) {

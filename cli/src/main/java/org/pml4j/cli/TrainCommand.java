@@ -36,6 +36,10 @@ import picocli.CommandLine.Spec;
         + "\"loss_weights\"}}) and writes DIR/checkpoint.bin, DIR/model.onnx and DIR/metrics.json (final loss, steps, "
         + "steps/s, precision_at_1 and mean_average_precision_at_r on the test split, each test row a query against "
         + "the other test rows).",
+        "Datasets csv and jsonl: --set train_path=FILE --set heldout_path=FILE (the test split); a bad line (not "
+        + "readable, no label, wrong dimension, a non-finite value) is left out, counted in metrics.json "
+        + "(rejected_train_records, rejected_test_records) and reported on stderr with the first reasons and their "
+        + "line numbers; a file without a usable line is an error.",
         "SPEC: inline JSON {\"class\": ..., \"params\": {...}}, a path to a JSON file, or a bare class name."})
 final class TrainCommand implements Callable<Integer> {
   /** Steps left out of {@code steady_steps_per_second} in metrics.json (warm-up). */
@@ -136,6 +140,12 @@ final class TrainCommand implements Callable<Integer> {
     Torch.setNumThreads(threads);
     LabeledDataset train = data.load("train");
     LabeledDataset test = data.load("test");
+    for (String note : new String[] {data.rejectionNote("train", train), data.rejectionNote("test", test)}) {
+      if (note != null) { // bad csv/jsonl lines are left out, as pml4j stream's validation does
+        stderr.println("pml4j train: " + note);
+        stderr.flush();
+      }
+    }
     BaseTrainer built;
     if (resume != null) {
       for (String o : MODEL_OPTIONS) {
@@ -204,6 +214,8 @@ final class TrainCommand implements Callable<Integer> {
       m.put("dataset", data.name());
       m.put("train_rows", train.size());
       m.put("test_rows", test.size());
+      m.put("rejected_train_records", data.rejections("train").count()); // bad csv/jsonl lines left out
+      m.put("rejected_test_records", data.rejections("test").count());
       m.put("epochs", epochs);
       m.put("batch_size", batchSize);
       m.put("steps", trainer.steps());

@@ -39,15 +39,6 @@ public class LabeledVector {
         && Objects.equals(v.parseDetail, parseDetail);
   }
 
-  /** Marks the record unreadable (the first problem found wins); returns it. */
-  LabeledVector invalid(String reason, String detail) {
-    if (parseReason == null) {
-      parseReason = reason;
-      parseDetail = detail;
-    }
-    return this;
-  }
-
   @Override
   public int hashCode() {
     return Objects.hash(id, label) * 31 + Arrays.hashCode(features);

@@ -14,10 +14,11 @@ import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.util.Collector;
 import org.apache.flink.util.OutputTag;
+import org.pml4j.data.Rejection;
 
 /**
- * Checks each record before training or embedding: a feature vector of the expected dimension, every value finite
- * and within the magnitude bound ({@link #DEFAULT_MAX_ABS} unless given), and (when required) a label. Good records go to the main output; bad ones go to the side output {@link #REJECTED}
+ * Checks each record before training or embedding, by the core's one rule ({@link Rejection#check}): a feature
+ * vector of the expected dimension, every value finite and within the magnitude bound ({@link #DEFAULT_MAX_ABS} unless given), and (when required) a label. Good records go to the main output; bad ones go to the side output {@link #REJECTED}
  * with a reason, and are counted, and the job keeps running.
  *
  * <p>A record the parser could not read ({@link LabeledVector#parseReason}: {@code malformed}, {@code bad_label}) is
@@ -39,7 +40,7 @@ public class ValidateFunction extends ProcessFunction<LabeledVector, LabeledVect
   public static final String ACCUMULATOR = "pml4j.rejected";
 
   /** The default magnitude bound of {@link #ValidateFunction(int, boolean)}: see {@code StreamJobConfig.maxAbsFeature}. */
-  public static final double DEFAULT_MAX_ABS = 1e12;
+  public static final double DEFAULT_MAX_ABS = Rejection.DEFAULT_MAX_ABS;
 
   private final int dimension;
   private final boolean requireLabel;
@@ -113,34 +114,10 @@ public class ValidateFunction extends ProcessFunction<LabeledVector, LabeledVect
 
   @Override
   public void processElement(LabeledVector v, Context ctx, Collector<LabeledVector> out) {
-    String reason = null;
-    String detail = null;
-    if (v.parseReason != null) {
-      reason = v.parseReason;
-      detail = v.parseDetail;
-    } else if (v.features == null) {
-      reason = RejectedRecord.MISSING_FEATURES;
-      detail = "no feature vector";
-    } else if (v.features.length != dimension) {
-      reason = RejectedRecord.WRONG_DIMENSION;
-      detail = "expected " + dimension + " features, got " + v.features.length;
-    } else if (requireLabel && v.label == null) {
-      reason = RejectedRecord.MISSING_LABEL;
-      detail = "no label";
-    } else {
-      for (int i = 0; i < v.features.length; i++) {
-        if (!Float.isFinite(v.features[i])) {
-          reason = RejectedRecord.NON_FINITE;
-          detail = "feature " + i + " is " + v.features[i];
-          break;
-        }
-        if (maxAbs > 0 && Math.abs(v.features[i]) > maxAbs) {
-          reason = RejectedRecord.OUT_OF_RANGE;
-          detail = "feature " + i + " is " + v.features[i] + ", beyond max_abs_feature " + maxAbs;
-          break;
-        }
-      }
-    }
+    Rejection why = Rejection.check(v.parseReason == null ? null : new Rejection(v.parseReason,
+        String.valueOf(v.parseDetail)), v.label, v.features, dimension, requireLabel, maxAbs);
+    String reason = why == null ? null : why.reason();
+    String detail = why == null ? null : why.detail();
     if (reason == null) {
       accepted.inc();
       out.collect(v);

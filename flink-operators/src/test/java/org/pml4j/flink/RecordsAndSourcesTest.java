@@ -20,6 +20,7 @@ import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.java.typeutils.PojoTypeInfo;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.junit.jupiter.api.Test;
+import org.pml4j.data.RecordParser;
 import org.junit.jupiter.api.io.TempDir;
 import org.pml4j.train.TrainerConfig;
 import org.pml4j.data.FashionMnist;
@@ -67,18 +68,18 @@ class RecordsAndSourcesTest {
 
   @Test
   void csv() {
-    assertNull(RecordParsers.headerLayout("1,0.5,NaN,", "1,2,3,4"));
-    RecordParsers.CsvLayout h = RecordParsers.headerLayout("x0,label,x1,id", null);
-    assertEquals(new RecordParsers.CsvLayout(3, 1), h);
+    assertNull(RecordParser.headerLayout("1,0.5,NaN,", "1,2,3,4"));
+    RecordParser.CsvLayout h = RecordParser.headerLayout("x0,label,x1,id", null);
+    assertEquals(new RecordParser.CsvLayout(3, 1), h);
     LabeledVector v = RecordParsers.parseCsv("0.5,7,0.25,42", h, 0);
     assertEquals(42, v.id);
     assertEquals(7L, v.label);
     assertArrayEquals(new float[] {0.5f, 0.25f}, v.features);
-    LabeledVector d = RecordParsers.parseCsv(",1,2", RecordParsers.CsvLayout.DEFAULT, 3);
+    LabeledVector d = RecordParsers.parseCsv(",1,2", RecordParser.CsvLayout.DEFAULT, 3);
     assertEquals(3, d.id);
     assertNull(d.label);
     assertArrayEquals(new float[] {1f, 2f}, d.features);
-    LabeledVector r = RecordParsers.parseCsv(RecordParsers.toCsv(v), RecordParsers.CsvLayout.DEFAULT, 42);
+    LabeledVector r = RecordParsers.parseCsv(RecordParsers.toCsv(v), RecordParser.CsvLayout.DEFAULT, 42);
     assertEquals(v, r);
   }
 

@@ -41,6 +41,14 @@ public interface DataSource extends Serializable {
    */
   Row row(long i);
 
+  /**
+   * The records this source left out as unusable (a csv or jsonl line that cannot be read or fails the validation
+   * rule {@link Rejection#check}); {@link Rejection.Summary#NONE} for sources without bad records.
+   */
+  default Rejection.Summary rejections() {
+    return Rejection.Summary.NONE;
+  }
+
   /** Values per row: the product of {@link #sampleShape()}. */
   default int numFeatures() {
     long w = 1;

@@ -9,7 +9,8 @@ import java.util.TreeMap;
 
 /**
  * The registry of named data sources ({@link DataSourceProvider}s found with {@link ServiceLoader}): built in are
- * {@code fashion-mnist} ({@link FashionMnist}) and {@code synthetic} ({@link SyntheticClusters}).
+ * {@code fashion-mnist} ({@link FashionMnist}), {@code synthetic} ({@link SyntheticClusters}), {@code csv} and
+ * {@code jsonl} ({@link RecordFile}).
  *
  * <pre>{@code
  * DataSource train = DataSources.open("synthetic", DataSource.Split.TRAIN, options);

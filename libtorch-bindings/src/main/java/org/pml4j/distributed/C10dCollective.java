@@ -16,7 +16,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.Work;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.pml4j.torch.Scope;
+import org.pml4j.torch.Owner;
 import org.pml4j.torch.Tensors;
 import org.pml4j.torch.Torch;
 
@@ -34,6 +34,8 @@ abstract class C10dCollective implements Collective {
   private final PrefixStore store;
   private final Backend backend;
   private boolean closed;
+  /** The stores and the backend. */
+  private final Owner natives = new Owner();
 
   /** Connects the store, then lets the subclass build the backend on it; frees the store when that fails. */
   C10dCollective(Rendezvous r, BackendFactory factory, IntConsumer onStorePort) {
@@ -41,15 +43,14 @@ abstract class C10dCollective implements Collective {
     TCPStore tcp = null;
     PrefixStore prefixed = null;
     try {
-      tcp = connectStore(r);
+      tcp = natives.own(connectStore(r));
       if (onStorePort != null) {
         onStorePort.accept(Short.toUnsignedInt(tcp.getPort()));
       }
-      prefixed = Scope.retain(new PrefixStore(r.prefix(), tcp));
-      this.backend = Scope.retain(factory.create(prefixed, r));
+      prefixed = natives.own(new PrefixStore(r.prefix(), tcp));
+      this.backend = natives.own(factory.create(prefixed, r));
     } catch (RuntimeException e) {
-      closeQuietly(prefixed);
-      closeQuietly(tcp);
+      closeQuietly(natives);
       if (e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
         throw e;
       }
@@ -75,7 +76,7 @@ abstract class C10dCollective implements Collective {
     // the caller can publish the port (the process group's own rendezvous then waits for the peers).
     opts.waitWorkers(r.port() != 0);
     opts.timeout(new Milliseconds(r.timeout().toMillis()));
-    return Scope.retain(new TCPStore(r.host(), opts));
+    return new TCPStore(r.host(), opts);
   }
 
   /** The backend's name for messages: "Gloo" or "NCCL". */
@@ -241,18 +242,14 @@ abstract class C10dCollective implements Collective {
       return;
     }
     closed = true;
-    closeQuietly(backend);
-    closeQuietly(store);
-    closeQuietly(tcpStore);
+    closeQuietly(natives); // the backend, then the stores
   }
 
-  private static void closeQuietly(org.bytedeco.javacpp.Pointer p) {
-    if (p != null) {
-      try {
-        p.close();
-      } catch (RuntimeException ignored) {
-        // freeing a group whose peer is gone must not mask the error that got us here
-      }
+  private static void closeQuietly(Owner natives) {
+    try {
+      natives.close();
+    } catch (RuntimeException ignored) {
+      // freeing a group whose peer is gone must not mask the error that got us here
     }
   }
 

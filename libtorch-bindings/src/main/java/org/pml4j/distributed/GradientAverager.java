@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
-import org.pml4j.torch.Scope;
+import org.pml4j.torch.Owner;
 import org.pml4j.torch.Tensors;
 
 /**
@@ -27,6 +27,8 @@ public final class GradientAverager {
 
   private final Collective collective;
   private final List<List<Tensor>> buckets = new ArrayList<>();
+  /** The averager's handles of the parameters (they live as long as it does). */
+  private final Owner natives = new Owner();
   private long lastAllReduceNanos;
   private long bytesPerStep;
 
@@ -63,7 +65,7 @@ public final class GradientAverager {
         throw new IllegalArgumentException("parameters[" + i + "] must be floating, got " + Tensors.dtype(p));
       }
       // An owned handle on the same TensorImpl: the caller's handle may point into a temporary (a parameter dict).
-      p = Scope.retain(new Tensor(p));
+      p = natives.own(new Tensor(p));
       long bytes = p.numel() * p.element_size();
       bytesPerStep += bytes;
       boolean compatible = current.isEmpty() || (Tensors.dtype(current.get(0)) == Tensors.dtype(p)

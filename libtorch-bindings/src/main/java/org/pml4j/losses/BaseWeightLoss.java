@@ -12,6 +12,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.pml4j.reducers.LossDict;
 import org.pml4j.reducers.LossInfo;
 import org.pml4j.regularizers.BaseRegularizer;
+import org.pml4j.torch.Owned;
+import org.pml4j.torch.Owner;
 import org.pml4j.torch.Tensors;
 
 /**
@@ -21,7 +23,7 @@ import org.pml4j.torch.Tensors;
  * <p>Parameters are float32 leaves with {@code requires_grad} by default, like PyTorch's; {@link #toParameters}
  * converts them (e.g. to float64). They live outside any {@link org.pml4j.torch.Scope}, so they survive steps.
  */
-public abstract class BaseWeightLoss extends BaseMetricLossFunction {
+public abstract class BaseWeightLoss extends BaseMetricLossFunction implements Owned {
   protected final BaseRegularizer weightRegularizer;
   protected final double weightRegWeight;
   private final Map<String, Tensor> params = new LinkedHashMap<>();
@@ -47,7 +49,7 @@ public abstract class BaseWeightLoss extends BaseMetricLossFunction {
 
   /** Registers a learnable tensor under PML's parameter name; it becomes a leaf that requires grad. */
   protected final Tensor registerParameter(String name, Tensor value) {
-    Tensor p = Tensors.retain(value.detach().requires_grad_(true));
+    Tensor p = natives.replace(params.get(name), value.detach().requires_grad_(true));
     params.put(name, p);
     return p;
   }
@@ -96,7 +98,7 @@ public abstract class BaseWeightLoss extends BaseMetricLossFunction {
       try (NoGradGuard g = new NoGradGuard()) {
         t = device == null ? e.getValue().to(dtype) : e.getValue().to(device, dtype);
       }
-      e.setValue(Tensors.retain(t.detach().requires_grad_(true)));
+      e.setValue(natives.replace(e.getValue(), t.detach().requires_grad_(true)));
     }
   }
 
@@ -113,5 +115,17 @@ public abstract class BaseWeightLoss extends BaseMetricLossFunction {
 
   public double weightRegWeight() {
     return weightRegWeight;
+  }
+
+  // ---------------------------------------------------------------- native lifetimes
+
+  /**
+   * The owner of the learnable parameters: a trainer adopts it, so closing the trainer frees them.
+   */
+  private final Owner natives = new Owner();
+
+  @Override
+  public final Owner natives() {
+    return natives;
   }
 }

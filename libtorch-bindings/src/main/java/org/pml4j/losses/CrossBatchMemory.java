@@ -12,6 +12,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.pml4j.validation.Inputs;
 import org.pml4j.miners.BaseMiner;
 import org.pml4j.spec.Params;
+import org.pml4j.torch.Owned;
+import org.pml4j.torch.Owner;
 import org.pml4j.torch.Tensors;
 import org.pml4j.tuples.IndicesTuple;
 import org.pml4j.tuples.Lmu;
@@ -34,7 +36,7 @@ import org.pml4j.validation.Checks;
  * its dense path against the memory (no pair index tensors; the batch's own slots are masked out of the positives):
  * same values and gradients as PML's indexed pairs.
  */
-public class CrossBatchMemory implements MetricLoss, StatefulLoss {
+public class CrossBatchMemory implements MetricLoss, StatefulLoss, Owned {
   /** The inner losses PML supports. */
   public static final List<String> SUPPORTED_LOSSES = List.of("AngularLoss", "CircleLoss", "ContrastiveLoss",
       "GeneralizedLiftedStructureLoss", "IntraPairVarianceLoss", "LiftedStructureLoss", "MarginLoss",
@@ -112,8 +114,8 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss {
   /** Empties the queue (zeros, pointer 0, not filled). */
   public final void resetQueue() {
     try (NoGradGuard g = new NoGradGuard()) {
-      embeddingMemory = Tensors.retain(torch.zeros(memorySize, embeddingSize));
-      labelMemory = Tensors.retain(torch.zeros(memorySize).to(ScalarType.Long));
+      embeddingMemory = natives.replace(embeddingMemory, torch.zeros(memorySize, embeddingSize));
+      labelMemory = natives.replace(labelMemory, torch.zeros(memorySize).to(ScalarType.Long));
     }
     hasBeenFilled = false;
     queueIdx = 0;
@@ -165,8 +167,9 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss {
     if (embeddingMemory.scalar_type().intern() != embeddings.scalar_type().intern()
         || !embeddingMemory.device().equals(embeddings.device())) {
       try (NoGradGuard g = new NoGradGuard()) {
-        embeddingMemory = Tensors.retain(embeddingMemory.to(embeddings.device(), embeddings.scalar_type().intern()));
-        labelMemory = Tensors.retain(labelMemory.to(embeddings.device(), ScalarType.Long));
+        embeddingMemory = natives.replace(embeddingMemory,
+            embeddingMemory.to(embeddings.device(), embeddings.scalar_type().intern()));
+        labelMemory = natives.replace(labelMemory, labelMemory.to(embeddings.device(), ScalarType.Long));
       }
     }
     Tensor embForQueue;
@@ -338,8 +341,8 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss {
       throw new IllegalArgumentException("queue_idx " + queueIdx + " out of range [0, " + memorySize + ")");
     }
     try (NoGradGuard g = new NoGradGuard()) {
-      this.embeddingMemory = Tensors.retain(embeddingMemory.detach().clone());
-      this.labelMemory = Tensors.retain(labelMemory.detach().to(ScalarType.Long).clone());
+      this.embeddingMemory = natives.replace(this.embeddingMemory, embeddingMemory.detach().clone());
+      this.labelMemory = natives.replace(this.labelMemory, labelMemory.detach().to(ScalarType.Long).clone());
     }
     this.queueIdx = queueIdx;
     this.hasBeenFilled = hasBeenFilled;
@@ -405,7 +408,18 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss {
    * afterwards (until {@link #resetQueue()} or {@link #restoreState} makes a new queue). Idempotent.
    */
   public void releaseQueue() {
-    embeddingMemory.deallocate();
-    labelMemory.deallocate();
+    natives.close();
+  }
+
+  // ---------------------------------------------------------------- native lifetimes
+
+  /**
+   * The owner of the queue (embeddings and labels): a trainer adopts it, so closing the trainer frees them.
+   */
+  private final Owner natives = new Owner();
+
+  @Override
+  public final Owner natives() {
+    return natives;
   }
 }

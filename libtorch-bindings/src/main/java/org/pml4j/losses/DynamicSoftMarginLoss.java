@@ -10,6 +10,8 @@ import org.pml4j.distances.LpDistance;
 import org.pml4j.reducers.LossDict;
 import org.pml4j.reducers.LossInfo;
 import org.pml4j.spec.Params;
+import org.pml4j.torch.Owned;
+import org.pml4j.torch.Owner;
 import org.pml4j.torch.Tensors;
 import org.pml4j.tuples.IndicesTuple;
 import org.pml4j.tuples.Lmu;
@@ -43,7 +45,7 @@ import org.pml4j.tuples.Lmu;
  * <p>Distance: {@link LpDistance} with p = 2 and normalized embeddings (required). Default reducer: MeanReducer, which
  * leaves the already-reduced loss as is.
  */
-public class DynamicSoftMarginLoss extends BaseMetricLossFunction implements StatefulLoss {
+public class DynamicSoftMarginLoss extends BaseMetricLossFunction implements StatefulLoss, Owned {
   private final double minVal;
   private final int numBins;
   private final double delta;
@@ -92,7 +94,7 @@ public class DynamicSoftMarginLoss extends BaseMetricLossFunction implements Sta
   /** Empties the histogram (zeros, float32), as a freshly built PML loss. */
   public final void resetHistogram() {
     try (NoGradGuard g = new NoGradGuard()) {
-      hist = Tensors.retain(torch.zeros(numBins));
+      hist = natives.replace(hist, torch.zeros(numBins));
     }
   }
 
@@ -105,7 +107,7 @@ public class DynamicSoftMarginLoss extends BaseMetricLossFunction implements Sta
         ? valuesWithoutLabels(embeddings, refEmb)
         : valuesWithLabels(embeddings, labels, indicesTuple, refEmb, refLabels);
     if (Tensors.len(x) == 0) {
-      hist = Tensors.retain(h.detach());
+      hist = natives.replace(hist, h.detach());
       return zeroLosses();
     }
     Tensor scaled = x.sub(Tensors.s(minVal)).div(Tensors.s(delta));
@@ -117,7 +119,7 @@ public class DynamicSoftMarginLoss extends BaseMetricLossFunction implements Sta
         .scatter_add(0, idx, torch.rsub(alpha, Tensors.s(1.0)).mul(Tensors.s(m)));
     updated = updated.scatter_add(0, idx.add(Tensors.s(1L)), alpha.mul(Tensors.s(m)));
     updated = updated.div(updated.sum());
-    hist = Tensors.retain(updated.detach());
+    hist = natives.replace(hist, updated.detach());
     // weigh_loss: CDF of the updated histogram (gradient flows through it within this call, as in PML).
     Tensor cdf = torch.cumsum(updated, 0);
     Tensor loss = Tensors.index(cdf, idx).mul(x).mean();
@@ -211,5 +213,17 @@ public class DynamicSoftMarginLoss extends BaseMetricLossFunction implements Sta
   public static DynamicSoftMarginLoss fromSpec(Params p) {
     return new DynamicSoftMarginLoss(p.getDouble("min_val", DEFAULT_MIN_VAL), p.getInt("num_bins", DEFAULT_NUM_BINS),
         p.getDouble("momentum", DEFAULT_MOMENTUM), LossOptions.fromSpec(p, false));
+  }
+
+  // ---------------------------------------------------------------- native lifetimes
+
+  /**
+   * The owner of the histogram: a trainer adopts it, so closing the trainer frees them.
+   */
+  private final Owner natives = new Owner();
+
+  @Override
+  public final Owner natives() {
+    return natives;
   }
 }

@@ -4,6 +4,8 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.pml4j.distances.BaseDistance;
 import org.pml4j.spec.Params;
+import org.pml4j.torch.Owned;
+import org.pml4j.torch.Owner;
 import org.pml4j.torch.Tensors;
 import org.pml4j.tuples.IndicesTuple;
 import org.pml4j.tuples.Lmu;
@@ -25,7 +27,7 @@ import org.pml4j.tuples.Lmu;
  * different ones, which moves that pair's loss term from one anchor's gradient to the other's.
  * {@code HDCMinerTieTest} shows a seeded case.
  */
-public class HDCMiner extends BaseMiner {
+public class HDCMiner extends BaseMiner implements Owned {
   private final double filterPercentage;
   private Tensor a1;
   private Tensor p;
@@ -81,10 +83,10 @@ public class HDCMiner extends BaseMiner {
     }
     if (wasSetExternally) {
       // PML stores the filtered tuple: the next call filters it again.
-      a1 = Tensors.retain(idx[0]);
-      p = Tensors.retain(idx[1]);
-      a2 = Tensors.retain(idx[2]);
-      n = Tensors.retain(idx[3]);
+      a1 = natives.replace(a1, idx[0]);
+      p = natives.replace(p, idx[1]);
+      a2 = natives.replace(a2, idx[2]);
+      n = natives.replace(n, idx[3]);
     }
     return IndicesTuple.pairs(idx[0], idx[1], idx[2], idx[3]);
   }
@@ -101,19 +103,19 @@ public class HDCMiner extends BaseMiner {
       throw new IllegalArgumentException("HDCMiner.setIdxExternally needs an indices tuple");
     }
     IndicesTuple t = Lmu.convertToPairs(externalIndicesTuple, labels, null);
-    a1 = Tensors.retain(t.get(0).to(ScalarType.Long).clone());
-    p = Tensors.retain(t.get(1).to(ScalarType.Long).clone());
-    a2 = Tensors.retain(t.get(2).to(ScalarType.Long).clone());
-    n = Tensors.retain(t.get(3).to(ScalarType.Long).clone());
+    a1 = natives.replace(a1, t.get(0).to(ScalarType.Long).clone());
+    p = natives.replace(p, t.get(1).to(ScalarType.Long).clone());
+    a2 = natives.replace(a2, t.get(2).to(ScalarType.Long).clone());
+    n = natives.replace(n, t.get(3).to(ScalarType.Long).clone());
     wasSetExternally = true;
   }
 
   /** PML's {@code reset_idx}: back to mining all pairs of each batch. */
   public void resetIdx() {
-    a1 = null;
-    p = null;
-    a2 = null;
-    n = null;
+    a1 = natives.free(a1);
+    p = natives.free(p);
+    a2 = natives.free(a2);
+    n = natives.free(n);
     wasSetExternally = false;
   }
 
@@ -137,5 +139,18 @@ public class HDCMiner extends BaseMiner {
     BaseDistance d = p.getComponent("distance", BaseDistance.class);
     p.collectStats();
     return new HDCMiner(fp, d);
+  }
+
+  // ---------------------------------------------------------------- native lifetimes
+
+  /**
+   * The owner of the tuple set by {@link #setIdxExternally} (filtered at each call): a trainer adopts it, so
+   * closing the trainer frees them.
+   */
+  private final Owner natives = new Owner();
+
+  @Override
+  public final Owner natives() {
+    return natives;
   }
 }

@@ -15,6 +15,7 @@ import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.StringTensorDictItem;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.pml4j.torch.Owner;
 import org.pml4j.torch.Scope;
 import org.pml4j.torch.Torch;
 
@@ -33,7 +34,8 @@ import org.pml4j.torch.Torch;
  */
 public abstract class Layer {
   private boolean training = true;
-  private final List<Pointer> owned = new ArrayList<>();
+  /** This layer's own modules (not its children's). */
+  private final Owner owned = new Owner();
 
   protected Layer() {
     Torch.ensureLoaded();
@@ -149,13 +151,11 @@ public abstract class Layer {
   // ---------------------------------------------------------------- helpers for subclasses
 
   /**
-   * Takes ownership of a freshly made native object (a LibTorch module): detaches it from the innermost open scope, so
+   * Takes ownership of a freshly made native object (a LibTorch module): detaches it from the open scopes, so
    * it outlives the step, and frees it in {@link #close()}.
    */
   protected final <P extends Pointer> P keep(P p) {
-    Scope.retain(p);
-    owned.add(p);
-    return p;
+    return owned.own(p);
   }
 
   /** The layers this one is built from (closed with it); none by default. */
@@ -172,10 +172,7 @@ public abstract class Layer {
     for (Layer c : children()) {
       c.close();
     }
-    for (int i = owned.size() - 1; i >= 0; i--) {
-      owned.get(i).deallocate();
-    }
-    owned.clear();
+    owned.close();
   }
 
   /**

@@ -258,15 +258,6 @@ public final class Tensors {
     return new Tensor[] {u.get0(), u.get1(), u.get2()};
   }
 
-  /**
-   * Detaches {@code t} from the innermost open {@link Scope} on this thread (if any), so that it survives the scope:
-   * for parameters, memory banks and other state created during a step. It is then freed by the garbage collector.
-   * Same as {@link Scope#retain}, typed for tensors.
-   */
-  public static Tensor retain(Tensor t) {
-    return Scope.retain(t);
-  }
-
   /** Length of the first dimension ({@code len(t)} in Python). */
   public static long len(Tensor t) {
     return t.dim() == 0 ? 1 : t.size(0);

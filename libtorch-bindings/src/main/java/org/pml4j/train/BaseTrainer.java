@@ -25,12 +25,16 @@ import org.bytedeco.pytorch.global.torch;
 import org.pml4j.losses.BaseMetricLossFunction;
 import org.pml4j.losses.CrossBatchMemory;
 import org.pml4j.losses.MetricLoss;
+import org.pml4j.losses.MultipleLosses;
+import org.pml4j.losses.SelfSupervisedLoss;
 import org.pml4j.losses.StatefulLoss;
 import org.pml4j.miners.BaseMiner;
 import org.pml4j.nn.Layer;
 import org.pml4j.nn.Sequential;
 import org.pml4j.nn.StateDicts;
 import org.pml4j.spec.Registry;
+import org.pml4j.torch.Owned;
+import org.pml4j.torch.Owner;
 import org.pml4j.torch.Scope;
 import org.pml4j.torch.Tensors;
 import org.pml4j.torch.Torch;
@@ -93,6 +97,8 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
   /** Whether the encoder or head has buffers that a forward in training mode changes. */
   private final boolean hasBuffers;
   private long skippedNonfinite;
+  /** The owner of all of this trainer's native memory ({@link #close()}). */
+  private final Owner natives = new Owner();
 
   /**
    * @param config the configuration (encoder required; null optimizer: Adam lr 1e-3), stored as given and written
@@ -115,65 +121,73 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
       Torch.setNumThreads(config.threads());
       threadsSetFor = Thread.currentThread();
     }
-    torch.manual_seed(config.seed());
-    this.random = new Random(config.seed());
-    this.encoder = Registry.build(config.encoder(), Sequential.class);
-    long embeddingSize = encoder.embeddingSize();
-    this.inputShape = encoder.inputShape();
-    this.inputSize = Math.toIntExact(encoder.inputSize());
-    MetricLoss built = Registry.build(Trainers.lossSpecOrDefault(metricLossSpec), MetricLoss.class);
-    BaseMiner m = config.miner() == null || config.miner().isNull() ? null
-        : Registry.build(config.miner(), BaseMiner.class);
-    if (built instanceof CrossBatchMemory cbm) {
-      if (config.memorySize() > 0) {
-        throw new IllegalArgumentException("the loss is already a CrossBatchMemory; leave memorySize at 0");
-      }
-      if (m != null) {
-        throw new IllegalArgumentException("give the miner inside the CrossBatchMemory spec, not beside it");
-      }
-      checkWidth(cbm.embeddingSize(), embeddingSize);
-      this.memory = cbm;
-      this.loss = cbm.loss();
-      this.miner = null;
-    } else if (config.memorySize() > 0) {
-      if (!(built instanceof BaseMetricLossFunction base)) {
-        throw new IllegalArgumentException("CrossBatchMemory needs a plain loss, got "
-            + built.getClass().getSimpleName());
-      }
-      this.memory = new CrossBatchMemory(base, Math.toIntExact(embeddingSize), config.memorySize(), m);
-      this.loss = base;
-      this.miner = null;
-    } else {
-      this.memory = null;
-      this.loss = built;
-      this.miner = m;
-    }
-    if (loss instanceof StatefulLoss) {
-      throw new IllegalArgumentException(loss.getClass().getSimpleName() + " keeps state between calls that pml4j "
-          + "cannot checkpoint yet; it cannot be trained by a CheckpointableTrainer");
-    }
-    this.head = headFactory == null ? null : headFactory.apply(embeddingSize);
-    // The parameter handles are taken in a scope (the dicts they come from are freed with it) and freed once the
-    // optimizer holds its own, so that close() can free the parameters without waiting for the garbage collector.
-    List<Tensor> params = new ArrayList<>();
-    try (Scope s = Scope.open()) {
-      // new Tensor(p): a handle of our own (p points into the dict the scope frees)
-      for (Tensor p : encoder.namedParameters().values()) {
-        params.add(s.keep(new Tensor(p)));
-      }
-      if (head != null) {
-        for (Tensor p : head.namedParameters().values()) {
-          params.add(s.keep(new Tensor(p)));
+    // Built in a scope: what a component keeps (modules, parameters, the queue) its owner detaches from it; the
+    // temporaries of the construction (initial values, dicts) are freed at its end, not left to the garbage collector.
+    try (Scope building = Scope.open()) {
+      torch.manual_seed(config.seed());
+      this.random = new Random(config.seed());
+      this.encoder = Registry.build(config.encoder(), Sequential.class);
+      long embeddingSize = encoder.embeddingSize();
+      this.inputShape = encoder.inputShape();
+      this.inputSize = Math.toIntExact(encoder.inputSize());
+      MetricLoss built = Registry.build(Trainers.lossSpecOrDefault(metricLossSpec), MetricLoss.class);
+      BaseMiner m = config.miner() == null || config.miner().isNull() ? null
+          : Registry.build(config.miner(), BaseMiner.class);
+      if (built instanceof CrossBatchMemory cbm) {
+        if (config.memorySize() > 0) {
+          throw new IllegalArgumentException("the loss is already a CrossBatchMemory; leave memorySize at 0");
         }
+        if (m != null) {
+          throw new IllegalArgumentException("give the miner inside the CrossBatchMemory spec, not beside it");
+        }
+        checkWidth(cbm.embeddingSize(), embeddingSize);
+        this.memory = cbm;
+        this.loss = cbm.loss();
+        this.miner = null;
+      } else if (config.memorySize() > 0) {
+        if (!(built instanceof BaseMetricLossFunction base)) {
+          throw new IllegalArgumentException("CrossBatchMemory needs a plain loss, got "
+              + built.getClass().getSimpleName());
+        }
+        this.memory = new CrossBatchMemory(base, Math.toIntExact(embeddingSize), config.memorySize(), m);
+        this.loss = base;
+        this.miner = null;
+      } else {
+        this.memory = null;
+        this.loss = built;
+        this.miner = m;
       }
+      if (loss instanceof StatefulLoss) {
+        throw new IllegalArgumentException(loss.getClass().getSimpleName() + " keeps state between calls that pml4j "
+            + "cannot checkpoint yet; it cannot be trained by a CheckpointableTrainer");
+      }
+      this.head = headFactory == null ? null : headFactory.apply(embeddingSize);
+      // One owner of the trainer's native memory. Adopted first, closed last: the components' owners (loss
+      // parameters, the CrossBatchMemory queue, a miner's stored tuple), then the encoder and head modules; adopted
+      // last, closed first: the optimizer (its state and its handles of the parameters).
+      adoptComponents();
+      natives.adopt(encoder::close);
+      if (head != null) {
+        natives.adopt(head::close);
+      }
+      OptimizerSpec opt = Registry.build(Trainers.optimizerSpecOrDefault(config.optimizer()), OptimizerSpec.class);
+      // The parameter handles are held until the optimizer holds its own (the dicts they come from are freed with
+      // the scope), so that close() can free the parameters without waiting for the garbage collector.
+      try (Owner handles = new Owner()) {
+        List<Tensor> params = new ArrayList<>();
+        // new Tensor(p): a handle of our own (p points into the dict the scope frees)
+        for (Tensor p : encoder.namedParameters().values()) {
+          params.add(handles.own(new Tensor(p)));
+        }
+        if (head != null) {
+          for (Tensor p : head.namedParameters().values()) {
+            params.add(handles.own(new Tensor(p)));
+          }
+        }
+        this.optimizer = natives.adopt(opt.build(params, new ArrayList<>(loss.parameters().values())));
+      }
+      this.hasBuffers = !encoder.namedBuffers().isEmpty() || (head != null && !head.namedBuffers().isEmpty());
     }
-    OptimizerSpec opt = Registry.build(Trainers.optimizerSpecOrDefault(config.optimizer()), OptimizerSpec.class);
-    try {
-      this.optimizer = opt.build(params, new ArrayList<>(loss.parameters().values()));
-    } finally {
-      params.forEach(Tensor::deallocate);
-    }
-    this.hasBuffers = !encoder.namedBuffers().isEmpty() || (head != null && !head.namedBuffers().isEmpty());
   }
 
   private static void checkWidth(long memoryWidth, long embeddingSize) {
@@ -735,17 +749,45 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
   public void close() {
     if (!closed) {
       closed = true;
-      optimizer.close();
-      encoder.close();
-      if (head != null) {
-        head.close();
+      natives.close();
+    }
+  }
+
+  /**
+   * Adopts the owners of the loss, the miner, the CrossBatchMemory and what they are built from
+   * ({@link MultipleLosses}, {@link SelfSupervisedLoss}), and, as a last resort, every loss parameter that none of
+   * them holds (a loss of another kind), so that {@link #close()} frees them all.
+   */
+  private void adoptComponents() {
+    List<Owner> owners = new ArrayList<>();
+    collectOwners(memory, owners);
+    collectOwners(loss, owners);
+    collectOwners(miner, owners);
+    owners.forEach(natives::adopt);
+    for (Tensor p : loss.parameters().values()) {
+      if (owners.stream().noneMatch(o -> o.holds(p))) {
+        natives.own(p);
       }
-      for (Tensor p : loss.parameters().values()) {
-        p.deallocate();
+    }
+  }
+
+  private static void collectOwners(Object component, List<Owner> out) {
+    if (component == null) {
+      return;
+    }
+    if (component instanceof Owned o && out.stream().noneMatch(x -> x == o.natives())) {
+      out.add(o.natives());
+    }
+    if (component instanceof CrossBatchMemory c) {
+      collectOwners(c.loss(), out);
+      collectOwners(c.miner(), out);
+    } else if (component instanceof MultipleLosses m) {
+      m.losses().values().forEach(l -> collectOwners(l, out));
+      if (m.miners() != null) {
+        m.miners().values().forEach(l -> collectOwners(l, out));
       }
-      if (memory != null) {
-        memory.releaseQueue();
-      }
+    } else if (component instanceof SelfSupervisedLoss s) {
+      collectOwners(s.loss(), out);
     }
   }
 }

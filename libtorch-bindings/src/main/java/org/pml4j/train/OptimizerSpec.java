@@ -8,6 +8,7 @@ import org.bytedeco.pytorch.OptimizerOptions;
 import org.bytedeco.pytorch.OptimizerParamGroup;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
+import org.pml4j.torch.Owner;
 import org.pml4j.torch.Scope;
 import org.pml4j.torch.Torch;
 
@@ -70,16 +71,24 @@ public abstract class OptimizerSpec {
     if (params == null || params.isEmpty()) {
       throw new IllegalArgumentException(getClass().getSimpleName() + ": no parameters to optimize");
     }
-    TensorVector group0 = new TensorVector(params.toArray(new Tensor[0]));
-    Optimizer opt = Scope.retain(create(group0, options(lr)));
-    group0.deallocate(); // the optimizer holds its own handles of the parameters
+    Owner natives = new Owner();
     int groups = 1;
-    if (lossParams != null && !lossParams.isEmpty()) {
-      opt.add_param_group(new OptimizerParamGroup(new TensorVector(lossParams.toArray(new Tensor[0])),
-          options(lossLr)));
-      groups = 2;
+    // The vectors, options and the group are copied by LibTorch (the optimizer holds its own handles of the
+    // parameters and its own options): the scope frees them now; the optimizer alone is owned.
+    try (Scope s = Scope.open()) {
+      Optimizer opt = natives.own(create(new TensorVector(params.toArray(new Tensor[0])), options(lr)));
+      if (lossParams != null && !lossParams.isEmpty()) {
+        // The group takes a copy of the defaults (group 0's options), then its own learning rate: the same options
+        // as options(lossLr), without handing LibTorch a unique_ptr of ours.
+        opt.add_param_group(new OptimizerParamGroup(new TensorVector(lossParams.toArray(new Tensor[0]))));
+        opt.param_groups().get(1).options().set_lr(lossLr);
+        groups = 2;
+      }
+      return new TrainOptimizer(natives, opt, groups, this);
+    } catch (RuntimeException e) {
+      natives.close();
+      throw e;
     }
-    return new TrainOptimizer(opt, groups, this);
   }
 
   protected final ObjectNode baseParams() {

@@ -3,6 +3,7 @@ package org.pml4j.train;
 import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.OutputArchive;
+import org.pml4j.torch.Owner;
 import org.pml4j.torch.Scope;
 
 /**
@@ -11,14 +12,16 @@ import org.pml4j.torch.Scope;
  * ({@code OutputArchive}/{@code InputArchive}). Parameter groups: 0 = encoder (and classifier), 1 = loss parameters
  * (when the loss has any).
  *
- * <p>The native optimizer lives outside any {@link Scope}; {@link #close()} frees it.
+ * <p>The native optimizer is held by an {@link Owner}, outside any {@link Scope}; {@link #close()} frees it.
  */
 public final class TrainOptimizer implements AutoCloseable {
+  private final Owner natives;
   private final Optimizer optimizer;
   private final int groups;
   private final OptimizerSpec spec;
 
-  TrainOptimizer(Optimizer optimizer, int groups, OptimizerSpec spec) {
+  TrainOptimizer(Owner natives, Optimizer optimizer, int groups, OptimizerSpec spec) {
+    this.natives = natives;
     this.optimizer = optimizer;
     this.groups = groups;
     this.spec = spec;
@@ -88,8 +91,12 @@ public final class TrainOptimizer implements AutoCloseable {
     return optimizer;
   }
 
+  /**
+   * Frees the native optimizer and so its state (moments, momentum buffers, step counts) and its handles of the
+   * parameters of both groups, now. Idempotent.
+   */
   @Override
   public void close() {
-    optimizer.close();
+    natives.close();
   }
 }

@@ -118,7 +118,7 @@ class SyntheticClustersTest {
         () -> DataSources.open("synthetic", DataSource.Split.TRAIN, JSON.readTree("{\"seed\": 1.5}")));
     assertTrue(e.getMessage().contains("seed"), e.getMessage());
     e = assertThrows(IllegalArgumentException.class, () -> DataSources.open("mnist", DataSource.Split.TRAIN, null));
-    assertTrue(e.getMessage().contains("fashion-mnist, synthetic"), e.getMessage());
+    assertTrue(e.getMessage().contains("csv, fashion-mnist, jsonl, synthetic"), e.getMessage());
     // serializable (Flink ships sources to task managers): the copy gives the same rows
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {

@@ -7,6 +7,7 @@ import java.util.List;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
+import org.pml4j.torch.Owner;
 import org.pml4j.torch.Scope;
 import org.pml4j.torch.Tensors;
 import org.pml4j.torch.Torch;
@@ -29,8 +30,9 @@ public final class AllReduceTiming {
       try (Collective c = GlooCollective.connect(
           new Rendezvous("127.0.0.1", port, rank, 2, "timing", Duration.ofSeconds(60)))) {
         List<Tensor> params = new ArrayList<>();
+        Owner owner = new Owner();
         for (long[] s : shapes) {
-          Tensor p = Scope.retain(torch.randn(s).requires_grad_(true));
+          Tensor p = owner.own(torch.randn(s).requires_grad_(true));
           p.sum().backward();
           params.add(p);
         }

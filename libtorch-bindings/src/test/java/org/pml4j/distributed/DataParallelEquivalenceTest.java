@@ -16,6 +16,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
+import org.pml4j.torch.Owner;
 import org.pml4j.losses.ContrastiveLoss;
 import org.pml4j.losses.CrossBatchMemory;
 import org.pml4j.losses.MetricLoss;
@@ -109,12 +110,16 @@ class DataParallelEquivalenceTest {
     return m;
   }
 
-  /** Owned handles on the parameters (Layer.namedParameters()'s handles live only as long as its temporary dict). */
+  /**
+   * Owned handles on the parameters (Layer.namedParameters()'s handles live only as long as its temporary dict), left
+   * to the garbage collector with their owner.
+   */
   static List<Tensor> params(Sequential m) {
+    Owner owner = new Owner();
     try (Scope s = Scope.open()) {
       List<Tensor> out = new ArrayList<>();
       for (Tensor p : m.namedParameters().values()) {
-        out.add(s.keep(new Tensor(p)));
+        out.add(owner.own(new Tensor(p)));
       }
       return out;
     }

@@ -12,6 +12,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.pml4j.torch.Owner;
 import org.pml4j.losses.CrossBatchMemory;
 import org.pml4j.losses.MarginLoss;
 import org.pml4j.torch.Scope;
@@ -55,13 +56,14 @@ class HDCMinerTieTest {
   static final class Recording extends HDCMiner {
     IndicesTuple mined;
     Tensor mat;
+    final Owner kept = new Owner();
 
     @Override
     protected IndicesTuple mine(Tensor embeddings, Tensor labels, Tensor refEmb, Tensor refLabels) {
       IndicesTuple t = super.mine(embeddings, labels, refEmb, refLabels);
-      mat = Tensors.retain(distance.forward(embeddings, refEmb));
-      mined = IndicesTuple.pairs(Tensors.retain(t.get(0).clone()), Tensors.retain(t.get(1).clone()),
-          Tensors.retain(t.get(2).clone()), Tensors.retain(t.get(3).clone()));
+      mat = kept.own(distance.forward(embeddings, refEmb));
+      mined = IndicesTuple.pairs(kept.own(t.get(0).clone()), kept.own(t.get(1).clone()),
+          kept.own(t.get(2).clone()), kept.own(t.get(3).clone()));
       return t;
     }
   }

@@ -2,6 +2,7 @@ package org.pml4j.torch;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -81,13 +82,32 @@ class TensorsTest {
   }
 
   @Test
-  void retainedTensorsSurviveTheirScope() {
+  void ownedTensorsSurviveTheirScopesUntilTheOwnerCloses() {
     Tensor kept;
-    try (Scope s = Scope.open()) {
-      kept = Tensors.retain(torch.ones(3));
-      Tensor tmp = torch.ones(2);
-      s.keep(tmp);
+    Tensor outer;
+    Tensor replaced;
+    try (Owner owner = new Owner()) {
+      try (Scope s = Scope.open()) {
+        outer = torch.ones(4);
+        try (Scope inner = Scope.open()) {
+          kept = owner.own(torch.ones(3));
+          owner.own(outer); // made in the outer scope: detached from it too
+          owner.own(outer); // held once
+        }
+        replaced = owner.own(torch.ones(5));
+        Tensor fresh = owner.replace(replaced, torch.ones(6));
+        assertEquals(6.0, fresh.sum().item_double(), 0.0);
+      }
+      assertEquals(3.0, kept.sum().item_double(), 0.0);
+      assertEquals(4.0, outer.sum().item_double(), 0.0);
+      assertEquals(3, owner.size());
+      assertTrue(replaced.isNull(), "replace frees the old tensor at once");
+      Tensor loose = torch.ones(2); // made outside any scope: owning and freeing it frees it once
+      owner.own(loose);
+      assertNull(owner.free(loose));
+      assertTrue(loose.isNull());
+      assertEquals(3, owner.size());
     }
-    assertEquals(3.0, kept.sum().item_double(), 0.0);
+    assertTrue(kept.isNull() && outer.isNull(), "closing the owner frees what it holds");
   }
 }

@@ -1,4 +1,4 @@
-package org.pml4j.flink;
+package org.pml4j.data;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,18 +8,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.Test;
 
 /** Labels read alike in CSV and JSON, with exact reasons; header detection; byte-order marks. */
-class RecordParsersTest {
-  static LabeledVector csv(String label) {
-    return RecordParsers.parseCsv(label + ",1,2", RecordParsers.CsvLayout.DEFAULT, 0);
+class RecordParserTest {
+  static ParsedRecord csv(String label) {
+    return RecordParser.parseCsv(label + ",1,2", RecordParser.CsvLayout.DEFAULT, 0);
   }
 
-  static LabeledVector json(String label) {
-    return RecordParsers.parseJson("{\"label\": " + label + ", \"vector\": [1, 2]}", 0);
+  static ParsedRecord json(String label) {
+    return RecordParser.parseJson("{\"label\": " + label + ", \"vector\": [1, 2]}", 0);
   }
 
   /** The label, or the reason and detail of a rejection. */
-  static String read(LabeledVector v) {
-    return v.parseReason == null ? String.valueOf(v.label) : v.parseReason + ": " + v.parseDetail;
+  static String read(ParsedRecord v) {
+    return v.rejection() == null ? String.valueOf(v.label()) : v.rejection().toString();
   }
 
   static void both(String csvText, String jsonText, String expected) {
@@ -53,35 +53,35 @@ class RecordParsersTest {
 
   @Test
   void featureValuesThatAreNotNumbersAreMalformed() {
-    LabeledVector v = RecordParsers.parseCsv("1,0.5,,abc", RecordParsers.CsvLayout.DEFAULT, 0);
+    ParsedRecord v = RecordParser.parseCsv("1,0.5,,abc", RecordParser.CsvLayout.DEFAULT, 0);
     assertEquals("malformed: feature 1 is empty", read(v)); // the first problem is reported
-    LabeledVector w = RecordParsers.parseCsv("1,0.5,1f", RecordParsers.CsvLayout.DEFAULT, 0);
+    ParsedRecord w = RecordParser.parseCsv("1,0.5,1f", RecordParser.CsvLayout.DEFAULT, 0);
     assertEquals("malformed: feature 1 is not a number: '1f'", read(w));
-    LabeledVector n = RecordParsers.parseCsv("1,nan,-inf,Infinity", RecordParsers.CsvLayout.DEFAULT, 0);
-    assertNull(n.parseReason); // numbers; validation rejects them as non-finite
-    assertTrue(Float.isNaN(n.features[0]));
-    assertEquals(Float.NEGATIVE_INFINITY, n.features[1]);
-    assertEquals(Float.POSITIVE_INFINITY, n.features[2]);
-    assertEquals("malformed: a JSON array, not an object", read(RecordParsers.parseJson("[1, 2]", 0)));
+    ParsedRecord n = RecordParser.parseCsv("1,nan,-inf,Infinity", RecordParser.CsvLayout.DEFAULT, 0);
+    assertNull(n.rejection()); // numbers; validation rejects them as non-finite
+    assertTrue(Float.isNaN(n.features()[0]));
+    assertEquals(Float.NEGATIVE_INFINITY, n.features()[1]);
+    assertEquals(Float.POSITIVE_INFINITY, n.features()[2]);
+    assertEquals("malformed: a JSON array, not an object", read(RecordParser.parseJson("[1, 2]", 0)));
     assertEquals("malformed: feature 1 is a JSON null, not a number",
-        read(RecordParsers.parseJson("{\"label\": 1, \"vector\": [1, null]}", 0)));
+        read(RecordParser.parseJson("{\"label\": 1, \"vector\": [1, null]}", 0)));
     assertEquals("malformed: \"vector\" is a JSON string, not an array",
-        read(RecordParsers.parseJson("{\"label\": 1, \"vector\": \"1,2\"}", 0)));
+        read(RecordParser.parseJson("{\"label\": 1, \"vector\": \"1,2\"}", 0)));
   }
 
   @Test
   void headerDetection() {
-    assertEquals(new RecordParsers.CsvLayout(-1, 0), RecordParsers.headerLayout("label,0,1,2", "1,2,3,4"));
-    assertEquals(new RecordParsers.CsvLayout(0, 1), RecordParsers.headerLayout("\"ID\",Label,a", null));
-    assertEquals(new RecordParsers.CsvLayout(-1, -1), RecordParsers.headerLayout("a,b,c", "1,2,3"));
-    assertNull(RecordParsers.headerLayout("a,b,c", "1,2,3,4")); // names, but not as many as the data's fields
-    assertNull(RecordParsers.headerLayout("garbage", "1,2,3"));
-    assertNull(RecordParsers.headerLayout("1,2,3", "1,2,3"));
-    assertTrue(RecordParsers.looksLikeNames("garbage"));
-    assertFalse(RecordParsers.looksLikeNames("3,abc"));
+    assertEquals(new RecordParser.CsvLayout(-1, 0), RecordParser.headerLayout("label,0,1,2", "1,2,3,4"));
+    assertEquals(new RecordParser.CsvLayout(0, 1), RecordParser.headerLayout("\"ID\",Label,a", null));
+    assertEquals(new RecordParser.CsvLayout(-1, -1), RecordParser.headerLayout("a,b,c", "1,2,3"));
+    assertNull(RecordParser.headerLayout("a,b,c", "1,2,3,4")); // names, but not as many as the data's fields
+    assertNull(RecordParser.headerLayout("garbage", "1,2,3"));
+    assertNull(RecordParser.headerLayout("1,2,3", "1,2,3"));
+    assertTrue(RecordParser.looksLikeNames("garbage"));
+    assertFalse(RecordParser.looksLikeNames("3,abc"));
     assertEquals("first line 'garbage' is neither a record nor a header (1 field and no 'label' or 'id' column; the "
-        + "next line has 3 fields)", RecordParsers.strayFirstLine("garbage", "1,2,3", 0).parseDetail);
-    assertEquals("label,a", RecordParsers.stripBom("\uFEFFlabel,a"));
-    assertEquals("label,a", RecordParsers.stripBom("label,a"));
+        + "next line has 3 fields)", RecordParser.strayFirstLine("garbage", "1,2,3", 0).rejection().detail());
+    assertEquals("label,a", RecordParser.stripBom("\uFEFFlabel,a"));
+    assertEquals("label,a", RecordParser.stripBom("label,a"));
   }
 }
