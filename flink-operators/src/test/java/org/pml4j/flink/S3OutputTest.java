@@ -10,7 +10,15 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Properties;
 import java.util.Random;
+import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.connector.sink2.SinkWriter;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.FileSystem;
 import org.gaul.s3proxy.BlobStores;
@@ -30,6 +38,9 @@ import org.pml4j.onnx.ModelPublisher.ModelEntry;
  * ({@code s3.endpoint}, {@code s3.path.style.access}, {@code s3.access-key}, {@code s3.secret-key}).
  */
 class S3OutputTest {
+  @RegisterExtension
+  static final MiniClusterExtension MINI = TestSupport.miniCluster();
+
   private static final String BUCKET = "pml4j";
   private static S3Proxy proxy;
 
@@ -109,6 +120,42 @@ class S3OutputTest {
     again.flush(true);
     again.close();
     assertEquals(List.of("{\"v\": 1}", "{\"v\": 2}", "{\"v\": 3}", "{\"v\": 4}"), OutputFileSystem.readLines(uri));
+  }
+
+  /**
+   * A job whose output location is an {@code s3://} URI checkpoints into {@code <location>/checkpoints} on S3: the
+   * job configuration passes the URI through to Flink's checkpoint storage, which writes through the S3 plugin.
+   */
+  @Test
+  void checkpointsGoToTheOutputUriOnS3() throws Exception {
+    String out = "s3://" + BUCKET + "/run-d";
+    StreamJobConfig c = StreamJobConfig.fromArgs("--output-dir", out);
+    Configuration conf = StreamingJob.jobConfiguration(c);
+    assertEquals(out + "/checkpoints", conf.get(CheckpointingOptions.CHECKPOINTS_DIRECTORY));
+    StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
+    env.setParallelism(1);
+    env.enableCheckpointing(100);
+    env.fromSequence(1, Long.MAX_VALUE).map(v -> {
+      Thread.sleep(5);
+      return v;
+    }).returns(Types.LONG).sinkTo(new DiscardingSink<>());
+    JobClient job = env.executeAsync("checkpoints-to-s3");
+    Path jobDir = new Path(out + "/checkpoints/" + job.getJobID());
+    String metadata = null;
+    try {
+      for (int i = 0; i < 600 && metadata == null; i++) {
+        Thread.sleep(100);
+        for (String chk : OutputFileSystem.list(jobDir)) {
+          if (chk.startsWith("chk-") && OutputFileSystem.exists(jobDir + "/" + chk + "/_metadata")) {
+            metadata = jobDir + "/" + chk + "/_metadata";
+          }
+        }
+      }
+    } finally {
+      job.cancel().get();
+    }
+    assertTrue(metadata != null, "a completed checkpoint under " + jobDir);
+    assertTrue(OutputFileSystem.read(new Path(metadata)).length > 0);
   }
 
   @Test
