@@ -3,6 +3,7 @@ package org.pml4j.flink;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.URI;
@@ -156,6 +157,27 @@ class S3OutputTest {
     }
     assertTrue(metadata != null, "a completed checkpoint under " + jobDir);
     assertTrue(OutputFileSystem.read(new Path(metadata)).length > 0);
+  }
+
+  /** The output directory's rules on a bucket prefix: a foreign prefix is refused, a run's own outputs deleted. */
+  @Test
+  void outputDirectoryRulesOnAPrefix() throws Exception {
+    String foreign = "s3://" + BUCKET + "/foreign";
+    OutputFileSystem.writeAtomically(foreign + "/important-model.onnx", new byte[] {1});
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> OutputDirectory.prepare(foreign, OutputDirectoryTest.MARKER, "ours", null, OutputDirectoryTest.OURS));
+    assertTrue(e.getMessage().contains("is not empty and is not a pml4j stream output"), e.getMessage());
+    assertEquals(List.of("important-model.onnx"), OutputFileSystem.list(OutputFileSystem.path(foreign)));
+
+    String run = "s3://" + BUCKET + "/run-e";
+    OutputDirectory.prepare(run, OutputDirectoryTest.MARKER, "ours", null, OutputDirectoryTest.OURS);
+    OutputFileSystem.writeAtomically(run + "/summary.json", new byte[] {2});
+    OutputFileSystem.writeAtomically(run + "/notes.txt", new byte[] {3});
+    OutputFileSystem.writeAtomically(run + "/models/manifest.json", new byte[] {4});
+    OutputDirectory.prepare(run, OutputDirectoryTest.MARKER, "ours", null, OutputDirectoryTest.OURS);
+    assertEquals(List.of(OutputDirectoryTest.MARKER, "models", "notes.txt"), // models/: as on a disk, now empty
+        OutputFileSystem.list(OutputFileSystem.path(run)).stream().sorted().toList());
+    assertEquals(List.of(), OutputFileSystem.list(OutputFileSystem.path(run + "/models")));
   }
 
   @Test
