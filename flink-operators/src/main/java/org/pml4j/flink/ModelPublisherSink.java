@@ -13,8 +13,10 @@ import org.pml4j.onnx.ModelPublisher;
 
 /**
  * Writes each {@link ModelUpdate} into a directory through {@link ModelPublisher}: {@code model-v<version>.onnx} plus
- * {@code manifest.json}, each written to a temporary file, synced and renamed atomically, keeping the newest
- * {@code keepLast} versions.
+ * {@code manifest.json}, keeping the newest {@code keepLast} versions. The directory is a local path or any URI of
+ * Flink's file systems ({@code file://}, {@code s3://}, {@code hdfs://}, ...): the files go through Flink's
+ * {@code FileSystem} ({@link FlinkModelStore}), and readers see complete files only (a temporary file renamed into
+ * place, or on object stores an object that appears when its upload completes; see {@link OutputFileSystem}).
  *
  * <p>Idempotent under recovery: a version that is not newer than the manifest's latest (a replay of updates emitted
  * between the last checkpoint and a failure) is skipped, so the manifest only moves forward. With the trainer's time
@@ -29,32 +31,48 @@ public final class ModelPublisherSink implements Sink<ModelUpdate> {
   private final String dir;
   private final int keepLast;
 
+  /** A sink into the local directory {@code dir}. */
   public ModelPublisherSink(Path dir, int keepLast) {
+    this(dir.toAbsolutePath().toString(), keepLast);
+  }
+
+  /**
+   * A sink into {@code location}: a local path or a URI ({@link OutputFileSystem#uri}).
+   *
+   * @throws IllegalArgumentException when {@code location} is blank or {@code keepLast < 1}
+   */
+  public ModelPublisherSink(String location, int keepLast) {
     if (keepLast < 1) {
       throw new IllegalArgumentException("keepLast must be >= 1, got " + keepLast);
     }
-    this.dir = dir.toAbsolutePath().toString();
+    this.dir = OutputFileSystem.uri(location);
     this.keepLast = keepLast;
   }
 
-  /** {@code models → publisher sink} at parallelism 1 (uid "pml4j-publisher"). */
+  /** {@code models → publisher sink} at parallelism 1 (uid "pml4j-publisher"), into a local directory. */
   public static DataStreamSink<ModelUpdate> apply(DataStream<ModelUpdate> models, Path dir, int keepLast) {
-    return models.sinkTo(new ModelPublisherSink(dir, keepLast)).name("pml4j-publisher").uid("pml4j-publisher")
+    return apply(models, dir.toAbsolutePath().toString(), keepLast);
+  }
+
+  /** {@code models → publisher sink} at parallelism 1 (uid "pml4j-publisher"), into a path or URI. */
+  public static DataStreamSink<ModelUpdate> apply(DataStream<ModelUpdate> models, String location, int keepLast) {
+    return models.sinkTo(new ModelPublisherSink(location, keepLast)).name("pml4j-publisher").uid("pml4j-publisher")
         .setParallelism(1);
   }
 
   @Override
   public SinkWriter<ModelUpdate> createWriter(WriterInitContext context) {
-    ModelPublisher publisher = new ModelPublisher(Path.of(dir), keepLast);
+    FlinkModelStore store = new FlinkModelStore(dir);
+    ModelPublisher publisher = new ModelPublisher(store, keepLast);
     var g = context.metricGroup();
     Counter published = g.counter("published");
     Counter skipped = g.counter("skipped");
-    long[] latest = {ModelPublisher.readManifest(Path.of(dir)).latest()};
+    long[] latest = {ModelPublisher.readManifest(store).latest()};
     g.gauge("publishedVersion", (Gauge<Long>) () -> latest[0]);
     return new SinkWriter<>() {
       @Override
       public void write(ModelUpdate m, Context ctx) {
-        ModelPublisher.Manifest manifest = ModelPublisher.readManifest(publisher.directory());
+        ModelPublisher.Manifest manifest = ModelPublisher.readManifest(store);
         if (!manifest.models().isEmpty() && m.version <= manifest.latest()) {
           skipped.inc();
           return;

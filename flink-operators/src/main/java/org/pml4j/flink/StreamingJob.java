@@ -365,7 +365,6 @@ public final class StreamingJob {
    * cluster's {@code config.yaml} (and {@code -D} options) therefore win.
    */
   public static Configuration jobConfiguration(StreamJobConfig c, ReadableConfig cluster) {
-    Path dir = Path.of(c.outputDir).toAbsolutePath();
     Configuration conf = new Configuration();
     conf.set(PipelineOptions.GENERIC_TYPES, false);
     if (cluster.getOptional(PipelineOptions.NAME).isEmpty()) {
@@ -374,7 +373,7 @@ public final class StreamingJob {
     if (cluster.getOptional(CheckpointingOptions.CHECKPOINT_STORAGE).isEmpty()
         && cluster.getOptional(CheckpointingOptions.CHECKPOINTS_DIRECTORY).isEmpty()) {
       conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
-      conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, dir.resolve(CHECKPOINTS).toUri().toString());
+      conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, OutputFileSystem.child(c.outputDir, CHECKPOINTS));
     }
     if (c.retainCheckpoints && cluster.getOptional(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION).isEmpty()) {
       conf.set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION,

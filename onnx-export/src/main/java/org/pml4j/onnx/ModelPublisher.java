@@ -7,16 +7,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
+import java.net.URI;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
@@ -25,8 +18,6 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
-import java.util.UUID;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.pml4j.nn.Sequential;
 
@@ -38,30 +29,30 @@ import org.pml4j.nn.Sequential;
  *   dir/model-v0000000042.onnx      one file per kept version
  *   dir/manifest.json               {"format": 1, "latest": 42, "updated": "...", "models": [newest first:
  *                                     {"version", "training_step", "file", "sha256", "size_bytes", "created"}]}
- *   dir/.publisher.lock             cross-process lock of the publishing side
+ *   dir/.publisher.lock             cross-process lock of the publishing side (local directories)
  * </pre>
  *
- * <p>Every file is written to a hidden temporary file in the same directory, {@code fsync}ed, atomically renamed to
- * its final name, and the directory is {@code fsync}ed: a final name only ever points to complete content. The model
- * file is renamed into place before the manifest that names it, so a manifest never lists a missing or partial file.
- * After the manifest, versions beyond the newest {@code keepLast} are deleted (with any leftover temporary files or
- * unlisted model files of a crashed publisher, on construction).
+ * <p>The files live in a {@link ModelStore}: a local directory ({@link LocalModelStore}, java.nio; the {@link Path}
+ * constructor and readers) or any other store, such as the Flink module's store over Flink's {@code FileSystem}
+ * ({@code s3://}, {@code hdfs://}, {@code file://}). Every file is written with {@link ModelStore#writeAtomically}:
+ * a final name only ever shows complete content. The model file is written before the manifest that names it, so a
+ * manifest never lists a missing or partial file. After the manifest, versions beyond the newest {@code keepLast} are
+ * deleted (with any leftover temporary files or unlisted model files of a crashed publisher, on construction).
  *
- * <p>A reader that read an older manifest may find one of its files pruned; {@link #readLatest(Path)} re-reads the
- * manifest and retries, and always checks the sha256.
+ * <p>A reader that read an older manifest may find one of its files pruned; {@link #readLatest(ModelStore)} re-reads
+ * the manifest and retries, and always checks the sha256.
  *
- * <p>One publisher per directory: {@code publish} is synchronized and holds a file lock on {@code .publisher.lock}.
+ * <p>One publisher per directory: {@code publish} is synchronized and holds the store's {@link ModelStore#lock()}
+ * (between processes only where the store can lock; see the store).
  */
 public final class ModelPublisher {
   public static final String MANIFEST = "manifest.json";
   public static final int FORMAT = 1;
-  private static final String LOCK = ".publisher.lock";
-  private static final String TMP_SUFFIX = ".tmp";
   private static final Pattern MODEL_FILE = Pattern.compile("model-v(\\d+)\\.onnx");
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
       .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
-  private final Path dir;
+  private final ModelStore store;
   private final int keepLast;
 
   /** One published version, as listed in the manifest. */
@@ -80,37 +71,87 @@ public final class ModelPublisher {
     }
   }
 
-  /** A model read back and checked against its manifest entry. */
-  public record PublishedModel(ModelEntry entry, Path path, byte[] bytes) {}
+  /**
+   * A model read back and checked against its manifest entry.
+   *
+   * @param location where it was read ({@link ModelStore#location(String)}: a local path or a URI)
+   */
+  public record PublishedModel(ModelEntry entry, String location, byte[] bytes) {
+    /**
+     * The local file it was read from.
+     *
+     * @throws IllegalStateException when it was read from a store that is not local (an {@code s3://} URI, ...)
+     */
+    public Path path() {
+      if (location.startsWith("file:")) {
+        return Path.of(URI.create(location));
+      }
+      if (location.matches("[a-zA-Z][a-zA-Z0-9+.-]+:/.*")) {
+        throw new IllegalStateException("model " + location + " is not a local file");
+      }
+      return Path.of(location);
+    }
+  }
 
   /**
+   * A publisher into a local directory ({@link LocalModelStore}).
+   *
    * @param dir the publication directory (created if missing)
    * @param keepLast how many versions to keep (at least 1)
    * @throws IllegalArgumentException when {@code dir} is null, {@code keepLast < 1}, or the directory cannot be
    *     created, locked or cleaned (the message names the path and the cause, e.g. a permission denied)
    */
   public ModelPublisher(Path dir, int keepLast) {
-    if (dir == null) {
-      throw new IllegalArgumentException("dir must not be null");
+    this(dir == null ? null : new LocalModelStore(dir), keepLast, "dir");
+  }
+
+  /**
+   * A publisher into {@code store}.
+   *
+   * @param store where the files go (its directory is created if missing)
+   * @param keepLast how many versions to keep (at least 1)
+   * @throws IllegalArgumentException when {@code store} is null, {@code keepLast < 1}, or the directory cannot be
+   *     created, locked or cleaned (the message names the location and the cause)
+   */
+  public ModelPublisher(ModelStore store, int keepLast) {
+    this(store, keepLast, "store");
+  }
+
+  private ModelPublisher(ModelStore store, int keepLast, String argument) {
+    if (store == null) {
+      throw new IllegalArgumentException(argument + " must not be null");
     }
     if (keepLast < 1) {
       throw new IllegalArgumentException("keepLast must be >= 1, got " + keepLast);
     }
-    this.dir = dir.toAbsolutePath();
+    this.store = store;
     this.keepLast = keepLast;
     try {
-      Files.createDirectories(this.dir);
-      try (FileChannel lockFile = openLock(); FileLock l = lockFile.lock()) {
-        cleanUp(readManifestOrEmpty(this.dir));
+      store.createDirectory();
+      try (ModelStore.Lock l = store.lock()) {
+        cleanUp(readManifestOrEmpty(store));
       }
     } catch (IOException | SecurityException e) {
-      throw new IllegalArgumentException("cannot use " + this.dir + " as the publication directory: "
+      throw new IllegalArgumentException("cannot use " + store.location() + " as the publication directory: "
           + describe(e), e);
     }
   }
 
+  /** Where the files go. */
+  public ModelStore store() {
+    return store;
+  }
+
+  /**
+   * The local directory.
+   *
+   * @throws IllegalStateException when the store is not a {@link LocalModelStore}
+   */
   public Path directory() {
-    return dir;
+    if (store instanceof LocalModelStore l) {
+      return l.directory();
+    }
+    throw new IllegalStateException("the publication directory " + store.location() + " is not a local directory");
   }
 
   public int keepLast() {
@@ -144,14 +185,14 @@ public final class ModelPublisher {
     if (version < 0) {
       throw new IllegalArgumentException("version must be >= 0, got " + version);
     }
-    try (FileChannel lockFile = openLock(); FileLock l = lockFile.lock()) {
-      Manifest old = readManifestOrEmpty(dir);
+    try (ModelStore.Lock l = store.lock()) {
+      Manifest old = readManifestOrEmpty(store);
       if (!old.models().isEmpty() && version <= old.latest()) {
         throw new IllegalArgumentException("version " + version + " is not newer than the published version "
             + old.latest());
       }
       String file = fileName(version);
-      writeAtomically(dir.resolve(file), model);
+      store.writeAtomically(file, model);
       ModelEntry entry = new ModelEntry(version, trainingStep, file, sha256(model), model.length,
           Instant.now().toString());
       List<ModelEntry> kept = new ArrayList<>();
@@ -162,11 +203,12 @@ public final class ModelPublisher {
         }
       }
       Manifest manifest = new Manifest(FORMAT, version, Instant.now().toString(), kept);
-      writeAtomically(dir.resolve(MANIFEST), JSON.writeValueAsBytes(manifest));
+      store.writeAtomically(MANIFEST, JSON.writeValueAsBytes(manifest));
       cleanUp(manifest);
       return entry;
     } catch (IOException | SecurityException e) {
-      throw new IllegalStateException("publishing version " + version + " into " + dir + " failed: " + describe(e), e);
+      throw new IllegalStateException("publishing version " + version + " into " + store.location() + " failed: "
+          + describe(e), e);
     }
   }
 
@@ -175,13 +217,23 @@ public final class ModelPublisher {
     return String.format("model-v%010d.onnx", version);
   }
 
-  /** Reads the manifest of {@code dir}; an empty manifest when none is published yet. */
+  /** Reads the manifest of the local directory {@code dir}; an empty manifest when none is published yet. */
   public static Manifest readManifest(Path dir) {
+    return readManifest(new LocalModelStore(dir));
+  }
+
+  /** Reads the manifest of {@code store}; an empty manifest when none is published yet. */
+  public static Manifest readManifest(ModelStore store) {
     try {
-      return readManifestOrEmpty(dir);
+      return readManifestOrEmpty(store);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
+  }
+
+  /** {@link #readLatest(ModelStore)} of the local directory {@code dir}. */
+  public static PublishedModel readLatest(Path dir) {
+    return readLatest(new LocalModelStore(dir));
   }
 
   /**
@@ -191,34 +243,44 @@ public final class ModelPublisher {
    * @return the model, or null when nothing is published
    * @throws IllegalStateException when the content does not match the manifest's sha256 or size
    */
-  public static PublishedModel readLatest(Path dir) {
+  public static PublishedModel readLatest(ModelStore store) {
     NoSuchFileException last = null;
     for (int attempt = 0; attempt < 10; attempt++) {
-      Manifest m = readManifest(dir);
+      Manifest m = readManifest(store);
       ModelEntry e = m.newest();
       if (e == null) {
         return null;
       }
       try {
-        return read(dir, e);
+        return read(store, e);
       } catch (NoSuchFileException ex) {
         last = ex;
       } catch (IOException ex) {
         throw new UncheckedIOException(ex);
       }
     }
-    throw new UncheckedIOException("the newest model kept disappearing while reading " + dir, last);
+    throw new UncheckedIOException("the newest model kept disappearing while reading " + store.location(), last);
   }
 
-  /** Reads a manifest entry's file and checks its size and sha256. */
+  /** {@link #read(ModelStore, ModelEntry)} from the local directory {@code dir}. */
   public static PublishedModel read(Path dir, ModelEntry e) throws IOException {
-    Path p = dir.resolve(e.file());
-    byte[] bytes = Files.readAllBytes(p);
+    return read(new LocalModelStore(dir), e);
+  }
+
+  /**
+   * Reads a manifest entry's file and checks its size and sha256.
+   *
+   * @throws NoSuchFileException when the file is gone (pruned by a newer publication)
+   * @throws IllegalStateException when the content does not match the entry
+   */
+  public static PublishedModel read(ModelStore store, ModelEntry e) throws IOException {
+    byte[] bytes = store.read(e.file());
+    String where = store.location(e.file());
     if (bytes.length != e.sizeBytes() || !sha256(bytes).equals(e.sha256())) {
-      throw new IllegalStateException("model file " + p + " does not match its manifest entry (size " + bytes.length
-          + " vs " + e.sizeBytes() + ", sha256 " + sha256(bytes) + " vs " + e.sha256() + ")");
+      throw new IllegalStateException("model file " + where + " does not match its manifest entry (size "
+          + bytes.length + " vs " + e.sizeBytes() + ", sha256 " + sha256(bytes) + " vs " + e.sha256() + ")");
     }
-    return new PublishedModel(e, p, bytes);
+    return new PublishedModel(e, where, bytes);
   }
 
   /** Lower-case hex sha256 of {@code bytes}. */
@@ -241,18 +303,14 @@ public final class ModelPublisher {
     return e.getClass().getSimpleName() + (m == null ? "" : " (" + m + ")");
   }
 
-  private FileChannel openLock() throws IOException {
-    return FileChannel.open(dir.resolve(LOCK), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-  }
-
-  private static Manifest readManifestOrEmpty(Path dir) throws IOException {
-    Path p = dir.resolve(MANIFEST);
+  private static Manifest readManifestOrEmpty(ModelStore store) throws IOException {
     byte[] bytes;
     try {
-      bytes = Files.readAllBytes(p);
+      bytes = store.read(MANIFEST);
     } catch (NoSuchFileException e) {
       return new Manifest(FORMAT, -1, null, List.of());
     }
+    String p = store.location(MANIFEST);
     try {
       Manifest m = JSON.readValue(bytes, Manifest.class);
       if (m.format() != FORMAT) {
@@ -264,51 +322,16 @@ public final class ModelPublisher {
     }
   }
 
-  /** Writes {@code bytes} to a temporary file, fsyncs it, renames it atomically to {@code target}, fsyncs the dir. */
-  private void writeAtomically(Path target, byte[] bytes) throws IOException {
-    Path tmp = dir.resolve("." + target.getFileName() + "." + UUID.randomUUID() + TMP_SUFFIX);
-    try {
-      try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-        ByteBuffer b = ByteBuffer.wrap(bytes);
-        while (b.hasRemaining()) {
-          ch.write(b);
-        }
-        ch.force(true);
-      }
-      try {
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        throw new IOException("the file system of " + dir + " cannot rename atomically", e);
-      }
-      syncDirectory();
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
-  }
-
-  private void syncDirectory() {
-    try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-      d.force(true);
-    } catch (IOException e) {
-      // Some platforms cannot open or sync a directory; the renames are still atomic there.
-    }
-  }
-
   /** Deletes model files not in the manifest, and temporary files (we hold the lock: no publication is running). */
   private void cleanUp(Manifest manifest) throws IOException {
     Set<String> listed = new HashSet<>();
     for (ModelEntry e : manifest.models()) {
       listed.add(e.file());
     }
-    try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
-      for (Path p : files) {
-        String n = p.getFileName().toString();
-        Matcher m = MODEL_FILE.matcher(n);
-        boolean staleModel = m.matches() && !listed.contains(n);
-        boolean staleTmp = n.startsWith(".") && n.endsWith(TMP_SUFFIX);
-        if (staleModel || staleTmp) {
-          Files.deleteIfExists(p);
-        }
+    for (String n : store.list()) {
+      boolean staleModel = MODEL_FILE.matcher(n).matches() && !listed.contains(n);
+      if (staleModel || ModelStore.isTemporary(n)) {
+        store.delete(n);
       }
     }
   }

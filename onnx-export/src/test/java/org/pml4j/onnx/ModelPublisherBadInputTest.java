@@ -57,7 +57,9 @@ class ModelPublisherBadInputTest {
   @Test
   void nullArgumentsAreNamed(@TempDir Path tmp) {
     assertEquals("dir must not be null",
-        assertThrows(IllegalArgumentException.class, () -> new ModelPublisher(null, 3)).getMessage());
+        assertThrows(IllegalArgumentException.class, () -> new ModelPublisher((Path) null, 3)).getMessage());
+    assertEquals("store must not be null",
+        assertThrows(IllegalArgumentException.class, () -> new ModelPublisher((ModelStore) null, 3)).getMessage());
     ModelPublisher pub = new ModelPublisher(tmp, 3);
     assertEquals("model must not be null",
         assertThrows(IllegalArgumentException.class, () -> pub.publish(1, 1, null)).getMessage());
