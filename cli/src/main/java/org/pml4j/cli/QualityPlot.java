@@ -151,7 +151,7 @@ final class QualityPlot {
    * The plotted data: x is always the training step of a version.
    *
    * @param quality precision@1 and MAP@R of the scored versions (and P@1 of retrieval answers when present)
-   * @param qualityVersions the version of each point of {@code quality}'s series 0 (precision@1), in order
+   * @param qualityVersions the version of each point of {@code quality}'s series 1 (MAP@R), in order
    * @param loss mean loss per version with a loss
    * @param throughput samples per wall-clock second, one interval of steps per pair of consecutive versions
    * @param refresh refresh latency per indexed version, ms (empty without the index or its per-version figures)
@@ -181,10 +181,10 @@ final class QualityPlot {
     for (Version v : in.versions()) {
       if (Double.isFinite(v.precisionAt1())) {
         p1.add(v.step(), v.precisionAt1());
-        scored.add(v.version());
       }
       if (Double.isFinite(v.mapAtR())) {
         map.add(v.step(), v.mapAtR());
+        scored.add(v.version());
       }
       if (Double.isFinite(v.loss())) {
         loss.add(v.step(), v.loss());
@@ -306,15 +306,16 @@ final class QualityPlot {
     }
     if (d.qualityVersions().size() <= MAX_VERSION_LABELS) {
       List<Long> vs = d.qualityVersions();
-      r.setSeriesItemLabelGenerator(0, (ds, series, item) -> "v" + vs.get(item));
-      r.setSeriesItemLabelsVisible(0, true);
-      r.setSeriesItemLabelFont(0, TICK);
-      r.setSeriesPositiveItemLabelPosition(0, new ItemLabelPosition(ItemLabelAnchor.OUTSIDE6,
+      // Below the MAP@R markers, the lowest series (MAP@R <= P@1 in practice; P@1 of answers is near P@1).
+      r.setSeriesItemLabelGenerator(1, (ds, series, item) -> "v" + vs.get(item));
+      r.setSeriesItemLabelsVisible(1, true);
+      r.setSeriesItemLabelFont(1, TICK);
+      r.setSeriesPositiveItemLabelPosition(1, new ItemLabelPosition(ItemLabelAnchor.OUTSIDE6,
           TextAnchor.TOP_CENTER));
     }
     XYPlot p = panel(d.quality(), r, "retrieval quality");
     ((NumberAxis) p.getRangeAxis()).setUpperMargin(0.35); // room for the legend above the data
-    ((NumberAxis) p.getRangeAxis()).setLowerMargin(0.08);
+    ((NumberAxis) p.getRangeAxis()).setLowerMargin(0.12); // room for the version labels
     p.setNoDataMessage("no version was scored on the held-out stream");
     legend(p);
     return p;
@@ -348,12 +349,12 @@ final class QualityPlot {
       String busy = Double.isFinite(in.trainerBusyShare())
           ? String.format(Locale.ROOT, ", trainer busy %.0f %% of it", 100 * in.trainerBusyShare()) : "";
       p.addRangeMarker(0, line(in.wallSamplesPerSec(), new Color(0x08519C), String.format(Locale.ROOT,
-          "run mean %,.0f samples/s%s", in.wallSamplesPerSec(), busy), TextAnchor.BOTTOM_LEFT), Layer.FOREGROUND);
+          "wall-clock mean %,.0f samples/s%s", in.wallSamplesPerSec(), busy), TextAnchor.BOTTOM_LEFT), Layer.FOREGROUND);
       top = in.wallSamplesPerSec();
     }
     if (Double.isFinite(in.trainerSamplesPerSec()) && in.trainerSamplesPerSec() > 0) {
       p.addRangeMarker(0, line(in.trainerSamplesPerSec(), Color.DARK_GRAY, String.format(Locale.ROOT,
-          "inside train steps %,.0f samples/s", in.trainerSamplesPerSec()), TextAnchor.TOP_LEFT), Layer.FOREGROUND);
+          "mean inside train steps %,.0f samples/s", in.trainerSamplesPerSec()), TextAnchor.TOP_LEFT), Layer.FOREGROUND);
       top = Math.max(top, in.trainerSamplesPerSec());
     }
     double barsTop = d.throughput().getSeriesCount() == 0 ? 0 : maxY(d.throughput());
