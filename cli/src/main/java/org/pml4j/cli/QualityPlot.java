@@ -34,6 +34,7 @@ import org.jfree.chart.plot.ValueMarker;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.StandardXYBarPainter;
 import org.jfree.chart.renderer.xy.XYBarRenderer;
+import org.jfree.chart.renderer.xy.XYItemRenderer;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.chart.title.LegendTitle;
 import org.jfree.chart.title.TextTitle;
@@ -41,6 +42,9 @@ import org.jfree.chart.ui.Layer;
 import org.jfree.chart.ui.RectangleAnchor;
 import org.jfree.chart.ui.RectangleInsets;
 import org.jfree.chart.ui.TextAnchor;
+import org.jfree.chart.util.ShapeUtils;
+import org.jfree.data.general.DatasetUtils;
+import org.jfree.data.xy.XYDataset;
 import org.jfree.data.xy.XYIntervalSeries;
 import org.jfree.data.xy.XYIntervalSeriesCollection;
 import org.jfree.data.xy.XYSeries;
@@ -357,7 +361,8 @@ final class QualityPlot {
           "mean inside train steps %,.0f samples/s", in.trainerSamplesPerSec()), TextAnchor.TOP_LEFT), Layer.FOREGROUND);
       top = Math.max(top, in.trainerSamplesPerSec());
     }
-    double barsTop = d.throughput().getSeriesCount() == 0 ? 0 : maxY(d.throughput());
+    Number barsMax = DatasetUtils.findMaximumRangeValue(d.throughput());
+    double barsTop = barsMax == null ? 0 : barsMax.doubleValue();
     y.setAutoRangeIncludesZero(true);
     if (top > barsTop) {
       y.setRange(0, top * 1.45);
@@ -398,16 +403,6 @@ final class QualityPlot {
     return p;
   }
 
-  private static double maxY(XYIntervalSeriesCollection c) {
-    double m = 0;
-    for (int s = 0; s < c.getSeriesCount(); s++) {
-      for (int i = 0; i < c.getItemCount(s); i++) {
-        m = Math.max(m, c.getYValue(s, i));
-      }
-    }
-    return m;
-  }
-
   private static ValueMarker line(double y, Paint paint, String label, TextAnchor textAnchor) {
     ValueMarker m = new ValueMarker(y, paint, new BasicStroke(1.2f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER,
         10f, new float[] {3f, 3f}, 0f));
@@ -424,8 +419,7 @@ final class QualityPlot {
     return m;
   }
 
-  private static XYPlot panel(org.jfree.data.xy.XYDataset data, org.jfree.chart.renderer.xy.XYItemRenderer r,
-      String yLabel) {
+  private static XYPlot panel(XYDataset data, XYItemRenderer r, String yLabel) {
     XYPlot p = new XYPlot(data, null, axis(yLabel), r);
     p.setBackgroundPaint(Color.WHITE);
     p.setDomainGridlinePaint(GRID);
@@ -452,10 +446,6 @@ final class QualityPlot {
     l.setBackgroundPaint(new Color(255, 255, 255, 225));
     l.setFrame(new BlockBorder(Color.LIGHT_GRAY));
     l.setPadding(new RectangleInsets(2, 4, 2, 4));
-    l.setPosition(org.jfree.chart.ui.RectangleEdge.TOP);
-    l.setVerticalAlignment(org.jfree.chart.ui.VerticalAlignment.TOP);
-    // One column, one row per series.
-    l.setItemLabelPadding(new RectangleInsets(2, 2, 2, 2));
     p.addAnnotation(new XYTitleAnnotation(0.5, 0.985, l, RectangleAnchor.TOP));
   }
 
@@ -464,7 +454,7 @@ final class QualityPlot {
   }
 
   private static Shape diamond(double half) {
-    return org.jfree.chart.util.ShapeUtils.createDiamond((float) half);
+    return ShapeUtils.createDiamond((float) half);
   }
 
   private static double num(JsonNode n) {
