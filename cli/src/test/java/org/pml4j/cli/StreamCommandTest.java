@@ -54,8 +54,8 @@ class StreamCommandTest {
     assertTrue(s.path("refresh_latency_ms").has("p50") && s.path("refresh_latency_ms").has("max"));
     assertTrue(Files.exists(out.resolve("models").resolve("manifest.json")));
     BufferedImage png = ImageIO.read(out.resolve("quality.png").toFile());
-    assertEquals(960, png.getWidth());
-    assertEquals(720, png.getHeight());
+    assertEquals(QualityPlot.WIDTH, png.getWidth());
+    assertEquals(QualityPlot.HEIGHT, png.getHeight());
   }
 
   @Test
