@@ -39,7 +39,8 @@ import org.pml4j.train.RetrievalEval;
  * thread, through the mailbox) when the evaluation is done. Exact k-NN over the held-out set costs seconds per version
  * (10,000 Fashion-MNIST rows: about 3.5 s on one core), much more than the steps between two versions, so a
  * synchronous evaluator would throttle training to its own pace through back-pressure. Which versions are scored,
- * the thread's priority and the CPU share are the {@link EvalPolicy} (kept by an {@link EvalQueue}).
+ * the thread's priority and the CPU share are the {@link EvalPolicy} (kept by an {@link EvalQueue}; the thread is an
+ * {@link EvalWorker}).
  *
  * <p>The waiting versions and the one in flight are part of the checkpoint; after a restore they are evaluated again.
  * Each version is emitted at most once per run (a replayed version after recovery is skipped). At the end of the
@@ -54,6 +55,7 @@ public final class RetrievalEvaluator extends AbstractStreamOperator<EvalResult>
     implements TwoInputStreamOperator<LabeledVector, ModelUpdate, EvalResult>, BoundedMultiInput {
   private static final long serialVersionUID = 3L;
   private static final org.slf4j.Logger LOGGER = org.slf4j.LoggerFactory.getLogger(RetrievalEvaluator.class);
+
   private final int maxRecords;
   private final EvalPolicy policy;
 

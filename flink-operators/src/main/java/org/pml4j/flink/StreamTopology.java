@@ -63,7 +63,8 @@ public final class StreamTopology {
 
   /**
    * The trainer: {@link TrainerOperator} on the valid training records (parallelism 1), with the job's trainer config
-   * ({@link #trainerConfig}) and publish settings.
+   * ({@link #trainerConfig}) and publish settings; not chained to its neighbours (the job graph vertex
+   * {@code pml4j-trainer}).
    */
   static SingleOutputStreamOperator<ModelUpdate> trainer(DataStream<LabeledVector> validTrain, StreamJobConfig c,
       TrainerFactory factory) {
@@ -71,7 +72,9 @@ public final class StreamTopology {
     TrainerOperator.Settings settings = new TrainerOperator.Settings(c.batchSize, c.publishEverySteps,
         Math.round(c.publishEverySeconds * 1000), true, c.trainFinalPartialBatch, c.verifyExport);
     SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(validTrain, factory, tc, settings);
-    // The Web UI shows operator descriptions in the job graph's nodes (the chain's name lists the operator names).
+    // A job graph vertex of its own, so the Web UI shows "pml4j-trainer" (chained, the vertex was "Source:
+    // train-source -> validate-train -> (pml4j-trainer -> ...)") and its own busy/back-pressure figures.
+    models.disableChaining();
     models.setDescription("pml4j-trainer: online metric learning (" + describe(tc) + "), batches of " + c.batchSize
         + ", a model version every " + c.publishEverySteps + " steps");
     return models;
