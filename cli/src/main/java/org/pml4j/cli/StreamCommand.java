@@ -13,6 +13,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.pml4j.data.FashionMnist;
+import org.pml4j.flink.JobConfigReader;
+import org.pml4j.flink.OutputDirectory;
 import org.pml4j.flink.StreamJobConfig;
 import org.pml4j.flink.StreamingJob;
 import org.pml4j.flink.TrainerFactory;
@@ -94,7 +96,7 @@ final class StreamCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     if (keys) {
-      spec.commandLine().getOut().print(StreamJobConfig.keysHelp());
+      spec.commandLine().getOut().print(JobConfigReader.keysHelp());
       spec.commandLine().getOut().flush();
       return 0;
     }
@@ -104,7 +106,7 @@ final class StreamCommand implements Callable<Integer> {
       if (!Files.isRegularFile(config)) {
         throw new IllegalArgumentException("--config: no such file " + config);
       }
-      file = StreamJobConfig.readFile(config);
+      file = JobConfigReader.readFile(config);
       args.add("--config");
       args.add(config.toString());
     }
@@ -161,7 +163,7 @@ final class StreamCommand implements Callable<Integer> {
     }
     StreamJobConfig c = StreamJobConfig.fromArgs(args.toArray(String[]::new));
     try {
-      StreamingJob.checkOutputDir(Path.of(c.outputDir)); // before any output: --out must be new, empty or ours
+      OutputDirectory.check(c.outputDir); // before any output: --out must be new, empty or ours
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("--out: " + e.getMessage(), e);
     }

@@ -1,107 +1,105 @@
 package org.pml4j.flink;
 
-import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Predicate;
-import org.apache.flink.core.fs.FileStatus;
-import org.apache.flink.core.fs.FileSystem;
-import org.apache.flink.core.fs.Path;
+import java.util.regex.Pattern;
 
 /**
- * The safety rules of a run's output directory, through Flink's {@link FileSystem}, so that they hold the same for a
- * local path, a {@code file://} URI and a remote one ({@code s3://bucket/run}, {@code hdfs://...}). A run never
- * deletes what it did not write:
- *
- * <ul>
- *   <li>missing or empty: the marker file is written (on an object store, a "directory" is a key prefix: missing and
- *       empty are the same);
- *   <li>not empty and without the marker: refused with an {@link IllegalArgumentException};
- *   <li>with the marker, restoring from a checkpoint or savepoint inside it: nothing is deleted (the restored run
- *       continues there);
- *   <li>with the marker otherwise: the previous run's outputs are deleted by name, as the caller's rules say (a
- *       predicate on the names directly in the directory, and one for the children of each subdirectory); anything
- *       else stays.
- * </ul>
- *
- * <p>On an object store the check and the deletes are listings and deletes of keys: two runs started at the same
- * moment on one prefix are not kept apart (nor are they on a local disk); give each run its own location.
+ * The stream job's output directory, and every file access of the job outside Flink's sinks and checkpoints: the
+ * ownership check and clean-up before a run, {@code config.json}, the atomic write of {@code summary.json}, and the
+ * reading of the report lines that the summary is built from; and the names of the files and directories in it.
+ * A location is a local path or a URI of any of Flink's file systems ({@code file://}, {@code s3://},
+ * {@code hdfs://}); every access goes through {@link OutputFileSystem} and {@link OutputLocation}, never
+ * {@code java.nio}.
  */
 public final class OutputDirectory {
+  /** The published ONNX models and their manifest ({@link ModelPublisherSink}). */
+  public static final String MODELS = "models";
+  /** Flink's checkpoints (where the cluster configures no checkpoint storage). */
+  public static final String CHECKPOINTS = "checkpoints";
+  /** The savepoints of a stop by {@code duration_seconds}. */
+  public static final String SAVEPOINTS = "savepoints";
+  /** The run's summary ({@link StreamReport}). */
+  public static final String SUMMARY = "summary.json";
+  /** One line per evaluated model version. */
+  public static final String EVALUATIONS = "evaluations.jsonl";
+  /** One line per published model version. */
+  public static final String MODEL_UPDATES = "model_updates.jsonl";
+  /** One line per rejected record. */
+  public static final String REJECTED = "rejected.jsonl";
+  /** One line per embedding ({@code write_embeddings}). */
+  public static final String EMBEDDINGS = "embeddings.jsonl";
+  /** The marker file that {@link #prepare} writes: the directory holds pml4j stream outputs. */
+  public static final String MARKER = ".pml4j-stream";
+  /** The job's configuration as JSON, written before the run. */
+  public static final String CONFIG = "config.json";
+
+  private static final Pattern MODEL_FILE = Pattern.compile("model-v\\d+\\.onnx");
+  private static final Pattern JOB_ID = Pattern.compile("[0-9a-f]{32}");
+
   private OutputDirectory() {}
 
+  private static final Set<String> REPORTS = Set.of(SUMMARY, EVALUATIONS, MODEL_UPDATES, REJECTED, EMBEDDINGS);
+  private static final String MARKER_TEXT = "This directory holds the outputs of pml4j stream. A new run here deletes "
+      + "the previous run's outputs (reports, model-v*.onnx, manifest.json, Flink checkpoints and savepoints) and "
+      + "nothing else.\n";
+
   /**
-   * Checks, changing nothing, that {@code location} can hold a run: missing, empty, or holding {@code marker}.
+   * Makes {@code location} ready for a run without ever deleting what pml4j did not write:
    *
+   * <ul>
+   *   <li>missing or empty: created, and the marker file {@value #MARKER} written;
+   *   <li>not empty and without the marker: refused with an {@link IllegalArgumentException} (it is not a pml4j
+   *       output directory);
+   *   <li>with the marker and {@code restoreFrom} inside it: nothing is deleted, the restored run continues there
+   *       (its report lines are appended; readers keep the last line per model version);
+   *   <li>with the marker otherwise: the previous run's outputs are deleted by name (the report files, {@code
+   *       models/model-v*.onnx} and {@code models/manifest.json}, Flink's {@code checkpoints/<job id>} and {@code
+   *       savepoints/savepoint-*} directories). Any other file stays.
+   * </ul>
+   *
+   * @param location a local path or a URI of one of Flink's file systems
+   * @param restoreFrom the checkpoint or savepoint the run restores from (path or URI), or null
    * @return the location as a URI ({@link OutputFileSystem#uri})
-   * @throws IllegalArgumentException when it is a file, or a non-empty directory without {@code marker}; the message
-   *     names the location
    */
-  public static String check(String location, String marker) throws IOException {
-    String uri = OutputFileSystem.uri(location);
-    Path dir = new Path(uri);
-    FileSystem fs = dir.getFileSystem();
-    FileStatus st = status(fs, dir);
-    if (st != null && !st.isDir()) {
-      throw new IllegalArgumentException("output directory " + uri + " is a file");
-    }
-    boolean empty = st == null || OutputFileSystem.list(dir).isEmpty();
-    if (!empty && !fs.exists(new Path(dir, marker))) {
-      throw new IllegalArgumentException("output directory " + uri + " is not empty and is not a pml4j stream output "
-          + "(no " + marker + " file): pml4j never deletes or overwrites files it did not write; choose a new or "
-          + "empty directory");
-    }
-    return uri;
+  public static String prepare(String location, String restoreFrom) throws IOException {
+    Map<String, Predicate<String>> ours = Map.of(
+        "", REPORTS::contains,
+        MODELS, n -> MODEL_FILE.matcher(n).matches() || n.equals("manifest.json"),
+        CHECKPOINTS, n -> JOB_ID.matcher(n).matches(),
+        SAVEPOINTS, n -> n.startsWith("savepoint-"));
+    return OutputLocation.prepare(location, MARKER, MARKER_TEXT,
+        restoreFrom == null || restoreFrom.isBlank() ? null : restoreUri(restoreFrom), ours);
   }
 
   /**
-   * Makes {@code location} ready for a run (see the class comment): {@link #check}, then the marker file with
-   * {@code markerText}, then the deletes.
+   * Checks, without changing anything, that {@code location} can hold a run: missing, empty, or marked as a pml4j
+   * stream output (see {@link #prepare}).
    *
-   * @param restoreFrom the checkpoint or savepoint the run restores from (a path or URI), or null
-   * @param ours which entries are the previous run's outputs: key {@code ""} for the names directly in the
-   *     directory, a subdirectory's name for the names of its children (deleted recursively)
    * @return the location as a URI
+   * @throws IllegalArgumentException when it is a file, or a non-empty directory without the marker
    */
-  public static String prepare(String location, String marker, String markerText, String restoreFrom,
-      Map<String, Predicate<String>> ours) throws IOException {
-    String uri = check(location, marker);
-    Path dir = new Path(uri);
-    FileSystem fs = dir.getFileSystem();
-    if (!OutputFileSystem.isObjectStore(dir)) {
-      fs.mkdirs(dir);
-    }
-    OutputFileSystem.writeAtomically(new Path(dir, marker), markerText.getBytes(StandardCharsets.UTF_8));
-    if (restoreFrom != null && !restoreFrom.isBlank() && isInside(OutputFileSystem.path(restoreFrom), dir)) {
-      return uri; // continuing this directory's run
-    }
-    for (Map.Entry<String, Predicate<String>> e : ours.entrySet()) {
-      Path parent = e.getKey().isEmpty() ? dir : new Path(dir, e.getKey());
-      for (String name : OutputFileSystem.list(parent)) {
-        if (!name.equals(marker) && e.getValue().test(name)) {
-          Path child = new Path(parent, name);
-          if (!fs.delete(child, true) && fs.exists(child)) {
-            throw new IOException("cannot delete " + child);
-          }
-        }
-      }
-    }
-    return uri;
+  public static String check(String location) throws IOException {
+    return OutputLocation.check(location, MARKER);
   }
 
-  /** Whether {@code p} lies under {@code dir} (Flink's paths: {@code file:/x} and {@code file:///x} are one). */
-  static boolean isInside(Path p, Path dir) {
-    String d = dir.toString();
-    String f = p.toString();
-    return f.startsWith(d.endsWith("/") ? d : d + "/");
+  /** A restore path as a URI: a {@code scheme:} URI as given, a local path made absolute. */
+  static String restoreUri(String restoreFrom) {
+    String r = restoreFrom.trim();
+    return OutputFileSystem.hasScheme(r) ? r : OutputFileSystem.uri(r);
   }
 
-  private static FileStatus status(FileSystem fs, Path p) throws IOException {
-    try {
-      return fs.getFileStatus(p);
-    } catch (FileNotFoundException e) {
-      return null;
-    }
+  /** Writes {@code location/name}, replacing it; readers see the old or the new file. */
+  static void writeAtomically(String location, String name, String content) throws IOException {
+    OutputFileSystem.writeAtomically(OutputFileSystem.child(location, name), content.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** The lines of {@code location/name}, none when the file does not exist (a report its job did not write). */
+  static List<String> readLines(String location, String name) throws IOException {
+    return OutputFileSystem.readLines(OutputFileSystem.child(location, name));
   }
 }

@@ -1,19 +1,13 @@
 package org.pml4j.flink;
 
 import com.fasterxml.jackson.annotation.JsonMerge;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
-import com.fasterxml.jackson.databind.node.TextNode;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import org.pml4j.data.DataSources;
@@ -29,14 +23,13 @@ import org.pml4j.spec.Messages;
  *  "batch_size": 128, "publish_every_steps": 50, "trainer": {"encoder": {...}, "loss": {...}, ...}}
  * }</pre>
  *
- * Flags: {@code --config FILE} reads a JSON file; every other {@code --some-key VALUE} sets {@code some_key}
- * (dots reach into objects: {@code --synthetic.classes 8}, {@code --trainer.loss '{"class": "..."}'}); a value that
- * parses as JSON is taken as JSON, otherwise as a string. Flags apply after the file. Unknown keys are errors.
+ * Flags ({@code --config FILE}, {@code --some-key VALUE}, dotted keys into objects) and files are read by
+ * {@link JobConfigReader}; unknown keys are errors. This class holds the keys, their defaults and {@link #check}.
  *
  * <p>Datasets: {@code synthetic} (seeded clusters, see {@link Synthetic}), {@code fashion-mnist} (IDX files in
  * {@link #dataDir}: train for training, t10k held out), {@code csv} / {@code jsonl} ({@link #trainPath},
  * {@link #heldoutPath}), {@code kafka} ({@link Kafka}). A missing {@code trainer} gets a default for the dataset
- * ({@link StreamingJob#defaultTrainer}).
+ * ({@link StreamTopology#defaultTrainer}).
  */
 public class StreamJobConfig {
   static final ObjectMapper JSON = new ObjectMapper()
@@ -65,7 +58,7 @@ public class StreamJobConfig {
   /** Held-out records kept by the evaluator (and embedded). */
   public int heldoutRecords = 1000;
   /**
-   * Which model versions the evaluator scores ({@link RetrievalEvaluator.Mode}): {@code latest} (the default: the
+   * Which model versions the evaluator scores ({@link EvalPolicy.Mode}): {@code latest} (the default: the
    * newest version whenever the evaluator is free, plus version 0 and the final version; never holds back the
    * trainer), {@code every} (every version, in order; a backlog waits in state when evaluating is slower than
    * publishing) or {@code none} (no evaluator in the job).
@@ -82,7 +75,7 @@ public class StreamJobConfig {
    * CPU-seconds it waits {@code c * (1 / share - 1)} seconds before the next (the versions published meanwhile are
    * skipped in mode {@code latest}); 1 evaluates back to back.
    */
-  public double evaluatorCpuShare = RetrievalEvaluator.DEFAULT_CPU_SHARE;
+  public double evaluatorCpuShare = EvalPolicy.DEFAULT_CPU_SHARE;
   /** Fashion-MNIST: passes over the training split (each epoch in its own seeded order). */
   public int epochs = 1;
   /** Seed of the Fashion-MNIST training permutation (null: file order). */
@@ -136,7 +129,7 @@ public class StreamJobConfig {
    * Restore from this retained checkpoint or savepoint (a path or {@code file:} URI: {@code DIR/checkpoints/<job>/chk-N}
    * or the {@code DIR/savepoints/savepoint-...} that a stop by {@link #durationSeconds} prints; null: start fresh).
    * Restoring into the output directory it came from continues that run there: {@link StreamingJob#run} then deletes
-   * nothing (see {@link StreamingJob#prepareOutputDir}).
+   * nothing (see {@link OutputDirectory#prepare}).
    */
   public String restoreFrom;
   /** Keep the last checkpoint when the job is cancelled (it is kept anyway when the process dies). */
@@ -179,129 +172,33 @@ public class StreamJobConfig {
     public String modelUpdatesTopic;
   }
 
-  /** Parses command-line flags (see the class comment). */
+  /** Parses command-line flags ({@link JobConfigReader#fromArgs}). */
   public static StreamJobConfig fromArgs(String... args) {
-    ObjectNode tree = JSON.createObjectNode();
-    for (int i = 0; i < args.length; i++) {
-      String a = args[i];
-      if (!a.startsWith("--")) {
-        throw new IllegalArgumentException("expected --key value, got '" + a + "'");
-      }
-      String key = a.substring(2);
-      String value;
-      int eq = key.indexOf('=');
-      if (eq >= 0) {
-        value = key.substring(eq + 1);
-        key = key.substring(0, eq);
-      } else {
-        if (i + 1 >= args.length) {
-          throw new IllegalArgumentException("flag --" + key + " needs a value");
-        }
-        value = args[++i];
-      }
-      if (key.equals("config")) {
-        merge(tree, readFile(Path.of(value)));
-      } else {
-        set(tree, key.replace('-', '_'), parseValue(value));
-      }
-    }
-    return fromTree(tree);
+    return JobConfigReader.fromArgs(args);
   }
 
-  /** Reads a JSON config file. */
+  /** Reads a JSON config file ({@link JobConfigReader#readFile}). */
   public static StreamJobConfig fromFile(Path p) {
-    return fromTree(readFile(p));
+    return JobConfigReader.fromTree(JobConfigReader.readFile(p));
   }
 
-  /**
-   * Maps a JSON tree onto the defaults. An unknown key is an error naming it, with the closest known key and the
-   * list of valid keys ({@link #keys()}).
-   */
+  /** Maps a JSON tree onto the defaults ({@link JobConfigReader#fromTree}). */
   public static StreamJobConfig fromTree(JsonNode tree) {
-    try {
-      StreamJobConfig c = new StreamJobConfig();
-      JSON.readerForUpdating(c).readValue(tree);
-      c.check();
-      return c;
-    } catch (UnrecognizedPropertyException e) {
-      String key = dotted(e, e.getPropertyName());
-      String prefix = key.contains(".") ? key.substring(0, key.lastIndexOf('.') + 1) : "";
-      java.util.List<String> valid = new java.util.ArrayList<>();
-      for (String k : keys().keySet()) {
-        if (k.startsWith(prefix) && (prefix.isEmpty() || !k.substring(prefix.length()).contains("."))) {
-          valid.add(prefix.isEmpty() && k.contains(".") ? k.substring(0, k.indexOf('.')) + ".*" : k);
-        }
-      }
-      valid = valid.stream().distinct().toList();
-      throw new IllegalArgumentException("unknown key '" + key + "'" + Messages.didYouMean(key, keys().keySet())
-          + "; valid keys: " + String.join(", ", valid) + " (defaults: pml4j stream --keys)", e);
-    } catch (JsonMappingException e) {
-      String first = e.getOriginalMessage() == null ? String.valueOf(e) : e.getOriginalMessage().split("\n")[0];
-      throw new IllegalArgumentException("key '" + dotted(e, null) + "': " + first, e);
-    } catch (IOException e) {
-      throw new IllegalArgumentException("bad stream job config: " + e.getMessage(), e);
-    }
+    return JobConfigReader.fromTree(tree);
   }
 
-  private static String dotted(JsonMappingException e, String last) {
-    java.util.List<String> parts = new java.util.ArrayList<>();
-    for (JsonMappingException.Reference r : e.getPath()) {
-      if (r.getFieldName() != null) {
-        parts.add(r.getFieldName());
-      }
-    }
-    if (last != null && (parts.isEmpty() || !parts.get(parts.size() - 1).equals(last))) {
-      parts.add(last);
-    }
-    return String.join(".", parts);
-  }
-
-  /**
-   * Every key with its default value, nested objects as dotted keys ({@code synthetic.classes}), in declaration
-   * order. {@code trainer} (null: the dataset's default) is one key holding a JSON object.
-   */
-  public static Map<String, JsonNode> keys() {
-    Map<String, JsonNode> out = new java.util.LinkedHashMap<>();
-    flatten("", JSON.valueToTree(new StreamJobConfig()), out);
-    return out;
-  }
-
-  /**
-   * The key list of {@code --keys} / {@code --help}: one line per key with its default ({@code null}: unset), for
-   * {@code --set KEY=VALUE}, {@code --KEY VALUE} or a {@code --config} JSON file.
-   */
-  public static String keysHelp() {
-    StringBuilder b = new StringBuilder("StreamingJob keys (snake_case; in a --config JSON file nested as "
-        + "{\"synthetic\": {\"classes\": 8}}, as flags dotted: synthetic.classes), with their defaults:\n");
-    for (Map.Entry<String, JsonNode> e : keys().entrySet()) {
-      b.append("  ").append(e.getKey()).append(" = ").append(e.getValue().isNull() ? "null"
-          : e.getValue().toString()).append('\n');
-    }
-    b.append("dataset: ").append(String.join(" | ", DATASETS)).append("; trainer = null: the dataset's default "
-        + "trainer (encoder, loss, miner, optimizer, memory_size, seed, threads as JSON); restore_from: a checkpoint "
-        + "(DIR/checkpoints/<job>/chk-N) or savepoint (DIR/savepoints/savepoint-...) to continue from.\n");
-    return b.toString();
-  }
-
-  /** This config as flat {@code key -> value} strings (the keys of {@link #keys()}; JSON for non-strings). */
+  /** This config as flat {@code key -> value} strings (the keys of {@link JobConfigReader#keys()}; JSON otherwise). */
   public Map<String, String> toFlatMap() {
-    Map<String, JsonNode> flat = new java.util.LinkedHashMap<>();
-    flatten("", JSON.valueToTree(this), flat);
     Map<String, String> out = new java.util.LinkedHashMap<>();
-    flat.forEach((k, v) -> out.put(k, v.isTextual() ? v.textValue() : v.toString()));
+    JobConfigReader.flatten(this).forEach((k, v) -> out.put(k, v.isTextual() ? v.textValue() : v.toString()));
     return out;
   }
 
-  private static void flatten(String prefix, JsonNode n, Map<String, JsonNode> out) {
-    for (Map.Entry<String, JsonNode> e : n.properties()) {
-      if (e.getValue().isObject() && !e.getKey().equals("trainer")) {
-        flatten(prefix + e.getKey() + ".", e.getValue(), out);
-      } else {
-        out.put(prefix + e.getKey(), e.getValue());
-      }
-    }
-  }
-
+  /**
+   * Checks the values that the JSON mapping cannot.
+   *
+   * @throws IllegalArgumentException naming the key whose value is invalid
+   */
   void check() {
     if (!DATASETS.contains(dataset) && !DataSources.has(dataset)) {
       throw new IllegalArgumentException("dataset must be one of " + String.join(", ", DATASETS) + " or a data "
@@ -321,9 +218,7 @@ public class StreamJobConfig {
     if (durationSeconds < 0) {
       throw new IllegalArgumentException("duration_seconds must be >= 0");
     }
-    RetrievalEvaluator.Mode.parse(evaluate);
-    BackgroundPriority.parse(evaluatorPriority);
-    RetrievalEvaluator.checkCpuShare(evaluatorCpuShare);
+    EvalPolicy.of(evaluate, evaluatorPriority, evaluatorCpuShare);
     if (epochs < 1 || (epochs > 1 && !dataset.equals("fashion-mnist"))) {
       throw new IllegalArgumentException("epochs must be >= 1, and more than 1 only for dataset fashion-mnist (got "
           + epochs + " for " + dataset + ")");
@@ -343,61 +238,6 @@ public class StreamJobConfig {
       return JSON.writeValueAsString(this);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
-    }
-  }
-
-  /**
-   * Reads a JSON config file.
-   *
-   * @throws IllegalArgumentException naming the file when it is missing or not valid JSON (with line and column)
-   */
-  public static JsonNode readFile(Path p) {
-    if (!Files.isRegularFile(p)) {
-      throw new IllegalArgumentException("config file " + p + " does not exist or is not a file");
-    }
-    try {
-      JsonNode n = JSON.readTree(Files.readString(p));
-      if (n == null || !n.isObject()) {
-        throw new IllegalArgumentException("config file " + p + ": expected a JSON object {\"key\": value, ...}");
-      }
-      return n;
-    } catch (JsonProcessingException e) {
-      throw new IllegalArgumentException(Messages.jsonError("config file " + p, e), e);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot read config file " + p, e);
-    }
-  }
-
-  private static JsonNode parseValue(String v) {
-    try {
-      JsonNode n = JSON.readTree(v);
-      return n == null ? TextNode.valueOf(v) : n;
-    } catch (IOException e) {
-      return TextNode.valueOf(v);
-    }
-  }
-
-  private static void set(ObjectNode tree, String dotted, JsonNode value) {
-    String[] parts = dotted.split("\\.");
-    ObjectNode n = tree;
-    for (int i = 0; i < parts.length - 1; i++) {
-      JsonNode child = n.get(parts[i]);
-      if (!(child instanceof ObjectNode)) {
-        child = n.putObject(parts[i]);
-      }
-      n = (ObjectNode) child;
-    }
-    n.set(parts[parts.length - 1], value);
-  }
-
-  private static void merge(ObjectNode into, JsonNode from) {
-    for (Map.Entry<String, JsonNode> e : from.properties()) {
-      JsonNode old = into.get(e.getKey());
-      if (old instanceof ObjectNode o && e.getValue().isObject() && !e.getKey().equals("trainer")) {
-        merge(o, e.getValue());
-      } else {
-        into.set(e.getKey(), e.getValue());
-      }
     }
   }
 }

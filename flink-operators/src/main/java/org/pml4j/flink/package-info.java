@@ -11,11 +11,20 @@
  *       {@link org.pml4j.train.CheckpointableTrainer}, all state in checkpoints, ONNX model updates.
  *   <li>{@link org.pml4j.flink.ModelPublisherSink}: versioned ONNX files and manifest, atomically.
  *   <li>{@link org.pml4j.flink.EmbedOperator}: embeddings with the newest broadcast model (ONNX Runtime).
- *   <li>{@link org.pml4j.flink.RetrievalEvaluator}: precision_at_1 and MAP@R per model version.
+ *   <li>{@link org.pml4j.flink.RetrievalEvaluator}: precision_at_1 and MAP@R per model version (the metrics of
+ *       {@code pml4j train/eval}); its scheduling policy is {@link org.pml4j.flink.EvalPolicy} (versions kept by
+ *       {@link org.pml4j.flink.EvalQueue}, scored on an {@link org.pml4j.flink.EvalWorker} thread at a
+ *       {@link org.pml4j.flink.BackgroundPriority}).
  *   <li>{@link org.pml4j.flink.Retrieval}: a versioned, exact retrieval index sharded by id that follows the model
  *       ({@link org.pml4j.flink.RetrievalShard}, {@link org.pml4j.flink.VersionedIndex},
  *       {@link org.pml4j.flink.AnswerMerger}); every answer in one model version.
- *   <li>{@link org.pml4j.flink.StreamingJob}: the topology, run in an embedded MiniCluster with the Web UI.
+ *   <li>{@link org.pml4j.flink.StreamingJob}: the job's entry points ({@code main}, {@code build}, {@code run}) and
+ *       output names; {@link org.pml4j.flink.StreamJobConfig} (keys and defaults, read by
+ *       {@link org.pml4j.flink.JobConfigReader}); {@link org.pml4j.flink.StreamTopology} (the dataflow, with
+ *       {@link org.pml4j.flink.StreamInputs} and {@link org.pml4j.flink.ReportLines});
+ *       {@link org.pml4j.flink.JobEnvironment} (Flink configuration); {@link org.pml4j.flink.EmbeddedRunner} (the
+ *       MiniCluster with the Web UI); {@link org.pml4j.flink.StreamReport} (summary.json);
+ *       {@link org.pml4j.flink.OutputDirectory} (the files written outside Flink's sinks).
  * </ul>
  *
  * <p>Threads: the trainer sets {@code TrainerConfig.threads} ATen/OpenBLAS threads on its task thread (default 1),

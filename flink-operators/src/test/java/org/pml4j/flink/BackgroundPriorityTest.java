@@ -89,7 +89,7 @@ class BackgroundPriorityTest {
     assertTrue(e.getMessage().contains("evaluator_priority") && e.getMessage().contains("lowest")
         && e.getMessage().contains("idle, low, normal"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> BackgroundPriority.parse(null));
-    assertThrows(NullPointerException.class, () -> new RetrievalEvaluator(10, RetrievalEvaluator.Mode.LATEST, null, 0.5));
+    assertThrows(NullPointerException.class, () -> new EvalPolicy(EvalPolicy.Mode.LATEST, null, 0.5));
     IllegalArgumentException cfg = assertThrows(IllegalArgumentException.class,
         () -> StreamJobConfig.fromArgs("--evaluator-priority", "high"));
     assertTrue(cfg.getMessage().contains("evaluator_priority"), cfg.getMessage());

@@ -101,7 +101,7 @@ class GeneratedRecordsTest {
   @Test
   void theStreamingJobReadsAnyRegisteredSource(@TempDir Path out) {
     StreamJobConfig c = StreamJobConfig.fromArgs("--dataset", "ten-rows", "--output-dir", out.toString());
-    assertEquals(1, StreamingJob.dimension(c));
+    assertEquals(1, StreamInputs.dimension(c));
     StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(1);
     StreamingJob.build(env, c, TrainerFactory.DEFAULT);
     Set<String> nodes = new HashSet<>();

@@ -26,7 +26,7 @@ class JobConfigurationTest {
   @Test
   void withAnEmptyClusterConfigurationTheJobDefaultsApply() {
     StreamJobConfig c = StreamJobConfig.fromArgs("--output-dir", tmp.toString());
-    Configuration conf = StreamingJob.jobConfiguration(c, new Configuration());
+    Configuration conf = JobEnvironment.jobConfiguration(c, new Configuration());
     assertEquals("filesystem", conf.get(CheckpointingOptions.CHECKPOINT_STORAGE));
     assertEquals(tmp.resolve("checkpoints").toUri().toString(), conf.get(CheckpointingOptions.CHECKPOINTS_DIRECTORY));
     assertEquals("fixed-delay", conf.get(RestartStrategyOptions.RESTART_STRATEGY));
@@ -39,7 +39,7 @@ class JobConfigurationTest {
     Configuration cluster = new Configuration();
     cluster.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, "s3://bucket/checkpoints");
     cluster.set(RestartStrategyOptions.RESTART_STRATEGY, "exponential-delay");
-    Configuration conf = StreamingJob.jobConfiguration(c, cluster);
+    Configuration conf = JobEnvironment.jobConfiguration(c, cluster);
     assertFalse(conf.contains(CheckpointingOptions.CHECKPOINTS_DIRECTORY), conf.toString());
     assertFalse(conf.contains(CheckpointingOptions.CHECKPOINT_STORAGE), conf.toString());
     assertFalse(conf.contains(RestartStrategyOptions.RESTART_STRATEGY), conf.toString());
@@ -50,7 +50,7 @@ class JobConfigurationTest {
   void theEnvironmentCarriesTheJobConfigAsGlobalJobParameters() {
     StreamJobConfig c = StreamJobConfig.fromArgs("--output-dir", tmp.toString(), "--batch-size", "48",
         "--synthetic.classes", "7", "--checkpoint-interval-ms", "1500");
-    StreamExecutionEnvironment env = StreamingJob.environment(c);
+    StreamExecutionEnvironment env = JobEnvironment.environment(c);
     Map<String, String> p = env.getConfig().getGlobalJobParameters().toMap();
     assertEquals("48", p.get("batch_size"));
     assertEquals("7", p.get("synthetic.classes"));
@@ -65,14 +65,14 @@ class JobConfigurationTest {
     Path mine = Files.createDirectories(tmp.resolve("mine"));
     Files.writeString(mine.resolve("notes.txt"), "mine");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> StreamingJob.prepareOutputDir(mine, null));
+        () -> OutputDirectory.prepare(mine.toString(), null));
     assertTrue(e.getMessage().contains("not a pml4j stream output"), e.getMessage());
-    assertFalse(Files.exists(mine.resolve(StreamingJob.MARKER)));
+    assertFalse(Files.exists(mine.resolve(OutputDirectory.MARKER)));
 
     // A pml4j directory: the previous run's files go, a user's file stays.
     Path run = tmp.resolve("run");
-    StreamingJob.prepareOutputDir(run, null);
-    assertTrue(Files.exists(run.resolve(StreamingJob.MARKER)));
+    OutputDirectory.prepare(run.toString(), null);
+    assertTrue(Files.exists(run.resolve(OutputDirectory.MARKER)));
     Path models = Files.createDirectories(run.resolve("models"));
     Files.writeString(models.resolve("model-v0000000001.onnx"), "x");
     Files.writeString(models.resolve("manifest.json"), "{}");
@@ -84,13 +84,13 @@ class JobConfigurationTest {
     Files.writeString(run.resolve(StreamingJob.MODEL_UPDATES), "{}\n");
 
     // Restoring from a savepoint inside the directory deletes nothing.
-    StreamingJob.prepareOutputDir(run, sp.toUri().toString());
+    OutputDirectory.prepare(run.toString(), sp.toUri().toString());
     assertTrue(Files.exists(sp.resolve("_metadata")) && Files.exists(chk.resolve("_metadata")));
     assertTrue(Files.exists(models.resolve("model-v0000000001.onnx")));
     assertTrue(Files.exists(run.resolve(StreamingJob.MODEL_UPDATES)));
 
     // A fresh run.
-    StreamingJob.prepareOutputDir(run, null);
+    OutputDirectory.prepare(run.toString(), null);
     assertFalse(Files.exists(models.resolve("model-v0000000001.onnx")));
     assertFalse(Files.exists(models.resolve("manifest.json")));
     assertFalse(Files.exists(chk.getParent()));
@@ -99,6 +99,6 @@ class JobConfigurationTest {
     assertEquals("keep", Files.readString(models.resolve("important-model.onnx")));
 
     Path file = Files.writeString(tmp.resolve("afile"), "f");
-    assertThrows(IllegalArgumentException.class, () -> StreamingJob.prepareOutputDir(file, null));
+    assertThrows(IllegalArgumentException.class, () -> OutputDirectory.prepare(file.toString(), null));
   }
 }

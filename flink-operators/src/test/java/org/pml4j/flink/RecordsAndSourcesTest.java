@@ -215,7 +215,7 @@ class RecordsAndSourcesTest {
     assertEquals("/tmp/x", c.outputDir);
     assertThrows(IllegalArgumentException.class, () -> StreamJobConfig.fromArgs("--no-such-key", "1"));
     assertThrows(IllegalArgumentException.class, () -> StreamJobConfig.fromArgs("--dataset", "mnist"));
-    TrainerConfig t = StreamingJob.trainerConfig(c);
+    TrainerConfig t = StreamTopology.trainerConfig(c);
     assertEquals(784, t.encoder().path("params").path("layers").get(0).path("params").path("in_features").asInt());
     TrainerConfig back = TrainerConfigs.fromJson(TrainerConfigs.toJson(t));
     assertEquals(TrainerConfigs.toJson(t), TrainerConfigs.toJson(back));

@@ -15,10 +15,13 @@ import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.pml4j.data.SyntheticClusters;
+import org.pml4j.onnx.OnnxEncoder;
+import org.pml4j.train.RetrievalEval;
 
 /**
- * The evaluator on a real MiniCluster, fed by a real trainer: which versions each {@link RetrievalEvaluator.Mode}
- * scores, and that every score equals a direct evaluation of the same ONNX model on the same held-out rows.
+ * The evaluator on a real MiniCluster, fed by a real trainer: which versions each {@link EvalPolicy.Mode}
+ * scores, and that every score equals the metrics of {@code pml4j train/eval} ({@link RetrievalEval#metrics}) of the
+ * same ONNX model's embeddings of the same held-out rows.
  */
 class RetrievalEvaluatorTest {
   @RegisterExtension
@@ -35,17 +38,17 @@ class RetrievalEvaluatorTest {
    * 640 training records in batches of 32 (20 steps), a version every 2 steps (v0..v10); the held-out stream of 200
    * records is rate-limited to {@code heldoutPerSecond}.
    */
-  private static Map<String, Object> run(String key, RetrievalEvaluator.Mode mode, double heldoutPerSecond)
+  private static Map<String, Object> run(String key, EvalPolicy.Mode mode, double heldoutPerSecond)
       throws Exception {
     return run(key, mode, heldoutPerSecond, HELDOUT);
   }
 
-  private static Map<String, Object> run(String key, RetrievalEvaluator.Mode mode, double heldoutPerSecond,
+  private static Map<String, Object> run(String key, EvalPolicy.Mode mode, double heldoutPerSecond,
       int heldoutRecords) throws Exception {
-    return run(key, mode, heldoutPerSecond, heldoutRecords, 0, RetrievalEvaluator.DEFAULT_CPU_SHARE);
+    return run(key, mode, heldoutPerSecond, heldoutRecords, 0, EvalPolicy.DEFAULT_CPU_SHARE);
   }
 
-  private static Map<String, Object> run(String key, RetrievalEvaluator.Mode mode, double heldoutPerSecond,
+  private static Map<String, Object> run(String key, EvalPolicy.Mode mode, double heldoutPerSecond,
       int heldoutRecords, double trainPerSecond, double cpuShare) throws Exception {
     StreamExecutionEnvironment env = TestSupport.env(null, 0, 0);
     DataStream<LabeledVector> train = env.fromSource(Sources.generated(GEN, 640, trainPerSecond),
@@ -55,7 +58,7 @@ class RetrievalEvaluatorTest {
     models.sinkTo(TestSupport.collect(key + "-models"));
     DataStream<LabeledVector> heldout = env.fromSource(Sources.generated(HELD, heldoutRecords, heldoutPerSecond),
         WatermarkStrategy.noWatermarks(), "heldout");
-    RetrievalEvaluator.apply(heldout, models, HELDOUT, mode, BackgroundPriority.IDLE, cpuShare)
+    RetrievalEvaluator.apply(heldout, models, HELDOUT, new EvalPolicy(mode, BackgroundPriority.IDLE, cpuShare))
         .sinkTo(TestSupport.collect(key + "-evals"));
     env.execute("evaluator-" + key);
     return Map.of("models", TestSupport.collected(key + "-models"), "evals", TestSupport.collected(key + "-evals"));
@@ -83,7 +86,11 @@ class RetrievalEvaluatorTest {
     }
     for (EvalResult e : evals) {
       ModelUpdate m = byVersion.get(e.modelVersion);
-      Map<String, Double> direct = RetrievalEvaluator.accuracy(m.onnx, rows, labels);
+      // the core path of pml4j train/eval (RetrievalEval, k-NN in its default chunks) on ONNX Runtime's embeddings
+      Map<String, Double> direct;
+      try (OnnxEncoder enc = OnnxEncoder.load(m.onnx, new OnnxEncoder.Options(1, 4096))) {
+        direct = RetrievalEval.metrics(enc.embed(rows), labels);
+      }
       assertEquals(direct.get("precision_at_1"), e.precisionAt1, 0.0, "P@1 of v" + e.modelVersion);
       assertEquals(direct.get("mean_average_precision_at_r"), e.meanAveragePrecisionAtR, 0.0,
           "MAP@R of v" + e.modelVersion);
@@ -94,7 +101,7 @@ class RetrievalEvaluatorTest {
 
   @Test
   void everyModeScoresEveryVersionInOrder() throws Exception {
-    checkScores(run("every", RetrievalEvaluator.Mode.EVERY, 0), List.of(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L,
+    checkScores(run("every", EvalPolicy.Mode.EVERY, 0), List.of(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L,
         10L));
   }
 
@@ -102,7 +109,7 @@ class RetrievalEvaluatorTest {
   void latestModeKeepsTheUntrainedAndTheNewestVersion() throws Exception {
     // The held-out stream takes ~4 s, far longer than the 20 training steps: all 11 versions arrive while the held-out
     // set is incomplete, so only version 0 and the newest one are left to score.
-    Map<String, Object> r = run("latest", RetrievalEvaluator.Mode.LATEST, 50);
+    Map<String, Object> r = run("latest", EvalPolicy.Mode.LATEST, 50);
     checkScores(r, null);
     @SuppressWarnings("unchecked")
     List<EvalResult> evals = (List<EvalResult>) r.get("evals");
@@ -129,16 +136,16 @@ class RetrievalEvaluatorTest {
     // milliseconds per version) is long done. With the whole core (share 1) it scores them as they come; with a share
     // of 0.001 the pause after version 0 (999 times its CPU time) outlasts the input, and at the end of the input the
     // newest waiting version, the final one, is scored at once (the job does not wait out the pause).
-    Map<String, Object> full = run("share-1", RetrievalEvaluator.Mode.LATEST, 0, HELDOUT, 200, 1.0);
+    Map<String, Object> full = run("share-1", EvalPolicy.Mode.LATEST, 0, HELDOUT, 200, 1.0);
     checkScores(full, null);
     assertTrue(versions(full).size() > 2, "share 1: versions scored as they arrive: " + versions(full));
     long t0 = System.nanoTime();
-    Map<String, Object> capped = run("share-0.001", RetrievalEvaluator.Mode.LATEST, 0, HELDOUT, 200, 0.001);
+    Map<String, Object> capped = run("share-0.001", EvalPolicy.Mode.LATEST, 0, HELDOUT, 200, 0.001);
     double seconds = (System.nanoTime() - t0) / 1e9;
     checkScores(capped, List.of(0L, 10L));
     assertTrue(seconds < 60, "the end of the input cut the pause short: " + seconds + " s");
     // mode EVERY keeps every version waiting and scores them all at the end
-    checkScores(run("share-every", RetrievalEvaluator.Mode.EVERY, 0, HELDOUT, 200, 0.001),
+    checkScores(run("share-every", EvalPolicy.Mode.EVERY, 0, HELDOUT, 200, 0.001),
         List.of(0L, 1L, 2L, 3L, 4L, 5L, 6L, 7L, 8L, 9L, 10L));
   }
 
@@ -146,20 +153,20 @@ class RetrievalEvaluatorTest {
   void cpuSharesOutsideZeroToOneAreRejectedWithTheKeyName() {
     for (double bad : new double[] {0, -0.5, 1.5, Double.NaN}) {
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-          () -> new RetrievalEvaluator(10, RetrievalEvaluator.Mode.LATEST, BackgroundPriority.IDLE, bad));
+          () -> new EvalPolicy(EvalPolicy.Mode.LATEST, BackgroundPriority.IDLE, bad));
       assertTrue(e.getMessage().contains("evaluator_cpu_share"), e.getMessage());
     }
     IllegalArgumentException cfg = assertThrows(IllegalArgumentException.class,
         () -> StreamJobConfig.fromArgs("--evaluator-cpu-share", "2"));
     assertTrue(cfg.getMessage().contains("evaluator_cpu_share"), cfg.getMessage());
-    assertEquals(RetrievalEvaluator.DEFAULT_CPU_SHARE, StreamJobConfig.fromArgs().evaluatorCpuShare);
+    assertEquals(EvalPolicy.DEFAULT_CPU_SHARE, StreamJobConfig.fromArgs().evaluatorCpuShare);
     assertEquals(1.0, StreamJobConfig.fromArgs("--evaluator_cpu_share", "1").evaluatorCpuShare);
   }
 
   @Test
   void aHeldOutStreamTooShortToScoreEndsTheJobWithoutScores() throws Exception {
-    for (RetrievalEvaluator.Mode mode : new RetrievalEvaluator.Mode[] {RetrievalEvaluator.Mode.EVERY,
-        RetrievalEvaluator.Mode.LATEST}) {
+    for (EvalPolicy.Mode mode : new EvalPolicy.Mode[] {EvalPolicy.Mode.EVERY,
+        EvalPolicy.Mode.LATEST}) {
       Map<String, Object> r = run("short-" + mode, mode, 0, 1);
       assertEquals(11, ((List<?>) r.get("models")).size());
       assertTrue(((List<?>) r.get("evals")).isEmpty(), "one held-out record: nothing to score");
@@ -169,7 +176,7 @@ class RetrievalEvaluatorTest {
   @Test
   void unknownModeIsRejected() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> RetrievalEvaluator.Mode.parse("sometimes"));
+        () -> EvalPolicy.Mode.parse("sometimes"));
     assertTrue(e.getMessage().contains("latest") && e.getMessage().contains("every"), e.getMessage());
     assertThrows(IllegalArgumentException.class, () -> StreamJobConfig.fromArgs("--evaluate", "never"));
   }

@@ -165,17 +165,17 @@ class S3OutputTest {
     String foreign = "s3://" + BUCKET + "/foreign";
     OutputFileSystem.writeAtomically(foreign + "/important-model.onnx", new byte[] {1});
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> OutputDirectory.prepare(foreign, OutputDirectoryTest.MARKER, "ours", null, OutputDirectoryTest.OURS));
+        () -> OutputLocation.prepare(foreign, OutputLocationTest.MARKER, "ours", null, OutputLocationTest.OURS));
     assertTrue(e.getMessage().contains("is not empty and is not a pml4j stream output"), e.getMessage());
     assertEquals(List.of("important-model.onnx"), OutputFileSystem.list(OutputFileSystem.path(foreign)));
 
     String run = "s3://" + BUCKET + "/run-e";
-    OutputDirectory.prepare(run, OutputDirectoryTest.MARKER, "ours", null, OutputDirectoryTest.OURS);
+    OutputLocation.prepare(run, OutputLocationTest.MARKER, "ours", null, OutputLocationTest.OURS);
     OutputFileSystem.writeAtomically(run + "/summary.json", new byte[] {2});
     OutputFileSystem.writeAtomically(run + "/notes.txt", new byte[] {3});
     OutputFileSystem.writeAtomically(run + "/models/manifest.json", new byte[] {4});
-    OutputDirectory.prepare(run, OutputDirectoryTest.MARKER, "ours", null, OutputDirectoryTest.OURS);
-    assertEquals(List.of(OutputDirectoryTest.MARKER, "models", "notes.txt"), // models/: as on a disk, now empty
+    OutputLocation.prepare(run, OutputLocationTest.MARKER, "ours", null, OutputLocationTest.OURS);
+    assertEquals(List.of(OutputLocationTest.MARKER, "models", "notes.txt"), // models/: as on a disk, now empty
         OutputFileSystem.list(OutputFileSystem.path(run)).stream().sorted().toList());
     assertEquals(List.of(), OutputFileSystem.list(OutputFileSystem.path(run + "/models")));
   }

@@ -80,7 +80,7 @@ class StreamingJobTest {
     byte[][] finals = new byte[2][];
     for (int i = 0; i < 2; i++) {
       StreamJobConfig c = config(tmp.resolve("twice-" + i), "every");
-      StreamExecutionEnvironment env = StreamingJob.environment(c);
+      StreamExecutionEnvironment env = JobEnvironment.environment(c);
       StreamingJob.build(env, c, TrainerFactory.DEFAULT);
       JobExecutionResult r = env.execute("twice-" + i);
       assertEquals(25L, (Long) r.getAccumulatorResult(ValidateFunction.ACCUMULATOR));

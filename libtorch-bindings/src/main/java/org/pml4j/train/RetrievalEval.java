@@ -7,7 +7,9 @@ import java.util.Map;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.pml4j.accuracy.AccuracyCalculator;
+import org.pml4j.accuracy.CustomKNN;
 import org.pml4j.data.LabeledDataset;
+import org.pml4j.distances.LpDistance;
 import org.pml4j.nn.Sequential;
 import org.pml4j.torch.Scope;
 import org.pml4j.torch.Tensors;
@@ -20,6 +22,9 @@ import org.pml4j.torch.Tensors;
 public final class RetrievalEval {
   /** The metrics reported. */
   public static final List<String> METRICS = List.of("precision_at_1", "mean_average_precision_at_r");
+  /** Query rows per k-NN chunk of {@link #metrics(float[][], long[])}: AccuracyCalculator's default. */
+  public static final int KNN_CHUNK_ROWS = 1024;
+  /** Rows per forward pass of {@link #embed}. */
   private static final int CHUNK = 1024;
 
   private RetrievalEval() {}
@@ -66,10 +71,27 @@ public final class RetrievalEval {
     }
   }
 
-  /** precision_at_1 and mean_average_precision_at_r of the embeddings, query = reference, self excluded. */
+  /**
+   * precision_at_1 and mean_average_precision_at_r of the embeddings, query = reference, self excluded (k-NN in chunks
+   * of {@value #KNN_CHUNK_ROWS} query rows, AccuracyCalculator's default).
+   */
   public static Map<String, Double> metrics(float[][] embeddings, long[] labels) {
+    return metrics(embeddings, labels, KNN_CHUNK_ROWS);
+  }
+
+  /**
+   * {@link #metrics(float[][], long[])} with the exact k-NN ({@link CustomKNN}, squared L2 as faiss's
+   * {@code IndexFlatL2}) in chunks of {@code knnChunkRows} query rows. The chunk size bounds the size of the distance
+   * blocks, not the scores (the streaming evaluator uses smaller chunks, which the C allocator reuses).
+   *
+   * @throws IllegalArgumentException when {@code knnChunkRows < 1}
+   */
+  public static Map<String, Double> metrics(float[][] embeddings, long[] labels, int knnChunkRows) {
+    if (knnChunkRows < 1) {
+      throw new IllegalArgumentException("knnChunkRows must be >= 1, got " + knnChunkRows);
+    }
     AccuracyCalculator calc = new AccuracyCalculator(METRICS, List.of(), false, false,
-        AccuracyCalculator.MAX_BIN_COUNT, null, null);
+        AccuracyCalculator.MAX_BIN_COUNT, new CustomKNN(new LpDistance(false, 2, 2), knnChunkRows), null);
     Map<String, Double> out = new LinkedHashMap<>();
     try (Scope s = Scope.open(); NoGradGuard g = new NoGradGuard()) {
       Map<String, Object> m = calc.getAccuracy(Tensors.floats(embeddings), Tensors.longs(labels));

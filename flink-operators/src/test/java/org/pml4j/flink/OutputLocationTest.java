@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The output directory's safety rules through Flink's FileSystem, with {@code file://} URIs. */
-class OutputDirectoryTest {
+class OutputLocationTest {
   static final String MARKER = ".pml4j-stream";
   static final Map<String, Predicate<String>> OURS = Map.of(
       "", n -> Set.of("summary.json", "evaluations.jsonl").contains(n),
@@ -38,13 +38,13 @@ class OutputDirectoryTest {
     Files.writeString(foreign.resolve("important-model.onnx"), "mine");
     String uri = foreign.toUri().toString();
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> OutputDirectory.prepare(uri, MARKER, "m", null, OURS));
+        () -> OutputLocation.prepare(uri, MARKER, "m", null, OURS));
     assertTrue(e.getMessage().startsWith("output directory " + OutputFileSystem.uri(uri) + " is not empty and is "
         + "not a pml4j stream output (no .pml4j-stream file)"), e.getMessage());
     assertEquals(List.of("important-model.onnx"), tree(foreign), "nothing written or deleted");
     Path file = Files.writeString(tmp.resolve("a-file"), "x");
     assertEquals("output directory " + OutputFileSystem.uri(file.toString()) + " is a file",
-        assertThrows(IllegalArgumentException.class, () -> OutputDirectory.check(file.toString(), MARKER))
+        assertThrows(IllegalArgumentException.class, () -> OutputLocation.check(file.toString(), MARKER))
             .getMessage());
   }
 
@@ -52,30 +52,30 @@ class OutputDirectoryTest {
   void aNewRunDeletesOnlyThePreviousRunsOutputs() throws Exception {
     Path dir = tmp.resolve("run");
     String uri = dir.toUri().toString();
-    assertEquals(OutputFileSystem.uri(uri), OutputDirectory.prepare(uri, MARKER, "ours\n", null, OURS));
+    assertEquals(OutputFileSystem.uri(uri), OutputLocation.prepare(uri, MARKER, "ours\n", null, OURS));
     assertEquals("ours\n", Files.readString(dir.resolve(MARKER)));
     for (String f : List.of("summary.json", "evaluations.jsonl", "notes.txt", "models/model-v0000000001.onnx",
         "models/manifest.json", "models/readme.md", "savepoints/savepoint-ab12/_metadata", "savepoints/keep/x")) {
       Files.createDirectories(dir.resolve(f).getParent());
       Files.writeString(dir.resolve(f), f);
     }
-    OutputDirectory.prepare(uri, MARKER, "ours\n", null, OURS);
+    OutputLocation.prepare(uri, MARKER, "ours\n", null, OURS);
     assertEquals(List.of(MARKER, "models/readme.md", "notes.txt", "savepoints/keep/x"), tree(dir));
   }
 
   @Test
   void restoringFromInsideKeepsEverything() throws Exception {
     Path dir = tmp.resolve("run");
-    OutputDirectory.prepare(dir.toString(), MARKER, "ours\n", null, OURS);
+    OutputLocation.prepare(dir.toString(), MARKER, "ours\n", null, OURS);
     Files.createDirectories(dir.resolve("savepoints/savepoint-ab12"));
     Files.writeString(dir.resolve("savepoints/savepoint-ab12/_metadata"), "sp");
     Files.writeString(dir.resolve("summary.json"), "{}");
     // Flink prints savepoints as file:/... (one slash); the directory was given as file:///...
     String savepoint = "file:" + dir.resolve("savepoints/savepoint-ab12");
-    OutputDirectory.prepare(dir.toUri().toString(), MARKER, "ours\n", savepoint, OURS);
+    OutputLocation.prepare(dir.toUri().toString(), MARKER, "ours\n", savepoint, OURS);
     assertEquals(List.of(MARKER, "savepoints/savepoint-ab12/_metadata", "summary.json"), tree(dir));
     // a savepoint elsewhere (even a sibling whose name starts alike) is not this run
-    OutputDirectory.prepare(dir.toString(), MARKER, "ours\n", tmp.resolve("run-2/savepoints/savepoint-x").toString(),
+    OutputLocation.prepare(dir.toString(), MARKER, "ours\n", tmp.resolve("run-2/savepoints/savepoint-x").toString(),
         OURS);
     assertFalse(Files.exists(dir.resolve("summary.json")));
     assertFalse(Files.exists(dir.resolve("savepoints/savepoint-ab12")));
