@@ -61,6 +61,7 @@ final class StreamReport {
       long step = e.getValue().path("step").asLong();
       v.put("step", step);
       v.put("published_at_ms", e.getValue().path("created_at_ms").asLong());
+      v.put("samples", e.getValue().path("metrics").path(TrainerOperator.METRIC_SAMPLES).asLong());
       if (step == 0) { // the untrained encoder: no loss yet
         v.putNull("loss");
         v.putNull("last_step_loss");

@@ -51,7 +51,7 @@ class OutputFileSystemTest {
         {"file:///data/pml4j", "file:///data/pml4j/checkpoints"},
         {tmp.resolve("local").toString(), tmp.resolve("local/checkpoints").toUri().toString()}}) {
       StreamJobConfig sc = StreamJobConfig.fromArgs(new String[] {"--output-dir", c[0]});
-      Configuration conf = StreamingJob.jobConfiguration(sc);
+      Configuration conf = JobEnvironment.jobConfiguration(sc);
       assertEquals(c[1], conf.get(CheckpointingOptions.CHECKPOINTS_DIRECTORY), c[0]);
       assertEquals("filesystem", conf.get(CheckpointingOptions.CHECKPOINT_STORAGE));
     }

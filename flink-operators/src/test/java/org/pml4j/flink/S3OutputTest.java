@@ -131,7 +131,7 @@ class S3OutputTest {
   void checkpointsGoToTheOutputUriOnS3() throws Exception {
     String out = "s3://" + BUCKET + "/run-d";
     StreamJobConfig c = StreamJobConfig.fromArgs("--output-dir", out);
-    Configuration conf = StreamingJob.jobConfiguration(c);
+    Configuration conf = JobEnvironment.jobConfiguration(c);
     assertEquals(out + "/checkpoints", conf.get(CheckpointingOptions.CHECKPOINTS_DIRECTORY));
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
     env.setParallelism(1);
