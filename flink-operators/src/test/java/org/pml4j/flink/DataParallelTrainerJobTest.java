@@ -1,0 +1,92 @@
+package org.pml4j.flink;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.pml4j.data.SyntheticClusters;
+import org.pml4j.onnx.ModelPublisher;
+
+/**
+ * Issue 13 in Flink: the trainer at parallelism 2 on the MiniCluster (global batches cut upstream, a Gloo group formed
+ * through a rendezvous file, gradients all-reduced). Rank 0 publishes every version once, with the replicas'
+ * parameter hashes equal at each; a rerun publishes byte-identical ONNX; and a run with injected task failures
+ * restores from checkpoints (a fresh group per attempt) and ends byte-identical too.
+ */
+class DataParallelTrainerJobTest {
+  @RegisterExtension
+  static final MiniClusterExtension MINI = TestSupport.miniCluster();
+
+  @TempDir
+  Path tmp;
+
+  static final int DIM = 8;
+  static final int BATCH = 32; // global: 16 per replica
+  static final int RECORDS = 1610; // 50 global batches and 10 records that do not fill one
+  static final int P = 2;
+
+  private Map<Long, ModelUpdate> run(String name, Set<Long> failAt) throws Exception {
+    Path dir = Files.createDirectories(tmp.resolve(name));
+    Path markers = Files.createDirectories(dir.resolve("markers"));
+    StreamExecutionEnvironment env = TestSupport.env(dir.resolve("chk"), 150, 10);
+    GeneratedRecords gen = GeneratedRecords.synthetic(new SyntheticClusters(4, DIM, 0.4, 1.0, 5), 0, 0);
+    DataStream<LabeledVector> src = env.fromSource(Sources.generated(gen, RECORDS, 2000),
+        WatermarkStrategy.noWatermarks(), "synthetic").uid("source").setParallelism(1);
+    DataStream<LabeledVector> checked = src.process(new ValidateFunction(DIM, true)).uid("validate")
+        .setParallelism(1).map(new TestSupport.FailOnce(markers, failAt)).uid("fail-once").setParallelism(1);
+    SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(checked, TrainerFactory.DEFAULT,
+        TestSupport.tinyConfig(DIM, 4, 3), TrainerOperator.Settings.of(BATCH, 10), P, dir.resolve("rendezvous"));
+    ModelPublisherSink.apply(models, dir.resolve("models"), 100);
+    models.sinkTo(TestSupport.collect(name)).setParallelism(1);
+    env.execute(name);
+
+    assertEquals(failAt.size(), TestSupport.markers(markers), "each injected failure fired once");
+    Map<Long, ModelUpdate> byVersion = new TreeMap<>();
+    for (ModelUpdate m : TestSupport.<ModelUpdate>collected(name)) {
+      ModelUpdate prev = byVersion.putIfAbsent(m.version, m);
+      if (prev != null) {
+        assertTrue(!failAt.isEmpty(), "a failure-free run publishes each version once (v" + m.version + ")");
+        assertArrayEquals(prev.onnx, m.onnx, "a replayed version must have the same bytes (v" + m.version + ")");
+      }
+      assertEquals(1.0, m.metrics.get(TrainerOperator.METRIC_REPLICAS_IDENTICAL), "replica hashes at v" + m.version);
+      assertEquals((double) P, m.metrics.get(TrainerOperator.METRIC_PARALLELISM));
+    }
+    ModelPublisher.PublishedModel latest = ModelPublisher.readLatest(dir.resolve("models"));
+    assertEquals(RECORDS / BATCH, latest.entry().trainingStep(), "one step per whole global batch");
+    ModelUpdate last = byVersion.get(latest.entry().version());
+    assertArrayEquals(last.onnx, latest.bytes());
+    assertEquals((double) (RECORDS / BATCH * BATCH), last.metrics.get(TrainerOperator.METRIC_SAMPLES),
+        "samples count every replica's records once");
+    return byVersion;
+  }
+
+  @Test
+  void twoReplicasStayIdenticalAndARerunPublishesTheSameModels() throws Exception {
+    Map<Long, ModelUpdate> first = run("first", Set.of());
+    Map<Long, ModelUpdate> second = run("second", Set.of());
+    assertEquals(List.of(0L, 1L, 2L, 3L, 4L, 5L), List.copyOf(first.keySet()));
+    assertEquals(first.keySet(), second.keySet());
+    for (long v : first.keySet()) {
+      assertArrayEquals(first.get(v).onnx, second.get(v).onnx, "version " + v);
+    }
+    Map<Long, ModelUpdate> failing = run("failing", Set.of(400L, 1100L));
+    assertEquals(first.keySet(), failing.keySet());
+    for (long v : first.keySet()) {
+      assertArrayEquals(first.get(v).onnx, failing.get(v).onnx, "version " + v + " after restores");
+    }
+  }
+}
