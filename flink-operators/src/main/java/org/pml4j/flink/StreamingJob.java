@@ -249,7 +249,8 @@ public final class StreamingJob {
         .name("validate-heldout").uid("validate-heldout").setParallelism(1);
     TrainerOperator.Settings settings = new TrainerOperator.Settings(c.batchSize, c.publishEverySteps,
         Math.round(c.publishEverySeconds * 1000), true, c.trainFinalPartialBatch, c.verifyExport);
-    SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(validTrain, factory, tc, settings);
+    SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(validTrain, factory, tc, settings,
+        c.trainerParallelism, Path.of(c.outputDir).toAbsolutePath().resolve("rendezvous"));
     validTrain.getSideOutput(ValidateFunction.REJECTED).union(validHeldout.getSideOutput(ValidateFunction.REJECTED),
             models.getSideOutput(TrainerOperator.REJECTED))
         .map(StreamingJob::rejectedJson).returns(Types.STRING).name("rejected-json").uid("rejected-json")
@@ -430,7 +431,7 @@ public final class StreamingJob {
     cluster.set(RestOptions.BIND_ADDRESS, "localhost");
     cluster.set(RestOptions.BIND_PORT, Integer.toString(c.webUiPort));
     int slots = c.slots > 0 ? c.slots
-        : Math.max(1, Math.max(c.embedParallelism, c.retrieval.enabled ? c.retrieval.shards : 1));
+        : Math.max(c.trainerParallelism, Math.max(c.embedParallelism, c.retrieval.enabled ? c.retrieval.shards : 1));
     MiniClusterConfiguration mcc = new MiniClusterConfiguration.Builder().setConfiguration(cluster)
         .setNumTaskManagers(1).setNumSlotsPerTaskManager(slots).build();
     long t0 = System.nanoTime();
@@ -538,6 +539,9 @@ public final class StreamingJob {
       JsonNode metrics = last.path("metrics");
       s.put("final_step", last.path("step").asLong());
       s.put("samples", metrics.path(TrainerOperator.METRIC_SAMPLES).asLong());
+      s.put("parallelism", metrics.path(TrainerOperator.METRIC_PARALLELISM).asInt(1));
+      s.put("replicas_identical", updates.values().stream().allMatch(
+          u -> u.path("metrics").path(TrainerOperator.METRIC_REPLICAS_IDENTICAL).asDouble(1) == 1));
       s.put("train_seconds", metrics.path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble());
       // samples_per_sec counts only the time inside train steps (the trainer's speed); wall_samples_per_sec is the
       // job's throughput from the first published version to the last, waits for input included.
