@@ -104,6 +104,49 @@ class DataParallelTrainerTest {
     replicas.forEach(BaseTrainer::close);
   }
 
+  /** A batch that overflows float32 in the encoder on rank 1 only: both replicas skip the step and stay equal. */
+  @Test
+  void aStepThatOverflowsOnOneReplicaIsSkippedByBoth() throws Exception {
+    String loss = "{\"class\": \"ContrastiveLoss\"}";
+    List<BaseTrainer> replicas = List.of(Trainers.fromConfig(config(loss, null, 0, 42)),
+        Trainers.fromConfig(config(loss, null, 0, 42)));
+    int port = Ranks.freePort();
+    List<List<String>> out = Ranks.run(2, 300, rank -> {
+      BaseTrainer t = replicas.get(rank);
+      try (Collective c = GlooCollective.connect(
+          new Rendezvous("127.0.0.1", port, rank, 2, "overflow", Duration.ofSeconds(60)))) {
+        if (rank == 0) { // broadcast to rank 1: first-layer weights of 0.2, so a row of 3e38 sums to 6e38 = Inf
+          try (org.pml4j.torch.Scope s = org.pml4j.torch.Scope.open();
+              org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+            t.encoder().namedParameters().values().iterator().next().fill_(org.pml4j.torch.Tensors.s(0.2));
+          }
+        }
+        DataParallelSync sync = DataParallelSync.attach(t, c);
+        List<String> seen = new ArrayList<>();
+        t.trainStep(features(0, rank * B, B), labels(rank * B, B));
+        String before = sync.parameterHash();
+        float[][] x = features(1, rank * B, B);
+        if (rank == 1) {
+          java.util.Arrays.fill(x[3], 3e38f);
+        }
+        StepResult r = t.trainStep(x, labels(rank * B, B));
+        seen.add(String.valueOf(r.skipped()));
+        seen.add(String.valueOf(before.equals(sync.parameterHash())));
+        StepResult next = t.trainStep(features(2, rank * B, B), labels(rank * B, B));
+        seen.add(next.wasSkipped() + " " + next.step() + " " + sync.replicasIdentical());
+        t.setReplicaSync(null);
+        return seen;
+      }
+    });
+    assertEquals("non-finite encoder output on another replica", out.get(0).get(0));
+    assertTrue(out.get(1).get(0).startsWith("non-finite encoder output in 1 of 8 rows"), out.get(1).get(0));
+    assertEquals("true", out.get(0).get(1), "rank 0 unchanged by the skipped step");
+    assertEquals("true", out.get(1).get(1), "rank 1 unchanged by the skipped step");
+    assertEquals("false 2 true", out.get(0).get(2));
+    assertEquals("false 2 true", out.get(1).get(2));
+    replicas.forEach(BaseTrainer::close);
+  }
+
   @Test
   void tripletMarginLossWithMultiSimilarityMiner() throws Exception {
     check("{\"class\": \"TripletMarginLoss\", \"params\": {\"margin\": 0.2}}",
