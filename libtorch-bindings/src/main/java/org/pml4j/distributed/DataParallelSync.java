@@ -10,6 +10,7 @@ import java.util.Map;
 import org.bytedeco.pytorch.OptimizerParamGroupVector;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
+import org.pml4j.losses.CrossBatchMemory;
 import org.pml4j.losses.MetricLoss;
 import org.pml4j.miners.BaseMiner;
 import org.pml4j.torch.Scope;
@@ -39,9 +40,11 @@ public final class DataParallelSync implements ReplicaSync {
   private final List<Tensor> parameters;
   private final Map<Object, DistributedLossWrapper> losses = new IdentityHashMap<>();
   private final Map<Object, DistributedMinerWrapper> miners = new IdentityHashMap<>();
+  private final boolean efficient;
 
-  private DataParallelSync(Collective collective, List<Tensor> parameters) {
+  private DataParallelSync(Collective collective, List<Tensor> parameters, boolean efficient) {
     this.collective = collective;
+    this.efficient = efficient;
     this.parameters = parameters;
     this.averager = new GradientAverager(collective, parameters);
   }
@@ -53,6 +56,17 @@ public final class DataParallelSync implements ReplicaSync {
    * @throws IllegalStateException when the broadcast fails (a peer lost)
    */
   public static DataParallelSync attach(BaseTrainer trainer, Collective collective) {
+    return attach(trainer, collective, false);
+  }
+
+  /**
+   * As {@link #attach(BaseTrainer, Collective)}, with PML's {@code efficient} choice: {@code false} (PML's default)
+   * computes the miner and loss of the whole gathered batch on every replica, so the replicas train exactly as one
+   * trainer on the global batch; {@code true} uses only this replica's rows as anchors against the gathered batch
+   * (the others detached): each replica mines and computes {@code 1/N} of the pairs, which is what makes an O(B²)
+   * miner or loss scale, at the price of a different (PML's "efficient") gradient.
+   */
+  public static DataParallelSync attach(BaseTrainer trainer, Collective collective, boolean efficient) {
     if (trainer == null || collective == null) {
       throw new IllegalArgumentException("trainer and collective are required");
     }
@@ -66,7 +80,7 @@ public final class DataParallelSync implements ReplicaSync {
         }
       }
     }
-    DataParallelSync sync = new DataParallelSync(collective, params);
+    DataParallelSync sync = new DataParallelSync(collective, params, efficient);
     sync.broadcastParameters();
     trainer.setReplicaSync(sync);
     return sync;
@@ -95,9 +109,9 @@ public final class DataParallelSync implements ReplicaSync {
   @Override
   public Tensor metricLoss(MetricLoss lossOrMemory, BaseMiner miner, Tensor embeddings, Tensor labels) {
     DistributedLossWrapper loss = losses.computeIfAbsent(lossOrMemory,
-        l -> new DistributedLossWrapper((MetricLoss) l, false, collective));
+        l -> new DistributedLossWrapper((MetricLoss) l, efficient && !(l instanceof CrossBatchMemory), collective));
     DistributedMinerWrapper m = miner == null ? null
-        : miners.computeIfAbsent(miner, x -> new DistributedMinerWrapper((BaseMiner) x, false, collective));
+        : miners.computeIfAbsent(miner, x -> new DistributedMinerWrapper((BaseMiner) x, efficient, collective));
     return loss.forward(embeddings, labels, m == null ? null : m.forward(embeddings, labels), null, null);
   }
 
