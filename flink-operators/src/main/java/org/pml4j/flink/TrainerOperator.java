@@ -141,6 +141,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
    * version, else 0.
    */
   public static final String METRIC_REPLICAS_IDENTICAL = "replicas_identical";
+  /** ModelUpdate metric (data-parallel training): rank 0's wall time in gradient all-reduces in this attempt. */
+  public static final String METRIC_ALL_REDUCE_SECONDS = "all_reduce_seconds";
   /** How long replicas wait for each other to form a group and in each collective, by default. */
   public static final Duration DEFAULT_REPLICA_TIMEOUT = Duration.ofSeconds(30);
 
@@ -334,6 +336,11 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     g.gauge("batchFill", (Gauge<Integer>) () -> engine.metrics().batchFill());
     g.gauge("modelVersion", (Gauge<Long>) () -> engine.metrics().lastVersion());
     g.gauge("stepMillis", (Gauge<Double>) () -> engine.metrics().lastStepMillis());
+    if (sync != null) { // per replica: the last step's all-reduce and the bytes each step moves into it
+      g.gauge("allReduceMillis", (Gauge<Double>) () -> sync == null ? 0.0
+          : sync.averager().lastAllReduceNanos() / 1e6);
+      g.gauge("allReduceBytesPerStep", (Gauge<Long>) () -> sync == null ? 0L : sync.averager().bytesPerStep());
+    }
     engine.restartPublishTimer();
   }
 
@@ -357,6 +364,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
       metrics = new java.util.LinkedHashMap<>(metrics);
       metrics.put(METRIC_PARALLELISM, (double) parallelism);
       metrics.put(METRIC_REPLICAS_IDENTICAL, identical ? 1.0 : 0.0);
+      metrics.put(METRIC_ALL_REDUCE_SECONDS, sync.allReduceSeconds());
       // Every replica trains an equal shard: the job's records are rank 0's times the replicas.
       metrics.computeIfPresent(METRIC_SAMPLES, (k, v) -> v * parallelism);
       metrics.computeIfPresent(METRIC_SAMPLES_PER_SEC, (k, v) -> v * parallelism);

@@ -64,6 +64,7 @@ class DataParallelTrainerJobTest {
       }
       assertEquals(1.0, m.metrics.get(TrainerOperator.METRIC_REPLICAS_IDENTICAL), "replica hashes at v" + m.version);
       assertEquals((double) P, m.metrics.get(TrainerOperator.METRIC_PARALLELISM));
+      assertTrue(m.step == 0 || m.metrics.get(TrainerOperator.METRIC_ALL_REDUCE_SECONDS) > 0, "all-reduce time");
     }
     ModelPublisher.PublishedModel latest = ModelPublisher.readLatest(dir.resolve("models"));
     assertEquals(RECORDS / BATCH, latest.entry().trainingStep(), "one step per whole global batch");

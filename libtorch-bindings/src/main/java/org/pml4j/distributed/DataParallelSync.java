@@ -41,6 +41,7 @@ public final class DataParallelSync implements ReplicaSync {
   private final Map<Object, DistributedLossWrapper> losses = new IdentityHashMap<>();
   private final Map<Object, DistributedMinerWrapper> miners = new IdentityHashMap<>();
   private final boolean efficient;
+  private long allReduceNanos;
 
   private DataParallelSync(Collective collective, List<Tensor> parameters, boolean efficient) {
     this.collective = collective;
@@ -131,6 +132,12 @@ public final class DataParallelSync implements ReplicaSync {
   @Override
   public void afterBackward() {
     averager.averageGradients();
+    allReduceNanos += averager.lastAllReduceNanos();
+  }
+
+  /** Wall time spent in the gradient all-reduces since this sync was attached, in seconds. */
+  public double allReduceSeconds() {
+    return allReduceNanos / 1e9;
   }
 
   /** SHA-256 of this replica's parameters (values in order), as hex. */
