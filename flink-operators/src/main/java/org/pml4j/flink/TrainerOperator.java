@@ -146,6 +146,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
   /** How long replicas wait for each other to form a group and in each collective, by default. */
   public static final Duration DEFAULT_REPLICA_TIMEOUT = Duration.ofSeconds(30);
 
+  private static final Object CONSTRUCTION_LOCK = new Object();
+
   private final TrainerFactory factory;
   private final String configJson;
   private final Settings settings;
@@ -268,7 +270,14 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     TrainerConfig config = TrainerConfigs.fromJson(configJson);
     Torch.ensureLoaded();
     Torch.setNumThreads(Math.max(1, config.threads()));
-    engine = new TrainingEngine(factory.apply(config), settings.engine(), new TrainingEngine.Listener() {
+    CheckpointableTrainer built;
+    // LibTorch's default generator is process-wide and a trainer seeds it and draws its initial weights from it:
+    // trainers built at once in one JVM (replicas in the slots of one TaskManager) would interleave their draws, and
+    // rank 0's initial weights, which every replica receives, would depend on the race.
+    synchronized (CONSTRUCTION_LOCK) {
+      built = factory.apply(config);
+    }
+    engine = new TrainingEngine(built, settings.engine(), new TrainingEngine.Listener() {
       @Override
       public void publish(TrainingEngine.Publication p, CheckpointableTrainer trainer) {
         emit(p, trainer);
