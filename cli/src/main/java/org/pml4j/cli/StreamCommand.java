@@ -72,6 +72,10 @@ final class StreamCommand implements Callable<Integer> {
       + "never slows the trainer), every (each version, in order) or none (no evaluation)")
   String evaluate;
 
+  @Option(names = "--parallelism", paramLabel = "N", description = "trainer replicas (data-parallel training on "
+      + "LibTorch's Gloo collectives; batch_size is the global batch, a multiple of N; default 1)")
+  Integer parallelism;
+
   @Option(names = "--web-ui-port", paramLabel = "PORT", description = "Flink Web UI port, 0 for any free one "
       + "(default: 8081, or a free one when 8081 is taken)")
   Integer webUiPort;
@@ -153,6 +157,9 @@ final class StreamCommand implements Callable<Integer> {
     }
     if (retrieval) {
       add(args, "retrieval.enabled", "true");
+    }
+    if (parallelism != null) {
+      add(args, "trainer_parallelism", Integer.toString(parallelism));
     }
     for (String s : sets) {
       int eq = s.indexOf('=');

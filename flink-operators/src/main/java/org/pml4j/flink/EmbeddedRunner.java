@@ -77,7 +77,7 @@ final class EmbeddedRunner {
     cluster.set(RestOptions.BIND_ADDRESS, "localhost");
     cluster.set(RestOptions.BIND_PORT, Integer.toString(c.webUiPort));
     int slots = c.slots > 0 ? c.slots
-        : Math.max(1, Math.max(c.embedParallelism, c.retrieval.enabled ? c.retrieval.shards : 1));
+        : Math.max(c.trainerParallelism, Math.max(c.embedParallelism, c.retrieval.enabled ? c.retrieval.shards : 1));
     return new MiniClusterConfiguration.Builder().setConfiguration(cluster)
         .setNumTaskManagers(1).setNumSlotsPerTaskManager(slots).build();
   }

@@ -106,6 +106,9 @@ public class StreamJobConfig {
   public double maxAbsFeature = ValidateFunction.DEFAULT_MAX_ABS;
   public boolean verifyExport = true;
   public int embedParallelism = 1;
+  /** Trainer replicas (data-parallel, issue 13; {@code --parallelism N}); {@code batch_size} is the global batch. */
+  @com.fasterxml.jackson.annotation.JsonAlias("parallelism")
+  public int trainerParallelism = 1;
   /**
    * The query/catalog stream that the embed operator serves: {@code train} (every {@link #queryEvery}-th valid
    * training record, so queries keep flowing while the model changes and every version's refresh latency is

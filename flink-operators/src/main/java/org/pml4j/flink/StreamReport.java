@@ -89,6 +89,9 @@ final class StreamReport {
     JsonNode metrics = last.path("metrics");
     s.put("final_step", last.path("step").asLong());
     s.put("samples", metrics.path(TrainerOperator.METRIC_SAMPLES).asLong());
+    s.put("parallelism", metrics.path(TrainerOperator.METRIC_PARALLELISM).asInt(1));
+    s.put("replicas_identical", updates.values().stream().allMatch(
+        u -> u.path("metrics").path(TrainerOperator.METRIC_REPLICAS_IDENTICAL).asDouble(1) == 1));
     s.put("train_seconds", metrics.path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble());
     s.put("samples_per_sec", metrics.path(TrainerOperator.METRIC_SAMPLES_PER_SEC).asDouble());
     JsonNode first = updates.firstEntry().getValue();

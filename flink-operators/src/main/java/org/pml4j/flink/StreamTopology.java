@@ -71,13 +71,27 @@ public final class StreamTopology {
     TrainerConfig tc = trainerConfig(c);
     TrainerOperator.Settings settings = new TrainerOperator.Settings(c.batchSize, c.publishEverySteps,
         Math.round(c.publishEverySeconds * 1000), true, c.trainFinalPartialBatch, c.verifyExport);
-    SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(validTrain, factory, tc, settings);
+    SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(validTrain, factory, tc, settings,
+        c.trainerParallelism, rendezvousDir(c));
     // A job graph vertex of its own, so the Web UI shows "pml4j-trainer" (chained, the vertex was "Source:
     // train-source -> validate-train -> (pml4j-trainer -> ...)") and its own busy/back-pressure figures.
     models.disableChaining();
     models.setDescription("pml4j-trainer: online metric learning (" + describe(tc) + "), batches of " + c.batchSize
         + ", a model version every " + c.publishEverySteps + " steps");
     return models;
+  }
+
+  /**
+   * Where the trainer's replicas meet ({@link FileRendezvous}): {@code DIR/rendezvous}. Rank 0 writes its store's
+   * address there, so with parallelism above 1 the output directory must be a local path or a mount that every
+   * TaskManager shares (a POSIX directory, not an object store).
+   */
+  static java.nio.file.Path rendezvousDir(StreamJobConfig c) {
+    if (c.trainerParallelism > 1 && !OutputFileSystem.isLocal(c.outputDir)) {
+      throw new IllegalArgumentException("trainer_parallelism " + c.trainerParallelism + " needs output_dir on a "
+          + "local or shared POSIX path (the replicas meet through DIR/rendezvous), got " + c.outputDir);
+    }
+    return java.nio.file.Path.of(java.net.URI.create(OutputFileSystem.child(c.outputDir, "rendezvous")));
   }
 
   /** The embeddings: to embeddings.jsonl ({@code write_embeddings}) or discarded, and to a Kafka topic if set. */

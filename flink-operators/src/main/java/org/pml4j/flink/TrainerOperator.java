@@ -1,6 +1,8 @@
 package org.pml4j.flink;
 
 import java.io.Serializable;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.flink.api.common.state.ListState;
@@ -19,8 +21,11 @@ import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.BoundedOneInput;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.pml4j.distributed.Collective;
+import org.pml4j.distributed.DataParallelSync;
 import org.pml4j.onnx.OnnxExporter;
 import org.pml4j.torch.Torch;
+import org.pml4j.train.BaseTrainer;
 import org.pml4j.train.CheckpointableTrainer;
 import org.pml4j.train.EngineState;
 import org.pml4j.train.TrainerConfig;
@@ -129,14 +134,34 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     }
   }
 
+  /** ModelUpdate metric (data-parallel training): the number of trainer replicas. */
+  public static final String METRIC_PARALLELISM = "parallelism";
+  /**
+   * ModelUpdate metric (data-parallel training): 1 when every replica's parameter hash equals rank 0's at this
+   * version, else 0.
+   */
+  public static final String METRIC_REPLICAS_IDENTICAL = "replicas_identical";
+  /** ModelUpdate metric (data-parallel training): rank 0's wall time in gradient all-reduces in this attempt. */
+  public static final String METRIC_ALL_REDUCE_SECONDS = "all_reduce_seconds";
+  /** How long replicas wait for each other to form a group and in each collective, by default. */
+  public static final Duration DEFAULT_REPLICA_TIMEOUT = Duration.ofSeconds(30);
+
+  private static final Object CONSTRUCTION_LOCK = new Object();
+
   private final TrainerFactory factory;
   private final String configJson;
   private final Settings settings;
+  private final int parallelism;
+  private final String rendezvousDir;
+  private final long replicaTimeoutMillis;
 
   private transient TrainingEngine engine;
   private transient ListState<byte[]> state;
   private transient Counter skipped;
   private transient boolean restored;
+  private transient Collective collective;
+  private transient DataParallelSync sync;
+  private transient int rank;
 
   public TrainerOperator(TrainerFactory factory, TrainerConfig config, Settings settings) {
     this(factory, TrainerConfigs.toJson(config), settings);
@@ -144,9 +169,34 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
 
   /** @param configJson the trainer config as {@link TrainerConfigs} JSON */
   public TrainerOperator(TrainerFactory factory, String configJson, Settings settings) {
+    this(factory, configJson, settings, 1, null, DEFAULT_REPLICA_TIMEOUT);
+  }
+
+  /**
+   * One replica of data-parallel training (see {@link #apply(DataStream, TrainerFactory, TrainerConfig, Settings,
+   * int, Path)}); {@code parallelism} 1 is the plain trainer.
+   *
+   * @param settings the replica's settings: {@code batchSize} is the per-replica shard
+   * @param rendezvousDir a directory every replica sees ({@link FileRendezvous}); required when parallelism > 1
+   * @param replicaTimeout how long to wait for the peers to form the group and in each collective
+   */
+  public TrainerOperator(TrainerFactory factory, String configJson, Settings settings, int parallelism,
+      Path rendezvousDir, Duration replicaTimeout) {
     this.factory = java.util.Objects.requireNonNull(factory, "factory");
     this.configJson = java.util.Objects.requireNonNull(configJson, "configJson");
     this.settings = java.util.Objects.requireNonNull(settings, "settings");
+    if (parallelism < 1) {
+      throw new IllegalArgumentException("trainer parallelism must be >= 1, got " + parallelism);
+    }
+    if (parallelism > 1 && rendezvousDir == null) {
+      throw new IllegalArgumentException("rendezvousDir is required for trainer parallelism " + parallelism);
+    }
+    if (replicaTimeout == null || replicaTimeout.isNegative() || replicaTimeout.isZero()) {
+      throw new IllegalArgumentException("replicaTimeout must be positive, got " + replicaTimeout);
+    }
+    this.parallelism = parallelism;
+    this.rendezvousDir = rendezvousDir == null ? null : rendezvousDir.toAbsolutePath().toString();
+    this.replicaTimeoutMillis = replicaTimeout.toMillis();
     TrainerConfigs.fromJson(configJson); // fail at job construction on a bad config
   }
 
@@ -157,6 +207,55 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
       TrainerConfig config, Settings settings) {
     return input.transform("pml4j-trainer", TypeInformation.of(ModelUpdate.class),
         new TrainerOperator(factory, config, settings)).uid("pml4j-trainer").setParallelism(1).setMaxParallelism(1);
+  }
+
+  /**
+   * Adds the trainer at {@code parallelism} replicas (issue 13): with 1, exactly {@link #apply(DataStream,
+   * TrainerFactory, TrainerConfig, Settings)}. With N > 1: {@code input → GlobalBatchCutter (p=1) → shard i to replica
+   * i → N trainer replicas}, each stepping on its {@code batchSize / N} records of every global batch of {@code
+   * batchSize}, averaging gradients over a Gloo group (ranks = subtask indices, rendezvous through {@code
+   * rendezvousDir}, see {@link FileRendezvous}); only rank 0 publishes, with {@link #METRIC_PARALLELISM} and {@link
+   * #METRIC_REPLICAS_IDENTICAL} in the metrics and {@code samples} counting all replicas' records. The last partial
+   * global batch is dropped.
+   *
+   * @throws IllegalArgumentException when {@code batchSize} is not a multiple of N with at least 2 records per
+   *     replica, when the time trigger is on (replicas would publish at different steps), or when {@code
+   *     rendezvousDir} is null
+   */
+  public static SingleOutputStreamOperator<ModelUpdate> apply(DataStream<LabeledVector> input, TrainerFactory factory,
+      TrainerConfig config, Settings settings, int parallelism, Path rendezvousDir) {
+    if (parallelism == 1) {
+      return apply(input, factory, config, settings);
+    }
+    if (parallelism < 1) {
+      throw new IllegalArgumentException("trainer parallelism must be >= 1, got " + parallelism);
+    }
+    if (settings.batchSize() % parallelism != 0 || settings.batchSize() / parallelism < 2) {
+      throw new IllegalArgumentException("batch_size " + settings.batchSize() + " must be a multiple of the trainer"
+          + " parallelism " + parallelism + " with at least 2 records per replica");
+    }
+    if (settings.publishEveryMillis() > 0) {
+      throw new IllegalArgumentException("publishing by time (publishEveryMillis " + settings.publishEveryMillis()
+          + ") is not supported with trainer parallelism > 1: replicas must publish at the same steps");
+    }
+    int shard = settings.batchSize() / parallelism;
+    Settings replica = new Settings(shard, settings.publishEverySteps(), 0, settings.publishInitial(), false,
+        settings.verifyExport());
+    int inputSize;
+    Torch.ensureLoaded();
+    try (org.pml4j.torch.Scope s = org.pml4j.torch.Scope.open()) {
+      inputSize = Math.toIntExact(org.pml4j.spec.Registry.build(config.encoder(), org.pml4j.nn.Sequential.class)
+          .inputSize());
+    }
+    return input.process(new GlobalBatchCutter(parallelism, shard, inputSize), GlobalBatchCutter.type())
+        .name("pml4j-global-batches").uid("pml4j-global-batches").setParallelism(1).setMaxParallelism(1)
+        .partitionCustom(new GlobalBatchCutter.ToReplica(), new GlobalBatchCutter.Replica())
+        .map(new GlobalBatchCutter.Record()).returns(TypeInformation.of(LabeledVector.class))
+        .name("pml4j-shards").uid("pml4j-shards").setParallelism(parallelism).setMaxParallelism(parallelism)
+        .transform("pml4j-trainer", TypeInformation.of(ModelUpdate.class),
+            new TrainerOperator(factory, TrainerConfigs.toJson(config), replica, parallelism, rendezvousDir,
+                DEFAULT_REPLICA_TIMEOUT))
+        .uid("pml4j-trainer").setParallelism(parallelism).setMaxParallelism(parallelism);
   }
 
   public Settings settings() {
@@ -171,7 +270,14 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     TrainerConfig config = TrainerConfigs.fromJson(configJson);
     Torch.ensureLoaded();
     Torch.setNumThreads(Math.max(1, config.threads()));
-    engine = new TrainingEngine(factory.apply(config), settings.engine(), new TrainingEngine.Listener() {
+    CheckpointableTrainer built;
+    // LibTorch's default generator is process-wide and a trainer seeds it and draws its initial weights from it:
+    // trainers built at once in one JVM (replicas in the slots of one TaskManager) would interleave their draws, and
+    // rank 0's initial weights, which every replica receives, would depend on the race.
+    synchronized (CONSTRUCTION_LOCK) {
+      built = factory.apply(config);
+    }
+    engine = new TrainingEngine(built, settings.engine(), new TrainingEngine.Listener() {
       @Override
       public void publish(TrainingEngine.Publication p, CheckpointableTrainer trainer) {
         emit(p, trainer);
@@ -199,6 +305,29 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
             engine.metrics().batchFill(), engine.metrics().lastVersion() + 1);
       }
     }
+    if (parallelism > 1) {
+      joinReplicas();
+    }
+  }
+
+  /** Forms this attempt's group of replicas and makes the trainer one of them (rank 0's parameters everywhere). */
+  private void joinReplicas() {
+    if (!(engine.trainer() instanceof BaseTrainer trainer)) {
+      throw new IllegalStateException("trainer parallelism " + parallelism + " needs a BaseTrainer (Trainers"
+          + ".fromConfig), the factory built a " + engine.trainer().getClass().getName());
+    }
+    org.apache.flink.api.common.TaskInfo task = getRuntimeContext().getTaskInfo();
+    if (task.getNumberOfParallelSubtasks() != parallelism) {
+      throw new IllegalStateException("the trainer runs at parallelism " + task.getNumberOfParallelSubtasks()
+          + " but was built for " + parallelism + " replicas");
+    }
+    rank = task.getIndexOfThisSubtask();
+    int attempt = task.getAttemptNumber();
+    String jobId = getRuntimeContext().getJobInfo().getJobId().toHexString();
+    collective = FileRendezvous.join(Path.of(rendezvousDir), jobId, attempt, rank, parallelism, "127.0.0.1",
+        Duration.ofMillis(replicaTimeoutMillis));
+    sync = DataParallelSync.attach(trainer, collective);
+    LOGGER.info("pml4j trainer replica {} of {} joined (attempt {}, {})", rank, parallelism, attempt, sync);
   }
 
   @Override
@@ -216,6 +345,11 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     g.gauge("batchFill", (Gauge<Integer>) () -> engine.metrics().batchFill());
     g.gauge("modelVersion", (Gauge<Long>) () -> engine.metrics().lastVersion());
     g.gauge("stepMillis", (Gauge<Double>) () -> engine.metrics().lastStepMillis());
+    if (sync != null) { // per replica: the last step's all-reduce and the bytes each step moves into it
+      g.gauge("allReduceMillis", (Gauge<Double>) () -> sync == null ? 0.0
+          : sync.averager().lastAllReduceNanos() / 1e6);
+      g.gauge("allReduceBytesPerStep", (Gauge<Long>) () -> sync == null ? 0L : sync.averager().bytesPerStep());
+    }
     engine.restartPublishTimer();
   }
 
@@ -230,9 +364,23 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
 
   /** The engine's publication: export the encoder now and emit it. */
   private void emit(TrainingEngine.Publication p, CheckpointableTrainer trainer) {
+    java.util.Map<String, Double> metrics = p.metrics();
+    if (sync != null) {
+      boolean identical = sync.replicasIdentical(); // a collective: every replica publishes at the same step
+      if (rank != 0) {
+        return;
+      }
+      metrics = new java.util.LinkedHashMap<>(metrics);
+      metrics.put(METRIC_PARALLELISM, (double) parallelism);
+      metrics.put(METRIC_REPLICAS_IDENTICAL, identical ? 1.0 : 0.0);
+      metrics.put(METRIC_ALL_REDUCE_SECONDS, sync.allReduceSeconds());
+      // Every replica trains an equal shard: the job's records are rank 0's times the replicas.
+      metrics.computeIfPresent(METRIC_SAMPLES, (k, v) -> v * parallelism);
+      metrics.computeIfPresent(METRIC_SAMPLES_PER_SEC, (k, v) -> v * parallelism);
+    }
     byte[] onnx = OnnxExporter.export(trainer.encoder(),
         new OnnxExporter.ExportInfo(p.version(), p.step(), java.util.Map.of(), settings.verifyExport()));
-    output.collect(new StreamRecord<>(new ModelUpdate(p.version(), p.step(), onnx, p.metrics(),
+    output.collect(new StreamRecord<>(new ModelUpdate(p.version(), p.step(), onnx, metrics,
         p.createdAtMillis())));
   }
 
@@ -267,7 +415,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     if (engine != null && getRuntimeContext() != null) {
       TrainingEngine.Metrics m = engine.metrics();
       getRuntimeContext().getLongCounter(ValidateFunction.ACCUMULATOR).add(m.nonfiniteRecords());
-      getRuntimeContext().getLongCounter(SKIPPED_ACCUMULATOR).add(m.skippedNonfinite());
+      if (rank == 0) { // replicas skip the same steps: count them once
+        getRuntimeContext().getLongCounter(SKIPPED_ACCUMULATOR).add(m.skippedNonfinite());
+      }
     }
     try {
       if (engine != null) {
@@ -275,7 +425,15 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
         engine = null;
       }
     } finally {
-      super.close();
+      try {
+        if (collective != null) {
+          collective.close();
+          collective = null;
+          sync = null;
+        }
+      } finally {
+        super.close();
+      }
     }
   }
 

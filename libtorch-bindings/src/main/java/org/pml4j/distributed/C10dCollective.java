@@ -1,5 +1,6 @@
 package org.pml4j.distributed;
 
+import java.lang.ref.Cleaner;
 import java.util.Arrays;
 import java.util.function.IntConsumer;
 import org.bytedeco.javacpp.SizeTPointer;
@@ -29,12 +30,22 @@ abstract class C10dCollective implements Collective {
     Torch.ensureLoaded();
   }
 
+  /** Frees the natives of groups that were never closed, in the one safe order (see {@link Natives}). */
+  private static final Cleaner CLEANER = Cleaner.create();
+
   private final Rendezvous rendezvous;
-  private final TCPStore tcpStore;
-  private final PrefixStore store;
   private final Backend backend;
+  private final Cleaner.Cleanable cleanable;
   private boolean closed;
-  /** The stores and the backend. */
+
+  /**
+   * The group's native objects: the TCP store, the prefix store and the process group, freed newest first by
+   * {@link Owner#close}: the process group first (its destructor drains its work queue and joins its threads,
+   * dropping the last references into the stores), then the prefix store, then the TCP store. The stores are made by
+   * JavaCPP with a plain {@code new}, so the Java handles own them outright; nothing may still reference them when
+   * they are deleted. Left to JavaCPP's garbage-collector thread, the three would be freed in any order, so a group
+   * that is never closed is freed by a {@link Cleaner} closing this owner instead.
+   */
   private final Owner natives = new Owner();
 
   /** Connects the store, then lets the subclass build the backend on it; frees the store when that fails. */
@@ -50,7 +61,11 @@ abstract class C10dCollective implements Collective {
       prefixed = natives.own(new PrefixStore(r.prefix(), tcp));
       this.backend = natives.own(factory.create(prefixed, r));
     } catch (RuntimeException e) {
-      closeQuietly(natives);
+      try {
+        natives.close(); // the backend (if made), then the stores
+      } catch (RuntimeException ignored) {
+        // the rendezvous failure below is the error to report
+      }
       if (e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
         throw e;
       }
@@ -58,8 +73,7 @@ abstract class C10dCollective implements Collective {
           + r.host() + ":" + r.port() + " (prefix '" + r.prefix() + "') failed within the timeout of "
           + r.timeout().toMillis() + " ms (a peer never joined or the store is unreachable): " + e.getMessage(), e);
     }
-    this.tcpStore = tcp;
-    this.store = prefixed;
+    this.cleanable = CLEANER.register(this, natives::close);
   }
 
   /** Makes the process group on the prefixed store. */
@@ -68,15 +82,17 @@ abstract class C10dCollective implements Collective {
   }
 
   private static TCPStore connectStore(Rendezvous r) {
-    TCPStoreOptions opts = new TCPStoreOptions();
-    opts.port((short) r.port());
-    opts.isServer(r.rank() == 0);
-    opts.numWorkers(new SizeTPointer(1).put(r.worldSize()));
-    // With a fixed port rank 0 can wait for every worker here; with an ephemeral port it must return first, so that
-    // the caller can publish the port (the process group's own rendezvous then waits for the peers).
-    opts.waitWorkers(r.port() != 0);
-    opts.timeout(new Milliseconds(r.timeout().toMillis()));
-    return new TCPStore(r.host(), opts);
+    try (TCPStoreOptions opts = new TCPStoreOptions(); SizeTPointer workers = new SizeTPointer(1);
+        Milliseconds timeout = new Milliseconds(r.timeout().toMillis())) {
+      opts.port((short) r.port());
+      opts.isServer(r.rank() == 0);
+      opts.numWorkers(workers.put(r.worldSize()));
+      // With a fixed port rank 0 can wait for every worker here; with an ephemeral port it must return first, so that
+      // the caller can publish the port (the process group's own rendezvous then waits for the peers).
+      opts.waitWorkers(r.port() != 0);
+      opts.timeout(timeout);
+      return new TCPStore(r.host(), opts);
+    }
   }
 
   /** The backend's name for messages: "Gloo" or "NCCL". */
@@ -128,9 +144,11 @@ abstract class C10dCollective implements Collective {
     CollectiveChecks.requireReducible(tensor, reduction);
     checkOpen("all-reduce");
     agree(OP_ALL_REDUCE, tensor);
-    AllreduceOptions opts = new AllreduceOptions();
-    opts.reduceOp(new ReduceOp(ReduceOp.RedOpType.SUM));
-    run("all-reduce", () -> backend.allreduce(new TensorVector(tensor), opts));
+    try (AllreduceOptions opts = new AllreduceOptions(); ReduceOp sum = new ReduceOp(ReduceOp.RedOpType.SUM);
+        TensorVector tensors = new TensorVector(tensor)) {
+      opts.reduceOp(sum);
+      run("all-reduce", () -> backend.allreduce(tensors, opts));
+    }
     if (reduction == Reduction.AVG && worldSize() > 1) {
       tensor.div_(Tensors.s((double) worldSize()));
     }
@@ -141,9 +159,10 @@ abstract class C10dCollective implements Collective {
     CollectiveChecks.requireInPlace(tensor, "tensor");
     checkOpen("broadcast");
     agree(OP_BROADCAST, tensor);
-    BroadcastOptions opts = new BroadcastOptions();
-    opts.rootRank(0);
-    run("broadcast", () -> backend.broadcast(new TensorVector(tensor), opts));
+    try (BroadcastOptions opts = new BroadcastOptions(); TensorVector tensors = new TensorVector(tensor)) {
+      opts.rootRank(0);
+      run("broadcast", () -> backend.broadcast(tensors, opts));
+    }
   }
 
   @Override
@@ -218,9 +237,15 @@ abstract class C10dCollective implements Collective {
     return "dtype " + value;
   }
 
+  /**
+   * Starts a collective and waits for it. The {@code Work} is freed here, on this thread, before returning (also when
+   * the wait fails): a Gloo {@code Work} holds the group's {@code gloo::Context}, whose store wrapper holds a reference
+   * to our {@code PrefixStore}. A {@code Work} left to JavaCPP's garbage-collector thread could be freed after {@link
+   * #close()} had deleted the stores, and that release writes into freed memory (glibc aborted the JVM with "corrupted
+   * double-linked list" in the data-parallel tests).
+   */
   private void run(String op, java.util.function.Supplier<Work> start) {
-    try {
-      Work w = start.get();
+    try (Work w = start.get()) {
       w._wait();
     } catch (RuntimeException e) {
       throw new IllegalStateException(name() + " " + op + " failed on rank " + rank() + " of " + worldSize()
@@ -242,16 +267,10 @@ abstract class C10dCollective implements Collective {
       return;
     }
     closed = true;
-    closeQuietly(natives); // the backend, then the stores
+    cleanable.clean();
   }
 
-  private static void closeQuietly(Owner natives) {
-    try {
-      natives.close();
-    } catch (RuntimeException ignored) {
-      // freeing a group whose peer is gone must not mask the error that got us here
-    }
-  }
+
 
   @Override
   public String toString() {

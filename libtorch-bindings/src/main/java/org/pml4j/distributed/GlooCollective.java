@@ -4,6 +4,7 @@ import java.util.function.IntConsumer;
 import org.bytedeco.javacpp.chrono.Milliseconds;
 import org.bytedeco.pytorch.GlooDeviceVector;
 import org.bytedeco.pytorch.ProcessGroupGloo;
+import org.bytedeco.pytorch.gloo.Device;
 
 /**
  * A {@link Collective} on c10d's {@code ProcessGroupGloo} (CPU tensors), formed through a {@code TCPStore} hosted by
@@ -19,9 +20,15 @@ import org.bytedeco.pytorch.ProcessGroupGloo;
 public final class GlooCollective extends C10dCollective {
   private GlooCollective(Rendezvous r, IntConsumer onStorePort) {
     super(r, (store, rv) -> {
-      ProcessGroupGloo.Options opts = ProcessGroupGloo.Options.create(new Milliseconds(rv.timeout().toMillis()));
-      opts.devices(new GlooDeviceVector(ProcessGroupGloo.createDeviceForHostname(rv.host())));
-      return new ProcessGroupGloo(store, rv.rank(), rv.worldSize(), opts);
+      // The group keeps its own (counted) references to the options and the device: free our handles now, on this
+      // thread, rather than on JavaCPP's garbage-collector thread at some later time.
+      try (Milliseconds timeout = new Milliseconds(rv.timeout().toMillis());
+          ProcessGroupGloo.Options opts = ProcessGroupGloo.Options.create(timeout);
+          Device device = ProcessGroupGloo.createDeviceForHostname(rv.host());
+          GlooDeviceVector devices = new GlooDeviceVector(device)) {
+        opts.devices(devices);
+        return new ProcessGroupGloo(store, rv.rank(), rv.worldSize(), opts);
+      }
     }, onStorePort);
   }
 

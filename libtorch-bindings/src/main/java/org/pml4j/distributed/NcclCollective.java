@@ -13,9 +13,12 @@ import org.pml4j.torch.Torch;
 public final class NcclCollective extends C10dCollective {
   private NcclCollective(Rendezvous r) {
     super(r, (store, rv) -> {
-      ProcessGroupNCCL.Options opts = ProcessGroupNCCL.Options.create();
-      opts.timeout(new Milliseconds(rv.timeout().toMillis()));
-      return new ProcessGroupNCCL(store, rv.rank(), rv.worldSize(), opts);
+      // As in GlooCollective: the group keeps its own reference to the options; free our handles now.
+      try (ProcessGroupNCCL.Options opts = ProcessGroupNCCL.Options.create();
+          Milliseconds timeout = new Milliseconds(rv.timeout().toMillis())) {
+        opts.timeout(timeout);
+        return new ProcessGroupNCCL(store, rv.rank(), rv.worldSize(), opts);
+      }
     }, null);
   }
 

@@ -99,6 +99,8 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
   private long skippedNonfinite;
   /** The owner of all of this trainer's native memory ({@link #close()}). */
   private final Owner natives = new Owner();
+  /** Data-parallel replicas (issue 13), or null for a trainer of its own. */
+  private ReplicaSync replicas;
 
   /**
    * @param config the configuration (encoder required; null optimizer: Adam lr 1e-3), stored as given and written
@@ -220,6 +222,11 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
    * @return the scalar loss
    */
   public final Tensor metricLoss(Tensor embeddings, Tensor labels) {
+    if (replicas != null) {
+      Tensor l = replicas.metricLoss(memory != null ? memory : loss, memory != null ? null : miner, embeddings, labels);
+      mark(StepPhases.Phase.LOSS);
+      return l;
+    }
     if (memory != null) {
       Tensor l = memory.forward(embeddings, labels);
       mark(StepPhases.Phase.LOSS);
@@ -230,6 +237,23 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
     Tensor l = loss.forward(embeddings, labels, tuple, null, null);
     mark(StepPhases.Phase.LOSS);
     return l;
+  }
+
+  /**
+   * Makes this trainer one replica of data-parallel training (null: train alone again): {@link #trainStep} then
+   * computes the metric loss across the replicas, skips a step only when every replica agrees, and averages the
+   * gradients before the optimizer step. The caller makes the replicas' parameters equal first (a broadcast).
+   */
+  public void setReplicaSync(ReplicaSync sync) {
+    this.replicas = sync;
+    if (sync instanceof AutoCloseable c) {
+      natives.adopt(c); // its native handles go with this trainer's
+    }
+  }
+
+  /** The replica sync, or null. */
+  public ReplicaSync replicaSync() {
+    return replicas;
   }
 
   /**
@@ -297,17 +321,26 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
       mark(StepPhases.Phase.OPTIMIZER);
       Tensor embeddings = encoder.forward(x);
       mark(StepPhases.Phase.ENCODER_FORWARD);
-      if (!allFinite(embeddings)) {
+      boolean finite = allFinite(embeddings);
+      if (replicas != null && !replicas.all(finite)) {
+        skipped = finite ? "non-finite encoder output on another replica"
+            : "non-finite encoder output in " + nonFiniteRows(embeddings) + " of " + b + " rows";
+      } else if (!finite) {
         skipped = "non-finite encoder output in " + nonFiniteRows(embeddings) + " of " + b + " rows";
       } else {
-        CrossBatchMemory.EnqueueMark queue = memory == null ? null : memory.markEnqueue(b);
+        // With replicas, the memory enqueues every replica's rows (b per replica).
+        CrossBatchMemory.EnqueueMark queue = memory == null ? null
+            : memory.markEnqueue(replicas == null ? b : b * replicas.worldSize());
         Tensor total = computeLoss(embeddings, y);
         mark(StepPhases.Phase.LOSS);
         value = total.item_double();
-        if (!Double.isFinite(value)) {
-          skipped = "non-finite loss " + value;
+        if (replicas != null ? !replicas.all(Double.isFinite(value)) : !Double.isFinite(value)) {
+          skipped = "non-finite loss " + value + (Double.isFinite(value) ? " on another replica" : "");
         } else {
           total.backward();
+          if (replicas != null) {
+            replicas.afterBackward();
+          }
           mark(StepPhases.Phase.BACKWARD);
           String bad = nonFiniteGradient();
           if (bad != null) {

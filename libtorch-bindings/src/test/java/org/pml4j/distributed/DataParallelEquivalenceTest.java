@@ -14,7 +14,6 @@ import java.util.Random;
 import java.util.function.IntFunction;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch.ScalarType;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.pml4j.torch.Owner;
 import org.pml4j.losses.ContrastiveLoss;
@@ -38,9 +37,6 @@ import org.pml4j.train.TrainOptimizer;
  * float64 MLP for 20 steps to the same parameters (1e-6 relative) as 1 replica with batch 2b built from the same
  * records in rank order; the replicas' parameters are bit-identical after every step.
  */
-@Disabled("Known bug, issue 13: run on an idle machine this class aborts its JVM with glibc's 'corrupted double-linked"
-    + " list' (two ranks training as threads in one JVM; it passed under load, so a race). Disabled until found, as"
-    + " the c10d layer is not wired into any job yet; the other distributed tests run.")
 class DataParallelEquivalenceTest {
   static final int STEPS = 20;
   static final int B = 8;
