@@ -1,12 +1,9 @@
 package org.pml4j.flink;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -38,7 +35,8 @@ import java.util.concurrent.TimeUnit;
  * equal scores.
  *
  * <p>Thread safety: all public methods may be called from any thread; mutations and searches hold the index's lock
- * (the builder holds it only to commit a chunk and to swap).
+ * (the builder holds it only to commit a chunk and to swap). Parts: {@link IndexVersions} (the versions' life cycle),
+ * {@link IndexVersion} (one version's embeddings), {@link ExactTopK} (the search).
  */
 public final class VersionedIndex implements AutoCloseable {
   /** An embedding function of one model version ({@code rows -> embeddings}); closed when the version is dropped. */
@@ -52,8 +50,11 @@ public final class VersionedIndex implements AutoCloseable {
 
   /** Told on the builder thread when a version is complete and serving. */
   public interface RefreshListener {
-    /** @param millis from {@link #addVersion} of the version to its swap */
-    void refreshed(long version, long millis);
+    /**
+     * @param millis from {@link #addVersion} of the version to its swap
+     * @param buildMillis from the start of its build to its swap (less the time it waited behind older versions)
+     */
+    void refreshed(long version, long millis, long buildMillis);
   }
 
   /** The top-k of a query in one version: ids and scores, best first. */
@@ -67,79 +68,14 @@ public final class VersionedIndex implements AutoCloseable {
   /** A raw item: the vector the encoders take, and the optional label. */
   public record Item(long id, float[] raw, Long label) {}
 
-  /** The embeddings of one version: a dense row-major matrix with a slot per item. */
-  static final class Version {
-    final long version;
-    final Encoder encoder;
-    final long queuedAtNanos;
-    final Map<Long, Integer> slot = new HashMap<>();
-    long[] ids = new long[16];
-    float[] rows;
-    int dim = -1;
-    int size;
-
-    Version(long version, Encoder encoder) {
-      this.version = version;
-      this.encoder = encoder;
-      this.queuedAtNanos = System.nanoTime();
-    }
-
-    void put(long id, float[] e) {
-      if (dim < 0) {
-        dim = e.length;
-        rows = new float[16 * dim];
-      } else if (e.length != dim) {
-        throw new IllegalStateException("version " + version + " embedded a row to " + e.length
-            + " values, earlier rows to " + dim);
-      }
-      Integer s = slot.get(id);
-      int at;
-      if (s == null) {
-        if (size == ids.length) {
-          ids = Arrays.copyOf(ids, size * 2);
-          rows = Arrays.copyOf(rows, size * 2 * dim);
-        }
-        at = size++;
-        ids[at] = id;
-        slot.put(id, at);
-      } else {
-        at = s;
-      }
-      double n = 0;
-      for (float x : e) {
-        n += (double) x * x;
-      }
-      float inv = n > 0 ? (float) (1 / Math.sqrt(n)) : 0f;
-      for (int j = 0; j < dim; j++) {
-        rows[at * dim + j] = e[j] * inv;
-      }
-    }
-
-    void remove(long id) {
-      Integer s = slot.remove(id);
-      if (s == null) {
-        return;
-      }
-      int last = --size;
-      if (s != last) {
-        ids[s] = ids[last];
-        System.arraycopy(rows, last * dim, rows, s * dim, dim);
-        slot.put(ids[s], s);
-      }
-    }
-  }
-
   private final int chunkSize;
-  private final int retained;
   private final LinkedHashMap<Long, Item> items = new LinkedHashMap<>();
-  /** Complete versions, newest first. */
-  private final ArrayDeque<Version> complete = new ArrayDeque<>();
-  private final ArrayDeque<Version> queued = new ArrayDeque<>();
-  private Version building;
-  private long newestKnown = -1;
+  private final IndexVersions versions;
   private boolean closed;
+  private RuntimeException buildFailure;
   private final ExecutorService builder;
   private final RefreshListener onRefresh;
+  private final BackgroundPriority priority;
   private long lastRefreshMillis = -1;
 
   /**
@@ -148,15 +84,21 @@ public final class VersionedIndex implements AutoCloseable {
    * @param onRefresh told on the builder thread when a version is complete (may be null)
    */
   public VersionedIndex(int chunkSize, int retained, RefreshListener onRefresh) {
+    this(chunkSize, retained, onRefresh, BackgroundPriority.NORMAL);
+  }
+
+  /**
+   * @param priority the builder thread's scheduling priority ({@link BackgroundPriority#LOW}: the task threads that
+   *     answer queries, and the trainer, come first)
+   */
+  public VersionedIndex(int chunkSize, int retained, RefreshListener onRefresh, BackgroundPriority priority) {
     if (chunkSize < 1) {
       throw new IllegalArgumentException("chunkSize must be >= 1, got " + chunkSize);
     }
-    if (retained < 1) {
-      throw new IllegalArgumentException("retained must be >= 1, got " + retained);
-    }
+    this.versions = new IndexVersions(retained);
     this.chunkSize = chunkSize;
-    this.retained = retained;
     this.onRefresh = onRefresh;
+    this.priority = priority;
     this.builder = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "pml4j-retrieval-index-builder");
       t.setDaemon(true);
@@ -175,22 +117,16 @@ public final class VersionedIndex implements AutoCloseable {
     }
     float[] copy = raw.clone();
     items.put(id, new Item(id, copy, label));
-    for (Version v : complete) {
+    for (IndexVersion v : versions.live()) {
       v.put(id, v.encoder.embed(new float[][] {copy})[0]);
-    }
-    if (building != null) {
-      building.put(id, building.encoder.embed(new float[][] {copy})[0]);
     }
   }
 
   /** Removes an item from the raw items and every version; returns whether it was present. */
   public synchronized boolean delete(long id) {
     boolean had = items.remove(id) != null;
-    for (Version v : complete) {
+    for (IndexVersion v : versions.live()) {
       v.remove(id);
-    }
-    if (building != null) {
-      building.remove(id);
     }
     return had;
   }
@@ -205,31 +141,30 @@ public final class VersionedIndex implements AutoCloseable {
     if (closed) {
       throw new IllegalStateException("the index is closed");
     }
-    if (version <= newestKnown) {
-      encoder.close();
+    if (!versions.add(version, encoder)) {
       return false;
     }
-    newestKnown = version;
-    queued.addLast(new Version(version, encoder));
-    if (building == null) {
+    if (versions.building() == null) {
       startNext();
     }
     return true;
   }
 
   private void startNext() {
-    Version next = queued.pollFirst();
-    building = next;
+    IndexVersion next = versions.startNext();
     if (next != null) {
       builder.execute(() -> build(next));
     }
   }
 
-  private void build(Version v) {
+  /** Re-embeds every raw item with {@code v}'s encoder, chunk by chunk, then swaps {@code v} in. */
+  private void build(IndexVersion v) {
     try {
+      long startNanos = System.nanoTime();
+      priority.applyToCurrentThread(); // (each build: a pool thread may be replaced after a failure)
       List<Item> snapshot;
       synchronized (this) {
-        if (building != v) {
+        if (versions.building() != v) {
           return;
         }
         snapshot = new ArrayList<>(items.values());
@@ -242,34 +177,33 @@ public final class VersionedIndex implements AutoCloseable {
         }
         float[][] e = v.encoder.embed(x);
         synchronized (this) {
-          if (building != v) {
+          if (versions.building() != v) {
             return; // closed
           }
           for (int i = 0; i < n; i++) {
             Item it = snapshot.get(from + i);
             Item now = items.get(it.id());
-            if (now != null && now.raw() == it.raw() && !v.slot.containsKey(it.id())) {
+            if (now != null && now.raw() == it.raw() && !v.contains(it.id())) {
               v.put(it.id(), e[i]);
             }
           }
         }
       }
       long ms;
+      long buildMs;
       synchronized (this) {
-        if (building != v) {
+        if (versions.building() != v) {
           return;
         }
-        complete.addFirst(v);
-        while (complete.size() > retained) {
-          complete.pollLast().encoder.close();
-        }
+        versions.complete(v);
         ms = (System.nanoTime() - v.queuedAtNanos) / 1_000_000;
+        buildMs = (System.nanoTime() - startNanos) / 1_000_000;
         lastRefreshMillis = ms;
         startNext();
         notifyAll();
       }
       if (onRefresh != null) {
-        onRefresh.refreshed(v.version, ms);
+        onRefresh.refreshed(v.version, ms, buildMs);
       }
     } catch (RuntimeException e) {
       synchronized (this) {
@@ -278,8 +212,6 @@ public final class VersionedIndex implements AutoCloseable {
       }
     }
   }
-
-  private RuntimeException buildFailure;
 
   /**
    * The top-{@code k} of a raw query in every complete version, newest first: the query is embedded by each version's
@@ -293,9 +225,9 @@ public final class VersionedIndex implements AutoCloseable {
       throw new IllegalArgumentException("k must be >= 1, got " + k);
     }
     checkBuilder();
-    List<VersionHits> out = new ArrayList<>(complete.size());
-    for (Version v : complete) {
-      out.add(searchIn(v, v.encoder.embed(new float[][] {rawQuery})[0], k));
+    List<VersionHits> out = new ArrayList<>(versions.completeCount());
+    for (IndexVersion v : versions.complete()) {
+      out.add(v.search(v.encoder.embed(new float[][] {rawQuery})[0], k));
     }
     return out;
   }
@@ -306,83 +238,15 @@ public final class VersionedIndex implements AutoCloseable {
     }
   }
 
-  /** Exact top-k by cosine score (descending), ties by id (ascending). */
-  static VersionHits searchIn(Version v, float[] query, int k) {
-    int d = v.dim;
-    int n = v.size;
-    int kk = Math.min(k, n);
-    long[] topIds = new long[kk];
-    float[] topScores = new float[kk];
-    if (kk == 0) {
-      return new VersionHits(v.version, topIds, topScores);
-    }
-    if (query.length != d) {
-      throw new IllegalStateException("version " + v.version + " embedded the query to " + query.length
-          + " values, its items to " + d);
-    }
-    double qn = 0;
-    for (float x : query) {
-      qn += (double) x * x;
-    }
-    float inv = qn > 0 ? (float) (1 / Math.sqrt(qn)) : 0f;
-    float[] q = new float[d];
-    for (int j = 0; j < d; j++) {
-      q[j] = query[j] * inv;
-    }
-    // A sorted array of the best kk so far (insertion: k is small), worst at the end.
-    int filled = 0;
-    float[] rows = v.rows;
-    long[] ids = v.ids;
-    for (int i = 0; i < n; i++) {
-      int off = i * d;
-      float s = 0f;
-      for (int j = 0; j < d; j++) {
-        s += rows[off + j] * q[j];
-      }
-      long id = ids[i];
-      if (filled == kk && !better(s, id, topScores[kk - 1], topIds[kk - 1])) {
-        continue;
-      }
-      int p = filled == kk ? kk - 1 : filled++;
-      while (p > 0 && better(s, id, topScores[p - 1], topIds[p - 1])) {
-        topScores[p] = topScores[p - 1];
-        topIds[p] = topIds[p - 1];
-        p--;
-      }
-      topScores[p] = s;
-      topIds[p] = id;
-    }
-    return new VersionHits(v.version, topIds, topScores);
+  /** Waits until some version is complete; returns whether one is. */
+  public boolean awaitComplete(long timeoutMillis) throws InterruptedException {
+    return awaitVersion(Long.MIN_VALUE, timeoutMillis);
   }
 
-  /** The ranking order: higher score first, then lower id. */
-  public static boolean better(float s, long id, float otherScore, long otherId) {
-    int c = Float.compare(s, otherScore);
-    return c > 0 || (c == 0 && id < otherId);
-  }
-
-  /**
-   * Waits until some version is complete.
-   *
-   * @return whether one is
-   */
-  public synchronized boolean awaitComplete(long timeoutMillis) throws InterruptedException {
-    long end = System.currentTimeMillis() + timeoutMillis;
-    while (complete.isEmpty() && buildFailure == null && !closed) {
-      long left = end - System.currentTimeMillis();
-      if (left <= 0) {
-        return false;
-      }
-      wait(left);
-    }
-    checkBuilder();
-    return !complete.isEmpty();
-  }
-
-  /** Waits until the given version (or a newer one) is complete. */
+  /** Waits until the given version (or a newer one) is complete; returns whether it is. */
   public synchronized boolean awaitVersion(long version, long timeoutMillis) throws InterruptedException {
     long end = System.currentTimeMillis() + timeoutMillis;
-    while ((complete.isEmpty() || complete.peekFirst().version < version) && buildFailure == null && !closed) {
+    while ((versions.completeCount() == 0 || versions.serving() < version) && buildFailure == null && !closed) {
       long left = end - System.currentTimeMillis();
       if (left <= 0) {
         return false;
@@ -390,32 +254,32 @@ public final class VersionedIndex implements AutoCloseable {
       wait(left);
     }
     checkBuilder();
-    return !complete.isEmpty() && complete.peekFirst().version >= version;
+    return versions.completeCount() > 0 && versions.serving() >= version;
   }
 
   /** The newest complete version, or -1. */
   public synchronized long servingVersion() {
-    return complete.isEmpty() ? -1 : complete.peekFirst().version;
+    return versions.serving();
   }
 
   /** The complete versions, newest first. */
   public synchronized long[] completeVersions() {
-    return complete.stream().mapToLong(v -> v.version).toArray();
+    return versions.completeVersions();
   }
 
   /** The version being built, or -1. */
   public synchronized long buildingVersion() {
-    return building == null ? -1 : building.version;
+    return versions.buildingVersion();
   }
 
   /** Whether a version is being built or queued. */
   public synchronized boolean busy() {
-    return building != null;
+    return versions.building() != null;
   }
 
   /** The newest version added (queued, building or complete), or -1. */
   public synchronized long newestKnown() {
-    return newestKnown;
+    return versions.newestKnown();
   }
 
   /** Raw items held. */
@@ -425,12 +289,7 @@ public final class VersionedIndex implements AutoCloseable {
 
   /** Items embedded in a version (for checks), or -1 when the version is not held. */
   public synchronized int embeddedIn(long version) {
-    for (Version v : complete) {
-      if (v.version == version) {
-        return v.size;
-      }
-    }
-    return building != null && building.version == version ? building.size : -1;
+    return versions.embeddedIn(version);
   }
 
   /** The milliseconds from queueing to swap of the last completed version, or -1. */
@@ -438,27 +297,16 @@ public final class VersionedIndex implements AutoCloseable {
     return lastRefreshMillis;
   }
 
-  /** A copy of the raw items, in insertion order (for checkpoints). */
-  public synchronized List<Item> items() {
-    return new ArrayList<>(items.values());
-  }
-
   /** Stops the builder and closes every encoder. */
   @Override
   public void close() {
-    List<Version> toClose = new ArrayList<>();
-    Version b;
+    List<IndexVersion> toClose;
     synchronized (this) {
       if (closed) {
         return;
       }
       closed = true;
-      toClose.addAll(complete);
-      toClose.addAll(queued);
-      complete.clear();
-      queued.clear();
-      b = building;
-      building = null;
+      toClose = versions.clear();
       notifyAll();
     }
     builder.shutdownNow();
@@ -466,9 +314,6 @@ public final class VersionedIndex implements AutoCloseable {
       builder.awaitTermination(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-    }
-    if (b != null) {
-      b.encoder.close();
     }
     toClose.forEach(v -> v.encoder.close());
   }

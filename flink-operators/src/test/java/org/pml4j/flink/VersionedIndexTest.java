@@ -122,7 +122,7 @@ class VersionedIndexTest {
     Random r = new Random(11);
     Map<Long, float[]> items = new LinkedHashMap<>();
     List<Long> refreshes = new java.util.concurrent.CopyOnWriteArrayList<>();
-    try (VersionedIndex index = new VersionedIndex(50, 2, (v, ms) -> refreshes.add(ms))) {
+    try (VersionedIndex index = new VersionedIndex(50, 2, (v, ms, build) -> refreshes.add(ms))) {
       for (long id = 0; id < 400; id++) {
         float[] v = RetrievalTestSupport.gaussian(r, DIM);
         items.put(id, v);
