@@ -60,13 +60,13 @@ final class ExactTopK {
    * The exact top-{@code k} of the first {@code n} rows of {@code rows} ({@code d} columns, unit length) for a query
    * (normalized here), best first.
    */
-  static VersionedIndex.VersionHits search(long version, float[] rows, long[] ids, int n, int d, float[] query,
+  static VersionHits search(long version, float[] rows, long[] ids, int n, int d, float[] query,
       int k) {
     int kk = Math.min(k, n);
     long[] topIds = new long[kk];
     float[] topScores = new float[kk];
     if (kk == 0) {
-      return new VersionedIndex.VersionHits(version, topIds, topScores);
+      return new VersionHits(version, topIds, topScores);
     }
     float[] q = new float[d];
     normalizeInto(query, q, 0);
@@ -87,6 +87,6 @@ final class ExactTopK {
       topScores[p] = s;
       topIds[p] = id;
     }
-    return new VersionedIndex.VersionHits(version, topIds, topScores);
+    return new VersionHits(version, topIds, topScores);
   }
 }

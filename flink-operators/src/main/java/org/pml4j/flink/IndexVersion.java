@@ -14,6 +14,9 @@ final class IndexVersion {
   final VersionedIndex.Encoder encoder;
   /** When the version was queued in the index (for its refresh time). */
   final long queuedAtNanos;
+  /** When it was swapped in, and how long its build took (set by the index at the swap). */
+  long completedAtNanos;
+  long buildNanos;
   private final Map<Long, Integer> slot = new HashMap<>();
   private long[] ids = new long[16];
   private float[] rows;
@@ -75,7 +78,7 @@ final class IndexVersion {
   }
 
   /** The exact top-k of a query embedding (made by this version's encoder) over this version's items. */
-  VersionedIndex.VersionHits search(float[] queryEmbedding, int k) {
+  VersionHits search(float[] queryEmbedding, int k) {
     if (size > 0 && queryEmbedding.length != dim) {
       throw new IllegalStateException("version " + version + " embedded the query to " + queryEmbedding.length
           + " values, its items to " + dim);

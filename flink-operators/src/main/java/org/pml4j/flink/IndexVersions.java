@@ -16,6 +16,9 @@ final class IndexVersions {
   private final ArrayDeque<IndexVersion> queued = new ArrayDeque<>();
   private IndexVersion building;
   private long newestKnown = -1;
+  private long graceMillis = -1;
+  /** The least automatic grace period (0 in {@link #previousVersionGrace}). */
+  static final long MIN_GRACE_NANOS = 1_000_000_000L;
 
   IndexVersions(int retained) {
     if (retained < 1) {
@@ -62,6 +65,33 @@ final class IndexVersions {
     return complete;
   }
 
+  /** See {@link VersionedIndex#previousVersionGrace}. */
+  void previousVersionGrace(long millis) {
+    if (millis < -1) {
+      throw new IllegalArgumentException("previous version grace must be >= -1 ms, got " + millis);
+    }
+    graceMillis = millis;
+  }
+
+  /**
+   * The complete versions a query is answered in at {@code nowNanos}, newest first: the newest, and each older one
+   * while the version after it was swapped in less than the grace period ago.
+   */
+  List<IndexVersion> answering(long nowNanos) {
+    List<IndexVersion> out = new ArrayList<>(complete.size());
+    for (IndexVersion v : complete) {
+      if (!out.isEmpty() && graceMillis >= 0) {
+        IndexVersion newer = out.get(out.size() - 1);
+        long grace = graceMillis > 0 ? graceMillis * 1_000_000 : Math.max(MIN_GRACE_NANOS, newer.buildNanos);
+        if (nowNanos - newer.completedAtNanos > grace) {
+          break;
+        }
+      }
+      out.add(v);
+    }
+    return out;
+  }
+
   /** The complete versions and the one being built: those an upsert or a delete goes to. */
   List<IndexVersion> live() {
     List<IndexVersion> l = new ArrayList<>(complete);
@@ -85,10 +115,6 @@ final class IndexVersions {
 
   long buildingVersion() {
     return building == null ? -1 : building.version;
-  }
-
-  long newestKnown() {
-    return newestKnown;
   }
 
   /** Items embedded in a version, or -1 when the version is not complete or being built. */

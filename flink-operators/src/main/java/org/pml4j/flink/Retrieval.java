@@ -29,23 +29,30 @@ public final class Retrieval {
    * @param retained complete versions each shard keeps and answers for (at least 2 lets shards differ by one version)
    * @param minRefreshIntervalMs {@code retrieval.min_refresh_interval} in ms (0: index every version)
    * @param builderPriority the scheduling priority of each shard's rebuild thread ({@code retrieval.builder_priority})
+   * @param previousVersionGraceMs how long after a swap queries are still answered in the replaced version
+   *     ({@link VersionedIndex#previousVersionGrace}: -1 while retained, 0 automatic)
    */
   public record Settings(int dimension, int shards, int maxK, int chunkSize, int retained,
-      long minRefreshIntervalMs, BackgroundPriority builderPriority) {
+      long minRefreshIntervalMs, BackgroundPriority builderPriority, long previousVersionGraceMs) {
     public Settings {
       if (builderPriority == null) {
         throw new IllegalArgumentException("retrieval settings: builder_priority is null");
       }
-      if (dimension < 1 || shards < 1 || maxK < 1 || chunkSize < 1 || retained < 1 || minRefreshIntervalMs < 0) {
+      if (dimension < 1 || shards < 1 || maxK < 1 || chunkSize < 1 || retained < 1 || minRefreshIntervalMs < 0
+          || previousVersionGraceMs < -1) {
         throw new IllegalArgumentException("retrieval settings: dimension, shards, max_k, chunk_size, retained must be "
-            + ">= 1 and min_refresh_interval >= 0, got " + dimension + ", " + shards + ", " + maxK + ", " + chunkSize
-            + ", " + retained + ", " + minRefreshIntervalMs);
+            + ">= 1, min_refresh_interval >= 0 and previous_version_grace >= -1, got " + dimension + ", " + shards
+            + ", " + maxK + ", " + chunkSize + ", " + retained + ", " + minRefreshIntervalMs + ", "
+            + previousVersionGraceMs);
       }
     }
 
-    /** Defaults: max_k 100, chunks of 1024 rows, 2 retained versions, no rate limit, builder at normal priority. */
+    /**
+     * Defaults: max_k 100, chunks of 1024 rows, 2 retained versions, no rate limit, builder at normal priority,
+     * answers in every retained version.
+     */
     public static Settings of(int dimension, int shards) {
-      return new Settings(dimension, shards, 100, 1024, 2, 0, BackgroundPriority.NORMAL);
+      return new Settings(dimension, shards, 100, 1024, 2, 0, BackgroundPriority.NORMAL, -1);
     }
   }
 
@@ -71,7 +78,8 @@ public final class Retrieval {
     DataStream<ShardAnswer> parts = goodCatalog
         .keyBy(new CatalogId(), Types.LONG)
         .connect(b)
-        .process(new RetrievalShard(s.chunkSize(), s.retained(), s.minRefreshIntervalMs(), s.builderPriority()),
+        .process(new RetrievalShard(s.chunkSize(), s.retained(), s.minRefreshIntervalMs(), s.builderPriority(),
+            s.previousVersionGraceMs()),
             TypeInformation.of(ShardAnswer.class))
         .name("pml4j-retrieval-shard").uid("pml4j-retrieval-shard").setParallelism(s.shards())
         .setBufferTimeout(0); // answers leave at once (query latency), not every 100 ms

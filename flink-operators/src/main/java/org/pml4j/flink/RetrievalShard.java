@@ -69,6 +69,7 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
   private final int retained;
   private final long minRefreshIntervalMs;
   private final BackgroundPriority builderPriority;
+  private final long previousVersionGraceMs;
 
   private transient VersionedIndex index;
   private transient ShardMetrics metrics;
@@ -87,27 +88,31 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
    * @param minRefreshIntervalMs {@code retrieval.min_refresh_interval}: the least time between the creation of two
    *     selected versions (0: every version)
    * @param builderPriority the scheduling priority of the index's builder thread
+   * @param previousVersionGraceMs {@link VersionedIndex#previousVersionGrace}
    */
-  public RetrievalShard(int chunkSize, int retained, long minRefreshIntervalMs, BackgroundPriority builderPriority) {
-    if (chunkSize < 1 || retained < 1 || minRefreshIntervalMs < 0) {
+  public RetrievalShard(int chunkSize, int retained, long minRefreshIntervalMs, BackgroundPriority builderPriority,
+      long previousVersionGraceMs) {
+    if (chunkSize < 1 || retained < 1 || minRefreshIntervalMs < 0 || previousVersionGraceMs < -1) {
       throw new IllegalArgumentException("chunkSize and retained must be >= 1 and minRefreshIntervalMs >= 0, got "
-          + chunkSize + ", " + retained + ", " + minRefreshIntervalMs);
+          + chunkSize + ", " + retained + ", " + minRefreshIntervalMs + " (grace >= -1: " + previousVersionGraceMs + ")");
     }
     this.chunkSize = chunkSize;
     this.retained = retained;
     this.minRefreshIntervalMs = minRefreshIntervalMs;
     this.builderPriority = builderPriority;
+    this.previousVersionGraceMs = previousVersionGraceMs;
   }
 
-  /** A shard whose builder thread runs at the task threads' priority. */
+  /** A shard whose builder runs at the task threads' priority, answering in every retained version. */
   public RetrievalShard(int chunkSize, int retained, long minRefreshIntervalMs) {
-    this(chunkSize, retained, minRefreshIntervalMs, BackgroundPriority.NORMAL);
+    this(chunkSize, retained, minRefreshIntervalMs, BackgroundPriority.NORMAL, -1);
   }
 
   @Override
   public void initializeState(FunctionInitializationContext context) throws Exception {
     metrics = new ShardMetrics();
     index = new VersionedIndex(chunkSize, retained, metrics::refreshed, builderPriority);
+    index.previousVersionGrace(previousVersionGraceMs);
     pending = new ArrayList<>();
     opsState = context.getOperatorStateStore().getListState(
         new ListStateDescriptor<>("pml4j-retrieval-catalog-ops", Types.LONG));
@@ -241,10 +246,10 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
       throw new IllegalStateException("retrieval shard: no index version complete after " + BUILD_TIMEOUT_MS
           + " ms (building " + index.buildingVersion() + ")");
     }
-    List<VersionedIndex.VersionHits> hits = index.search(q.vector, q.k);
+    List<VersionHits> hits = index.search(q.vector, q.k);
     int me = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
     int n = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
-    for (VersionedIndex.VersionHits h : hits) {
+    for (VersionHits h : hits) {
       ShardAnswer a = new ShardAnswer();
       a.qid = q.qid;
       a.k = q.k;

@@ -22,9 +22,11 @@ import org.pml4j.data.SyntheticClusters;
  * query stream from the job's dataset, the {@link Retrieval} topology fed by the trainer's model versions, answers
  * into {@value #ANSWERS}, and the {@code "retrieval"} object of summary.json ({@link #summarize}).
  *
- * <p>Fashion-MNIST: the catalog is the training split (ids = row numbers, file order), the queries the t10k split
- * (qid = row number). Synthetic: catalog ids 0.., queries from ids {@value #SYNTHETIC_QUERY_OFFSET}. Other datasets
- * (csv, jsonl, kafka) are not wired yet: use {@link Retrieval#apply} with your own sources.
+ * <p>Sources: {@code retrieval.catalog_topic} and {@code retrieval.query_topic} read the catalog and the queries
+ * from Kafka ({@link RetrievalKafka}; broker, consumer group and boundedness from {@code kafka.*}), whatever the
+ * training dataset. Without a topic they come from the dataset: Fashion-MNIST's training split is the catalog (ids =
+ * row numbers, file order) and t10k the queries (qid = row number); synthetic: catalog ids 0.., queries from ids
+ * {@value #SYNTHETIC_QUERY_OFFSET}. {@code retrieval.answers_topic} also sends every answer to Kafka (keyed by qid).
  */
 public final class RetrievalStage {
   /** Answers, one JSON line each ({@link Answer#toJson}). */
@@ -61,6 +63,14 @@ public final class RetrievalStage {
     public double minRefreshInterval;
     /** Answers re-ranked by brute force for {@code recall_at_10_vs_exact} (0: none). */
     public int recallSample = 300;
+    /**
+     * {@code retrieval.previous_version_grace} in seconds: how long after a shard swaps a new version in it still
+     * answers in the replaced one, so that the merger finds a version common to all shards while the others finish
+     * the same build: -1 (the default) as long as the version is retained (safe whatever the shards' lag, but every
+     * query costs a scan per retained version); 0 automatic (the new version's build time on that shard, at least
+     * 1 s); a shard that lags more than that behind another gives answers without a common version.
+     */
+    public double previousVersionGrace = -1;
     /** The rebuild threads' scheduling priority: normal, low or idle ({@link BackgroundPriority}). */
     public String builderPriority = "normal";
     /**
@@ -69,10 +79,22 @@ public final class RetrievalStage {
      * checkpoint writes every item).
      */
     public boolean incrementalCheckpoints = true;
+    /** Kafka topic of catalog records (JSON, {@link RetrievalKafka}); null: the dataset's catalog. */
+    public String catalogTopic;
+    /** Kafka topic of queries (JSON, {@link RetrievalKafka}); null: the dataset's queries. */
+    public String queryTopic;
+    /** Kafka topic the answers also go to (the JSON of {@value #ANSWERS}, keyed by qid); null: none. */
+    public String answersTopic;
+
+    /** Whether the job generates both the catalog and the queries (then summary.json re-checks the answers). */
+    boolean generated() {
+      return blank(catalogTopic) && blank(queryTopic);
+    }
 
     Retrieval.Settings settings(int dim) {
       return new Retrieval.Settings(dim, shards, maxK, chunkSize, retained, Math.round(minRefreshInterval * 1000),
-          BackgroundPriority.parse(builderPriority));
+          BackgroundPriority.parse(builderPriority),
+          previousVersionGrace < 0 ? -1 : Math.round(previousVersionGrace * 1000));
     }
   }
 
@@ -129,26 +151,53 @@ public final class RetrievalStage {
       env.configure(backend);
     }
     Path dir = Path.of(c.outputDir).toAbsolutePath();
-    GeneratedRecords[] g = generators(c);
-    long catalogN = rc.catalogRecords > 0 ? rc.catalogRecords
-        : c.dataset.equals("synthetic") ? 20_000 : g[0].rowsPerEpoch();
-    long queryN = c.dataset.equals("synthetic") ? rc.queries : Math.min(rc.queries, g[1].rowsPerEpoch());
-    DataStream<CatalogRecord> catalog = env.fromSource(Sources.generated(g[0], catalogN,
-        rc.catalogRecordsPerSecond), WatermarkStrategy.noWatermarks(), "retrieval-catalog-source")
-        .uid("retrieval-catalog-source").setParallelism(1)
-        .map(new ToCatalog(), TypeInformation.of(CatalogRecord.class)).name("to-catalog").uid("to-catalog");
-    long offset = c.dataset.equals("synthetic") ? SYNTHETIC_QUERY_OFFSET : 0;
-    DataStream<Query> queries = env.fromSource(Sources.generated(g[1], queryN, rc.queriesPerSecond),
-        WatermarkStrategy.noWatermarks(), "retrieval-query-source").uid("retrieval-query-source").setParallelism(1)
-        .map(new ToQuery(rc.k, offset), TypeInformation.of(Query.class)).name("to-query").uid("to-query");
+    boolean kafka = !blank(rc.catalogTopic) || !blank(rc.queryTopic) || !blank(rc.answersTopic);
+    if (kafka && blank(c.kafka.bootstrapServers)) {
+      throw new IllegalArgumentException("retrieval.catalog_topic, query_topic and answers_topic need "
+          + "kafka.bootstrap_servers");
+    }
+    GeneratedRecords[] g = blank(rc.catalogTopic) || blank(rc.queryTopic) ? generators(c) : null;
+    DataStream<CatalogRecord> catalog;
+    if (blank(rc.catalogTopic)) {
+      long catalogN = rc.catalogRecords > 0 ? rc.catalogRecords
+          : c.dataset.equals("synthetic") ? 20_000 : g[0].rowsPerEpoch();
+      catalog = env.fromSource(Sources.generated(g[0], catalogN, rc.catalogRecordsPerSecond),
+          WatermarkStrategy.noWatermarks(), "retrieval-catalog-source").uid("retrieval-catalog-source")
+          .setParallelism(1).map(new ToCatalog(), TypeInformation.of(CatalogRecord.class)).name("to-catalog")
+          .uid("to-catalog");
+    } else {
+      catalog = env.fromSource(RetrievalKafka.catalog(c.kafka, rc.catalogTopic), WatermarkStrategy.noWatermarks(),
+          "retrieval-catalog-kafka").uid("retrieval-catalog-kafka");
+    }
+    DataStream<Query> queries;
+    if (blank(rc.queryTopic)) {
+      long queryN = c.dataset.equals("synthetic") ? rc.queries : Math.min(rc.queries, g[1].rowsPerEpoch());
+      long offset = c.dataset.equals("synthetic") ? SYNTHETIC_QUERY_OFFSET : 0;
+      queries = env.fromSource(Sources.generated(g[1], queryN, rc.queriesPerSecond),
+          WatermarkStrategy.noWatermarks(), "retrieval-query-source").uid("retrieval-query-source")
+          .setParallelism(1).map(new ToQuery(rc.k, offset), TypeInformation.of(Query.class)).name("to-query")
+          .uid("to-query");
+    } else {
+      queries = env.fromSource(RetrievalKafka.queries(c.kafka, rc.queryTopic, rc.k), WatermarkStrategy.noWatermarks(),
+          "retrieval-query-kafka").uid("retrieval-query-kafka");
+    }
     Retrieval.Outputs o = Retrieval.apply(catalog, queries, models, rc.settings(dim));
     o.answers().union(o.noCommonVersion()).map(Answer::toJson).returns(Types.STRING).name("answer-json")
         .uid("answer-json").setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(ANSWERS))).name("answers")
         .uid("answers").setParallelism(1);
+    if (!blank(rc.answersTopic)) {
+      o.answers().union(o.noCommonVersion()).map(Answer::toJson).returns(Types.STRING).name("answer-json-kafka")
+          .uid("answer-json-kafka").setParallelism(1).sinkTo(StreamingJob.kafkaSink(c, rc.answersTopic, "qid"))
+          .name("answers-kafka").uid("answers-kafka").setParallelism(1);
+    }
     o.rejected().map(r -> "{\"id\":" + r.record.id + ",\"reason\":\"" + r.reason + "\",\"detail\":\""
         + r.detail.replace("\"", "'") + "\"}").returns(Types.STRING).name("retrieval-rejected-json")
         .uid("retrieval-rejected-json").setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(REJECTED)))
         .name("retrieval-rejected").uid("retrieval-rejected").setParallelism(1);
+  }
+
+  static boolean blank(String s) {
+    return s == null || s.isBlank();
   }
 
   /** The {@code "retrieval"} object of summary.json ({@link RetrievalSummary#summarize}). */

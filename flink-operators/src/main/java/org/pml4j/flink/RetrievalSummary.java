@@ -102,6 +102,13 @@ final class RetrievalSummary {
     s.put("queries", answers.size() - noCommon);
     s.put("no_common_version", noCommon);
     s.put("answers_per_version", byVersion.size());
+    if (!rc.generated()) { // from Kafka: the job cannot re-read the catalog and queries
+      s.putNull("mixed_version_answers");
+      s.put("unchecked_answers", answers.size() - noCommon);
+      s.put("recall_sample", 0);
+      s.putNull("recall_at_10_vs_exact");
+      return s;
+    }
     // Re-embed the catalog with each answered version's published model; check every answer, re-rank a sample.
     GeneratedRecords[] g = RetrievalStage.generators(c);
     int n = (int) s.path("catalog_items").asLong();

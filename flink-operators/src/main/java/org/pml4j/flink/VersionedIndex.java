@@ -1,7 +1,6 @@
 package org.pml4j.flink;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -29,14 +28,17 @@ import java.util.concurrent.TimeUnit;
  *
  * <h2>Search</h2>
  *
- * <p>Exact: the score of an item is the cosine similarity of its embedding and the query's embedding, both made by
- * the same version (embeddings are L2-normalized when stored; the score is their dot product, computed in a fixed
- * order over the rows of a dense matrix, so it is reproducible). Ranking: score descending, then id ascending on
- * equal scores.
+ * <p>A query is answered in the newest complete version, and in each older retained version for a grace period after
+ * the version that replaced it was swapped in ({@link #previousVersionGrace}): long enough for the other shards,
+ * which started the same build at about the same time, to finish it too; after that the older version costs a scan
+ * per query for nothing.
+ *
+ * <p>Exact ({@link ExactTopK}): the score of an item is the cosine similarity of its embedding and the query's
+ * embedding, both made by the same version. Ranking: score descending, then id ascending on equal scores.
  *
  * <p>Thread safety: all public methods may be called from any thread; mutations and searches hold the index's lock
  * (the builder holds it only to commit a chunk and to swap). Parts: {@link IndexVersions} (the versions' life cycle),
- * {@link IndexVersion} (one version's embeddings), {@link ExactTopK} (the search).
+ * {@link IndexVersion} (one version's embeddings).
  */
 public final class VersionedIndex implements AutoCloseable {
   /** An embedding function of one model version ({@code rows -> embeddings}); closed when the version is dropped. */
@@ -57,16 +59,8 @@ public final class VersionedIndex implements AutoCloseable {
     void refreshed(long version, long millis, long buildMillis);
   }
 
-  /** The top-k of a query in one version: ids and scores, best first. */
-  public record VersionHits(long version, long[] ids, float[] scores) {
-    @Override
-    public String toString() {
-      return "VersionHits{v" + version + ", ids=" + Arrays.toString(ids) + ", scores=" + Arrays.toString(scores) + "}";
-    }
-  }
-
   /** A raw item: the vector the encoders take, and the optional label. */
-  public record Item(long id, float[] raw, Long label) {}
+  private record Item(long id, float[] raw, Long label) {}
 
   private final int chunkSize;
   private final LinkedHashMap<Long, Item> items = new LinkedHashMap<>();
@@ -76,7 +70,6 @@ public final class VersionedIndex implements AutoCloseable {
   private final ExecutorService builder;
   private final RefreshListener onRefresh;
   private final BackgroundPriority priority;
-  private long lastRefreshMillis = -1;
 
   /**
    * @param chunkSize rows per embedding call of the builder (at least 1)
@@ -195,10 +188,11 @@ public final class VersionedIndex implements AutoCloseable {
         if (versions.building() != v) {
           return;
         }
+        v.completedAtNanos = System.nanoTime();
+        v.buildNanos = v.completedAtNanos - startNanos;
         versions.complete(v);
-        ms = (System.nanoTime() - v.queuedAtNanos) / 1_000_000;
-        buildMs = (System.nanoTime() - startNanos) / 1_000_000;
-        lastRefreshMillis = ms;
+        ms = (v.completedAtNanos - v.queuedAtNanos) / 1_000_000;
+        buildMs = v.buildNanos / 1_000_000;
         startNext();
         notifyAll();
       }
@@ -226,10 +220,21 @@ public final class VersionedIndex implements AutoCloseable {
     }
     checkBuilder();
     List<VersionHits> out = new ArrayList<>(versions.completeCount());
-    for (IndexVersion v : versions.complete()) {
+    for (IndexVersion v : versions.answering(System.nanoTime())) {
       out.add(v.search(v.encoder.embed(new float[][] {rawQuery})[0], k));
     }
     return out;
+  }
+
+  /**
+   * How long after a version's swap queries are still answered in the version it replaced (and so on down the
+   * retained ones): {@code -1}, for as long as it is retained (the default); {@code 0}, automatic: the replacing
+   * version's own build time, at least 1 s; otherwise that many ms.
+   *
+   * @throws IllegalArgumentException below -1
+   */
+  public synchronized void previousVersionGrace(long millis) {
+    versions.previousVersionGrace(millis);
   }
 
   private void checkBuilder() {
@@ -277,11 +282,6 @@ public final class VersionedIndex implements AutoCloseable {
     return versions.building() != null;
   }
 
-  /** The newest version added (queued, building or complete), or -1. */
-  public synchronized long newestKnown() {
-    return versions.newestKnown();
-  }
-
   /** Raw items held. */
   public synchronized int size() {
     return items.size();
@@ -290,11 +290,6 @@ public final class VersionedIndex implements AutoCloseable {
   /** Items embedded in a version (for checks), or -1 when the version is not held. */
   public synchronized int embeddedIn(long version) {
     return versions.embeddedIn(version);
-  }
-
-  /** The milliseconds from queueing to swap of the last completed version, or -1. */
-  public synchronized long lastRefreshMillis() {
-    return lastRefreshMillis;
   }
 
   /** Stops the builder and closes every encoder. */

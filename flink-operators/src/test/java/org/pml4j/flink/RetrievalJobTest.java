@@ -124,7 +124,7 @@ class RetrievalJobTest {
       env.configure(backend);
     }
     Retrieval.Settings s = new Retrieval.Settings(DIM, 2, 100, 16, 2, 0,
-        injectFailure ? BackgroundPriority.LOW : BackgroundPriority.NORMAL);
+        injectFailure ? BackgroundPriority.LOW : BackgroundPriority.NORMAL, -1);
     Retrieval.Outputs o = Retrieval.apply(catalog, queries, models, s);
     o.answers().sinkTo(TestSupport.collect(key + "-answers"));
     o.noCommonVersion().sinkTo(TestSupport.collect(key + "-nocommon"));
