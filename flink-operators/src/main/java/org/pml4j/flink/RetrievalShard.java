@@ -56,7 +56,7 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
   static final String ITEM_STATE = "pml4j-retrieval-item";
   static final ValueStateDescriptor<CatalogRecord> ITEM =
       new ValueStateDescriptor<>(ITEM_STATE, TypeInformation.of(CatalogRecord.class));
-  /** Job accumulator: {@code "version:total:arrive:load:wait:build"} (ms) per shard and refreshed version. */
+  /** Job accumulator: {@code "version:total:arrive:load:wait:build:buildCpu"} (ms) per shard and refreshed version. */
   public static final String REFRESHES_ACCUMULATOR = ShardMetrics.REFRESHES_ACCUMULATOR;
   /** Job accumulator: items held by the shards when they close (a long counter). */
   public static final String ITEMS_ACCUMULATOR = ShardMetrics.ITEMS_ACCUMULATOR;
@@ -246,6 +246,7 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
       throw new IllegalStateException("retrieval shard: no index version complete after " + BUILD_TIMEOUT_MS
           + " ms (building " + index.buildingVersion() + ")");
     }
+    long cpu = ShardMetrics.cpuNow();
     List<VersionHits> hits = index.search(q.vector, q.k);
     int me = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
     int n = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
@@ -264,7 +265,7 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
       a.waited = q.inMillis < metrics.firstServingMillis();
       out.collect(a);
     }
-    metrics.answered();
+    metrics.answered(cpu);
   }
 
   /** The index (for tests and metrics). */

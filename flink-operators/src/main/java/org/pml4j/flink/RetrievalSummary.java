@@ -47,11 +47,13 @@ final class RetrievalSummary {
    *   <li>{@code catalog_items}; {@code index_versions} (versions every shard served); {@code refresh_ms} {p50, max}
    *       per version, from its creation in the trainer to the last shard serving it, and {@code refresh_parts_ms}
    *       (medians over the versions, on the slowest shard): {@code arrive} (creation to the shard), {@code load}
-   *       (ONNX Runtime session), {@code wait} (behind an older version's build), {@code build} (re-embedding).
+   *       (ONNX Runtime session), {@code wait} (behind an older version's build), {@code build} (re-embedding) and
+   *       {@code build_cpu} (the builder thread's CPU time in it: the rest of {@code build} it waited for a core).
    *   <li>{@code query_latency_ms} {p50, p99, max}: query in (validated) to merged answer out, every query;
    *       {@code query_latency_serving_ms}: the queries that entered once every shard served a version (the others,
    *       {@code queries_waited_for_first_index}, waited for the start-up or a restore);
-   *       {@code query_latency_p99_per_1000}: p99 of each block of 1,000 answers in output order.
+   *       {@code query_latency_p99_per_1000}: p99 of each block of 1,000 answers in output order;
+   *       {@code query_cpu_us_per_shard}: a shard's task-thread CPU time per query (embedding and scan, all versions).
    *   <li>{@code queries} (answered), {@code no_common_version}, {@code mixed_version_answers} (answers whose scores
    *       are not those of the query and the returned items all embedded by the answer's version's published ONNX
    *       model; answers whose model file is gone, or whose catalog the job cannot re-read, as from Kafka, are counted
@@ -71,6 +73,8 @@ final class RetrievalSummary {
     List<Long> serving = histogram(r.getAccumulatorResult(AnswerMerger.SERVING_LATENCY_ACCUMULATOR));
     s.set("query_latency_serving_ms", percentiles(serving, "p50", "p99", "max"));
     s.put("queries_waited_for_first_index", lat.size() - serving.size());
+    s.set("query_cpu_us_per_shard", percentiles(histogram(r.getAccumulatorResult(ShardMetrics.QUERY_CPU_ACCUMULATOR)),
+        "p50", "p99"));
 
     List<JsonNode> answers = new ArrayList<>();
     Path file = dir.resolve(RetrievalStage.ANSWERS);
@@ -194,7 +198,7 @@ final class RetrievalSummary {
       }
     }
     List<Long> full = new ArrayList<>();
-    String[] names = {"arrive", "load", "wait", "build"};
+    String[] names = {"arrive", "load", "wait", "build", "build_cpu"};
     List<List<Long>> parts = new ArrayList<>();
     for (int i = 0; i < names.length; i++) {
       parts.add(new ArrayList<>());

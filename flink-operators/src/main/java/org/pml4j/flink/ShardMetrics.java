@@ -19,8 +19,12 @@ import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
  * next record ({@link #drain}), since Flink's metric and accumulator objects are not thread-safe.
  */
 final class ShardMetrics {
-  /** Job accumulator: {@code "version:total:arrive:load:wait:build"} (ms) per shard and refreshed version. */
+  /**
+   * Job accumulator: {@code "version:total:arrive:load:wait:build:buildCpu"} (ms) per shard and refreshed version.
+   */
   static final String REFRESHES_ACCUMULATOR = "pml4j.retrieval.refreshes";
+  /** Job accumulator: CPU time of the task thread per query answered (all its versions), in µs (a histogram). */
+  static final String QUERY_CPU_ACCUMULATOR = "pml4j.retrieval.query_cpu_us";
   /** Job accumulator: items held by the shards when they close (a long counter). */
   static final String ITEMS_ACCUMULATOR = "pml4j.retrieval.items";
 
@@ -34,6 +38,8 @@ final class ShardMetrics {
   private volatile long lastRefreshMs = -1;
   private volatile long firstServingMillis = Long.MAX_VALUE;
   private ListAccumulator<String> refreshList;
+  private org.apache.flink.api.common.accumulators.Histogram queryCpu;
+  private static final java.lang.management.ThreadMXBean CPU = java.lang.management.ManagementFactory.getThreadMXBean();
 
   void open(RuntimeContext rc, VersionedIndex index) {
     var g = rc.getMetricGroup();
@@ -45,6 +51,12 @@ final class ShardMetrics {
     g.gauge("items", (Gauge<Integer>) index::size);
     refreshList = new ListAccumulator<>();
     rc.addAccumulator(REFRESHES_ACCUMULATOR, refreshList);
+    queryCpu = rc.getHistogram(QUERY_CPU_ACCUMULATOR);
+  }
+
+  /** The task thread's CPU time now (ns), to pass to {@link #answered(long)}. */
+  static long cpuNow() {
+    return CPU.getCurrentThreadCpuTime();
   }
 
   /** A version arrived at {@code arrivedMillis} and its encoder was loaded by now. */
@@ -58,12 +70,12 @@ final class ShardMetrics {
   }
 
   /** The index's refresh listener (builder thread). */
-  void refreshed(long version, long millis, long buildMillis) {
+  void refreshed(long version, long millis, long buildMillis, long buildCpuMillis) {
     long now = System.currentTimeMillis();
     if (firstServingMillis == Long.MAX_VALUE) {
       firstServingMillis = now;
     }
-    done.add(new long[] {version, now, millis, buildMillis});
+    done.add(new long[] {version, now, millis, buildMillis, buildCpuMillis});
   }
 
   /**
@@ -86,12 +98,14 @@ final class ShardMetrics {
       lastRefreshMs = total;
       refreshMs.update(total);
       refreshList.add(r[0] + ":" + total + ":" + Math.max(0, a.arrived - a.created) + ":" + (a.loaded - a.arrived)
-          + ":" + Math.max(0, r[2] - r[3]) + ":" + r[3]);
+          + ":" + Math.max(0, r[2] - r[3]) + ":" + r[3] + ":" + r[4]);
     }
   }
 
-  void answered() {
+  /** A query was answered; {@code cpuStart} from {@link #cpuNow} before it. */
+  void answered(long cpuStart) {
     answered.inc();
+    queryCpu.add((int) Math.min(Integer.MAX_VALUE, (cpuNow() - cpuStart) / 1000));
   }
 
   /** Adds the shard's item count to the job's total (at close). */

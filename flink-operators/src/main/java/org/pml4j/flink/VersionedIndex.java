@@ -1,7 +1,6 @@
 package org.pml4j.flink;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -55,15 +54,15 @@ public final class VersionedIndex implements AutoCloseable {
     /**
      * @param millis from {@link #addVersion} of the version to its swap
      * @param buildMillis from the start of its build to its swap (less the time it waited behind older versions)
+     * @param buildCpuMillis CPU time of the builder thread in that build (the rest of buildMillis it waited for a CPU)
      */
-    void refreshed(long version, long millis, long buildMillis);
+    void refreshed(long version, long millis, long buildMillis, long buildCpuMillis);
   }
 
-  /** A raw item: the vector the encoders take, and the optional label. */
-  private record Item(long id, float[] raw, Long label) {}
 
+  private static final java.lang.management.ThreadMXBean CPU = java.lang.management.ManagementFactory.getThreadMXBean();
   private final int chunkSize;
-  private final LinkedHashMap<Long, Item> items = new LinkedHashMap<>();
+  private final CatalogItems items = new CatalogItems();
   private final IndexVersions versions;
   private boolean closed;
   private RuntimeException buildFailure;
@@ -72,15 +71,9 @@ public final class VersionedIndex implements AutoCloseable {
   private final BackgroundPriority priority;
 
   /**
-   * @param chunkSize rows per embedding call of the builder (at least 1)
+   * @param chunkSize rows per embedding call of the builder, and most upserts embedded in one batch (at least 1)
    * @param retained complete versions kept (at least 1; 2 keeps the previous version while shards catch up)
    * @param onRefresh told on the builder thread when a version is complete (may be null)
-   */
-  public VersionedIndex(int chunkSize, int retained, RefreshListener onRefresh) {
-    this(chunkSize, retained, onRefresh, BackgroundPriority.NORMAL);
-  }
-
-  /**
    * @param priority the builder thread's scheduling priority ({@link BackgroundPriority#LOW}: the task threads that
    *     answer queries, and the trainer, come first)
    */
@@ -100,7 +93,8 @@ public final class VersionedIndex implements AutoCloseable {
   }
 
   /**
-   * Inserts or replaces an item, and embeds it at once in every complete version and the version being built.
+   * Inserts or replaces an item. Its embeddings in every complete version and the version being built are made
+   * before the next search (or once {@code chunkSize} upserts are pending), in one batch per version.
    *
    * @throws IllegalArgumentException on a null raw vector
    */
@@ -108,16 +102,33 @@ public final class VersionedIndex implements AutoCloseable {
     if (raw == null) {
       throw new IllegalArgumentException("raw vector of item " + id + " is null");
     }
-    float[] copy = raw.clone();
-    items.put(id, new Item(id, copy, label));
+    items.upsert(id, raw, label);
+    if (items.pendingCount() >= chunkSize) {
+      embedPending();
+    }
+  }
+
+  /** Embeds the pending upserts into every complete version and the one being built. */
+  private void embedPending() {
+    List<CatalogItems.Item> p = items.takePending();
+    if (p.isEmpty()) {
+      return;
+    }
+    float[][] x = new float[p.size()][];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = p.get(i).raw();
+    }
     for (IndexVersion v : versions.live()) {
-      v.put(id, v.encoder.embed(new float[][] {copy})[0]);
+      float[][] e = v.encoder.embed(x);
+      for (int i = 0; i < x.length; i++) {
+        v.put(p.get(i).id(), e[i]);
+      }
     }
   }
 
   /** Removes an item from the raw items and every version; returns whether it was present. */
   public synchronized boolean delete(long id) {
-    boolean had = items.remove(id) != null;
+    boolean had = items.delete(id);
     for (IndexVersion v : versions.live()) {
       v.remove(id);
     }
@@ -154,13 +165,14 @@ public final class VersionedIndex implements AutoCloseable {
   private void build(IndexVersion v) {
     try {
       long startNanos = System.nanoTime();
+      long startCpu = CPU.getCurrentThreadCpuTime();
       priority.applyToCurrentThread(); // (each build: a pool thread may be replaced after a failure)
-      List<Item> snapshot;
+      List<CatalogItems.Item> snapshot;
       synchronized (this) {
         if (versions.building() != v) {
           return;
         }
-        snapshot = new ArrayList<>(items.values());
+        snapshot = items.snapshot();
       }
       for (int from = 0; from < snapshot.size(); from += chunkSize) {
         int n = Math.min(chunkSize, snapshot.size() - from);
@@ -174,8 +186,8 @@ public final class VersionedIndex implements AutoCloseable {
             return; // closed
           }
           for (int i = 0; i < n; i++) {
-            Item it = snapshot.get(from + i);
-            Item now = items.get(it.id());
+            CatalogItems.Item it = snapshot.get(from + i);
+            CatalogItems.Item now = items.get(it.id());
             if (now != null && now.raw() == it.raw() && !v.contains(it.id())) {
               v.put(it.id(), e[i]);
             }
@@ -197,7 +209,7 @@ public final class VersionedIndex implements AutoCloseable {
         notifyAll();
       }
       if (onRefresh != null) {
-        onRefresh.refreshed(v.version, ms, buildMs);
+        onRefresh.refreshed(v.version, ms, buildMs, (CPU.getCurrentThreadCpuTime() - startCpu) / 1_000_000);
       }
     } catch (RuntimeException e) {
       synchronized (this) {
@@ -219,6 +231,7 @@ public final class VersionedIndex implements AutoCloseable {
       throw new IllegalArgumentException("k must be >= 1, got " + k);
     }
     checkBuilder();
+    embedPending();
     List<VersionHits> out = new ArrayList<>(versions.completeCount());
     for (IndexVersion v : versions.answering(System.nanoTime())) {
       out.add(v.search(v.encoder.embed(new float[][] {rawQuery})[0], k));
@@ -289,6 +302,7 @@ public final class VersionedIndex implements AutoCloseable {
 
   /** Items embedded in a version (for checks), or -1 when the version is not held. */
   public synchronized int embeddedIn(long version) {
+    embedPending();
     return versions.embeddedIn(version);
   }
 

@@ -138,7 +138,7 @@ class RetrievalJobTest {
     check("plain", false);
     Object acc = r.getAllAccumulatorResults().get(RetrievalShard.REFRESHES_ACCUMULATOR);
     assertTrue(acc instanceof List<?> l && !l.isEmpty()
-        && l.stream().allMatch(x -> x.toString().matches("\\d+(:\\d+){5}")), "refresh times recorded: " + acc);
+        && l.stream().allMatch(x -> x.toString().matches("\\d+(:\\d+){6}")), "refresh times recorded: " + acc);
     Object lat = r.getAllAccumulatorResults().get(AnswerMerger.LATENCY_ACCUMULATOR);
     assertTrue(lat instanceof TreeMap<?, ?> m
         && m.values().stream().mapToInt(x -> (Integer) x).sum() == QUERIES - 3, "latencies: " + lat);

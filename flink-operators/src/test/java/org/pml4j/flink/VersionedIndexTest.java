@@ -37,7 +37,7 @@ class VersionedIndexTest {
   void answersEqualBruteForceInEachVersionItHolds() throws Exception {
     Random r = new Random(5);
     Map<Long, float[]> items = new LinkedHashMap<>();
-    try (VersionedIndex index = new VersionedIndex(64, 2, null)) {
+    try (VersionedIndex index = new VersionedIndex(64, 2, null, BackgroundPriority.NORMAL)) {
       for (long id = 0; id < 500; id++) {
         float[] v = RetrievalTestSupport.gaussian(r, DIM);
         items.put(id * 3, v);
@@ -71,7 +71,7 @@ class VersionedIndexTest {
 
   @Test
   void equalScoresAreOrderedById() throws Exception {
-    try (VersionedIndex index = new VersionedIndex(4, 1, null)) {
+    try (VersionedIndex index = new VersionedIndex(4, 1, null, BackgroundPriority.NORMAL)) {
       float[] same = RetrievalTestSupport.gaussian(new Random(1), DIM);
       for (long id : new long[] {9, 3, 7, 12, 5}) {
         index.upsert(id, same, null);
@@ -88,7 +88,7 @@ class VersionedIndexTest {
 
   @Test
   void thePreviousVersionIsAnsweredForTheGracePeriodOnly() throws Exception {
-    try (VersionedIndex index = new VersionedIndex(64, 2, null)) {
+    try (VersionedIndex index = new VersionedIndex(64, 2, null, BackgroundPriority.NORMAL)) {
       Random r = new Random(21);
       for (long id = 0; id < 50; id++) {
         index.upsert(id, RetrievalTestSupport.gaussian(r, DIM), null);
@@ -148,7 +148,8 @@ class VersionedIndexTest {
     Random r = new Random(11);
     Map<Long, float[]> items = new LinkedHashMap<>();
     List<Long> refreshes = new java.util.concurrent.CopyOnWriteArrayList<>();
-    try (VersionedIndex index = new VersionedIndex(50, 2, (v, ms, build) -> refreshes.add(ms))) {
+    try (VersionedIndex index = new VersionedIndex(50, 2, (v, ms, build, cpu) -> refreshes.add(ms),
+        BackgroundPriority.NORMAL)) {
       for (long id = 0; id < 400; id++) {
         float[] v = RetrievalTestSupport.gaussian(r, DIM);
         items.put(id, v);
