@@ -38,7 +38,7 @@ import org.pml4j.onnx.OnnxEncoder;
  *   <li><b>State.</b> Each raw item is keyed state ({@value #ITEM_STATE}, one value per id): with the RocksDB state
  *       backend and incremental checkpoints a checkpoint writes only the items changed since the last one, and a
  *       rescale moves key groups. Operator state: the count of applied catalog records and buffered queries; the
- *       selected models in broadcast state. Embeddings are not checkpointed: after a restore the shard re-adds its
+ *       newest selected model in broadcast state. Embeddings are not checkpointed: after a restore the shard re-adds its
  *       items from keyed state to the index and rebuilds the newest selected model from them (at its first broadcast
  *       input: only there can a function read all its keys), and answers only once that build is complete.
  * </ul>
@@ -60,8 +60,12 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
   public static final String REFRESHES_ACCUMULATOR = ShardMetrics.REFRESHES_ACCUMULATOR;
   /** Job accumulator: items held by the shards when they close (a long counter). */
   public static final String ITEMS_ACCUMULATOR = ShardMetrics.ITEMS_ACCUMULATOR;
-  /** Models kept in broadcast state (the newest selected ones). */
-  static final int MODELS_KEPT = 4;
+  /**
+   * Models kept in broadcast state: the newest selected one only (a restore rebuilds it alone; the rate limit needs
+   * its creation time). Broadcast state is written whole by every subtask at every checkpoint: each model kept costs
+   * its ONNX bytes per shard per checkpoint (about 0.9 MB for the Fashion-MNIST encoder).
+   */
+  static final int MODELS_KEPT = 1;
   /** Longest wait for a build before a query fails the task. */
   static final long BUILD_TIMEOUT_MS = 10 * 60_000L;
 

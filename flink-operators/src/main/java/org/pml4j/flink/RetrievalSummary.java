@@ -52,7 +52,9 @@ final class RetrievalSummary {
    *   <li>{@code query_latency_ms} {p50, p99, max}: query in (validated) to merged answer out, every query;
    *       {@code query_latency_serving_ms}: the queries that entered once every shard served a version (the others,
    *       {@code queries_waited_for_first_index}, waited for the start-up or a restore);
-   *       {@code query_latency_p99_per_1000}: p99 of each block of 1,000 answers in output order;
+   *       {@code query_latency_steady_ms} over the {@code queries_steady} that entered once the last query that waited
+   *       for the start-up was answered; {@code query_latency_p99_per_1000}: p99 of each block of 1,000 answers in
+   *       output order;
    *       {@code query_cpu_us_per_shard}: a shard's task-thread CPU time per query (embedding and scan, all versions).
    *   <li>{@code queries} (answered), {@code no_common_version}, {@code mixed_version_answers} (answers whose scores
    *       are not those of the query and the returned items all embedded by the answer's version's published ONNX
@@ -85,6 +87,22 @@ final class RetrievalSummary {
         }
       }
     }
+    // Steady state: the queries that entered once the last one that waited for the start-up was answered (the
+    // start-up's queue drained).
+    long drained = Long.MIN_VALUE;
+    for (JsonNode a : answers) {
+      if (a.path("waited").asBoolean()) {
+        drained = Math.max(drained, a.path("in_ms").asLong() + a.path("latency_ms").asLong());
+      }
+    }
+    List<Long> steady = new ArrayList<>();
+    for (JsonNode a : answers) {
+      if (a.path("in_ms").asLong() >= drained) {
+        steady.add(a.path("latency_ms").asLong());
+      }
+    }
+    s.set("query_latency_steady_ms", percentiles(steady, "p50", "p99", "max"));
+    s.put("queries_steady", steady.size());
     ArrayNode perBlock = s.putArray("query_latency_p99_per_1000");
     for (int from = 0; from < answers.size(); from += 1000) {
       List<Long> b = new ArrayList<>();
