@@ -92,9 +92,15 @@ public final class RetrievalStage {
     }
 
     Retrieval.Settings settings(int dim) {
+      BackgroundPriority priority;
+      try {
+        priority = BackgroundPriority.parse(builderPriority);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("retrieval.builder_priority must be one of idle, low, normal; got "
+            + builderPriority, e);
+      }
       return new Retrieval.Settings(dim, shards, maxK, chunkSize, retained, Math.round(minRefreshInterval * 1000),
-          BackgroundPriority.parse(builderPriority),
-          previousVersionGrace < 0 ? -1 : Math.round(previousVersionGrace * 1000));
+          priority, previousVersionGrace == -1 ? -1 : Math.round(previousVersionGrace * 1000));
     }
   }
 

@@ -2,9 +2,6 @@ package org.pml4j.flink;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The exact, versioned nearest-neighbour index of one shard, free of Flink: raw items by id, and for each model
@@ -37,7 +34,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Thread safety: all public methods may be called from any thread; mutations and searches hold the index's lock
  * (the builder holds it only to commit a chunk and to swap). Parts: {@link IndexVersions} (the versions' life cycle),
- * {@link IndexVersion} (one version's embeddings).
+ * {@link IndexVersion} (one version's embeddings), {@link CatalogItems} (the raw items), {@link IndexBuilder} (the
+ * background rebuild).
  */
 public final class VersionedIndex implements AutoCloseable {
   /** An embedding function of one model version ({@code rows -> embeddings}); closed when the version is dropped. */
@@ -60,15 +58,12 @@ public final class VersionedIndex implements AutoCloseable {
   }
 
 
-  private static final java.lang.management.ThreadMXBean CPU = java.lang.management.ManagementFactory.getThreadMXBean();
   private final int chunkSize;
   private final CatalogItems items = new CatalogItems();
   private final IndexVersions versions;
   private boolean closed;
   private RuntimeException buildFailure;
-  private final ExecutorService builder;
-  private final RefreshListener onRefresh;
-  private final BackgroundPriority priority;
+  private final IndexBuilder builder;
 
   /**
    * @param chunkSize rows per embedding call of the builder, and most upserts embedded in one batch (at least 1)
@@ -83,13 +78,7 @@ public final class VersionedIndex implements AutoCloseable {
     }
     this.versions = new IndexVersions(retained);
     this.chunkSize = chunkSize;
-    this.onRefresh = onRefresh;
-    this.priority = priority;
-    this.builder = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "pml4j-retrieval-index-builder");
-      t.setDaemon(true);
-      return t;
-    });
+    this.builder = new IndexBuilder(this, chunkSize, priority, onRefresh);
   }
 
   /**
@@ -157,66 +146,49 @@ public final class VersionedIndex implements AutoCloseable {
   private void startNext() {
     IndexVersion next = versions.startNext();
     if (next != null) {
-      builder.execute(() -> build(next));
+      builder.submit(next);
     }
   }
 
-  /** Re-embeds every raw item with {@code v}'s encoder, chunk by chunk, then swaps {@code v} in. */
-  private void build(IndexVersion v) {
-    try {
-      long startNanos = System.nanoTime();
-      long startCpu = CPU.getCurrentThreadCpuTime();
-      priority.applyToCurrentThread(); // (each build: a pool thread may be replaced after a failure)
-      List<CatalogItems.Item> snapshot;
-      synchronized (this) {
-        if (versions.building() != v) {
-          return;
-        }
-        snapshot = items.snapshot();
-      }
-      for (int from = 0; from < snapshot.size(); from += chunkSize) {
-        int n = Math.min(chunkSize, snapshot.size() - from);
-        float[][] x = new float[n][];
-        for (int i = 0; i < n; i++) {
-          x[i] = snapshot.get(from + i).raw();
-        }
-        float[][] e = v.encoder.embed(x);
-        synchronized (this) {
-          if (versions.building() != v) {
-            return; // closed
-          }
-          for (int i = 0; i < n; i++) {
-            CatalogItems.Item it = snapshot.get(from + i);
-            CatalogItems.Item now = items.get(it.id());
-            if (now != null && now.raw() == it.raw() && !v.contains(it.id())) {
-              v.put(it.id(), e[i]);
-            }
-          }
-        }
-      }
-      long ms;
-      long buildMs;
-      synchronized (this) {
-        if (versions.building() != v) {
-          return;
-        }
-        v.completedAtNanos = System.nanoTime();
-        v.buildNanos = v.completedAtNanos - startNanos;
-        versions.complete(v);
-        ms = (v.completedAtNanos - v.queuedAtNanos) / 1_000_000;
-        buildMs = v.buildNanos / 1_000_000;
-        startNext();
-        notifyAll();
-      }
-      if (onRefresh != null) {
-        onRefresh.refreshed(v.version, ms, buildMs, (CPU.getCurrentThreadCpuTime() - startCpu) / 1_000_000);
-      }
-    } catch (RuntimeException e) {
-      synchronized (this) {
-        buildFailure = e;
-        notifyAll();
+  /** The raw items for {@code v}'s build, or null when it is no longer the version being built. */
+  synchronized List<CatalogItems.Item> snapshotFor(IndexVersion v) {
+    return versions.building() == v ? items.snapshot() : null;
+  }
+
+  /**
+   * Commits a chunk the builder embedded; an item replaced or deleted since the snapshot, or already embedded in
+   * {@code v} by an upsert, is skipped. Returns false when {@code v} is no longer being built (closed).
+   */
+  synchronized boolean commit(IndexVersion v, List<CatalogItems.Item> chunk, float[][] e) {
+    if (versions.building() != v) {
+      return false;
+    }
+    for (int i = 0; i < e.length; i++) {
+      CatalogItems.Item it = chunk.get(i);
+      CatalogItems.Item now = items.get(it.id());
+      if (now != null && now.raw() == it.raw() && !v.contains(it.id())) {
+        v.put(it.id(), e[i]);
       }
     }
+    return true;
+  }
+
+  /** Swaps the built {@code v} in and starts the next queued build; false when {@code v} is no longer being built. */
+  synchronized boolean swap(IndexVersion v, long buildStartNanos) {
+    if (versions.building() != v) {
+      return false;
+    }
+    v.completedAtNanos = System.nanoTime();
+    v.buildNanos = v.completedAtNanos - buildStartNanos;
+    versions.complete(v);
+    startNext();
+    notifyAll();
+    return true;
+  }
+
+  synchronized void failed(RuntimeException e) {
+    buildFailure = e;
+    notifyAll();
   }
 
   /**
@@ -318,12 +290,7 @@ public final class VersionedIndex implements AutoCloseable {
       toClose = versions.clear();
       notifyAll();
     }
-    builder.shutdownNow();
-    try {
-      builder.awaitTermination(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    builder.close();
     toClose.forEach(v -> v.encoder.close());
   }
 }
