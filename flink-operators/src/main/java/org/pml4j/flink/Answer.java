@@ -40,7 +40,8 @@ public class Answer {
       b.append(i == 0 ? "" : ",").append(scores[i]);
     }
     return b.append("],\"latency_ms\":").append(answeredAtMillis - queryInMillis).append(",\"catalog_ops\":")
-        .append(catalogOps).append('}').toString();
+        .append(catalogOps).append(",\"in_ms\":").append(queryInMillis).append(",\"waited\":").append(waited)
+        .append('}').toString();
   }
 
   @Override

@@ -148,8 +148,8 @@ public class AnswerMerger extends KeyedProcessFunction<Long, ShardAnswer, Answer
     for (int i = 0; i < total; i++) {
       order[i] = i;
     }
-    java.util.Arrays.sort(order, (x, y) -> VersionedIndex.better(scores[x], ids[x], scores[y], ids[y]) ? -1
-        : VersionedIndex.better(scores[y], ids[y], scores[x], ids[x]) ? 1 : 0);
+    java.util.Arrays.sort(order, (x, y) -> ExactTopK.better(scores[x], ids[x], scores[y], ids[y]) ? -1
+        : ExactTopK.better(scores[y], ids[y], scores[x], ids[x]) ? 1 : 0);
     int k = Math.min(first.k, total);
     out.modelVersion = v;
     out.ids = new long[k];

@@ -23,6 +23,9 @@ public class CatalogRecord {
   public Long label;
   /** {@link #UPSERT} (also when null) or {@link #DELETE}. */
   public String op;
+  /** Why the record could not be read (a {@link RejectedRecord} reason; null: it could), and the detail. */
+  public String parseReason;
+  public String parseDetail;
 
   public CatalogRecord() {}
 

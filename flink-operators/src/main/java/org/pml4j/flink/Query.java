@@ -17,6 +17,9 @@ public class Query {
   public int k;
   /** Wall-clock time (epoch ms) when the query entered the job (set by validation): the start of its latency. */
   public long inMillis;
+  /** Why the query could not be read (a {@link RejectedRecord} reason; null: it could), and the detail. */
+  public String parseReason;
+  public String parseDetail;
 
   public Query() {}
 

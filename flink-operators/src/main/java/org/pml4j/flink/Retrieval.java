@@ -1,7 +1,6 @@
 package org.pml4j.flink;
 
 import org.apache.flink.api.common.functions.MapFunction;
-import org.apache.flink.api.common.functions.Partitioner;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.functions.KeySelector;
@@ -10,9 +9,10 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 
 /**
- * The retrieval topology: validation of catalog and queries, N {@link RetrievalShard}s (catalog partitioned by
- * {@code floorMod(id, N)}; models and queries broadcast), and the {@link AnswerMerger} keyed by qid. The query path
- * (validation, broadcast, shard answers) flushes every record (buffer timeout 0) for low query latency.
+ * The retrieval topology: validation of catalog and queries, N {@link RetrievalShard}s (catalog keyed by id, so
+ * each item is keyed state of one shard; models and queries broadcast), and the {@link AnswerMerger} keyed by qid. The
+ * query and model paths (validation, broadcast, shard answers) flush every record (buffer timeout 0) for low query
+ * latency and refresh time.
  *
  * @see #apply
  */
@@ -28,20 +28,31 @@ public final class Retrieval {
    * @param chunkSize rows per ONNX Runtime call when re-embedding
    * @param retained complete versions each shard keeps and answers for (at least 2 lets shards differ by one version)
    * @param minRefreshIntervalMs {@code retrieval.min_refresh_interval} in ms (0: index every version)
+   * @param builderPriority the scheduling priority of each shard's rebuild thread ({@code retrieval.builder_priority})
+   * @param previousVersionGraceMs how long after a swap queries are still answered in the replaced version
+   *     ({@link VersionedIndex#previousVersionGrace}: -1 while retained, 0 automatic)
    */
   public record Settings(int dimension, int shards, int maxK, int chunkSize, int retained,
-      long minRefreshIntervalMs) {
+      long minRefreshIntervalMs, BackgroundPriority builderPriority, long previousVersionGraceMs) {
     public Settings {
-      if (dimension < 1 || shards < 1 || maxK < 1 || chunkSize < 1 || retained < 1 || minRefreshIntervalMs < 0) {
+      if (builderPriority == null) {
+        throw new IllegalArgumentException("retrieval settings: builder_priority is null");
+      }
+      if (dimension < 1 || shards < 1 || maxK < 1 || chunkSize < 1 || retained < 1 || minRefreshIntervalMs < 0
+          || previousVersionGraceMs < -1) {
         throw new IllegalArgumentException("retrieval settings: dimension, shards, max_k, chunk_size, retained must be "
-            + ">= 1 and min_refresh_interval >= 0, got " + dimension + ", " + shards + ", " + maxK + ", " + chunkSize
-            + ", " + retained + ", " + minRefreshIntervalMs);
+            + ">= 1, min_refresh_interval >= 0 and previous_version_grace >= -1, got " + dimension + ", " + shards
+            + ", " + maxK + ", " + chunkSize + ", " + retained + ", " + minRefreshIntervalMs + ", "
+            + previousVersionGraceMs);
       }
     }
 
-    /** Defaults: max_k 100, chunks of 1024 rows, 2 retained versions, no rate limit. */
+    /**
+     * Defaults: max_k 100, chunks of 1024 rows, 2 retained versions, no rate limit, builder at normal priority,
+     * answers in every retained version.
+     */
     public static Settings of(int dimension, int shards) {
-      return new Settings(dimension, shards, 100, 1024, 2, 0);
+      return new Settings(dimension, shards, 100, 1024, 2, 0, BackgroundPriority.NORMAL, -1);
     }
   }
 
@@ -60,14 +71,15 @@ public final class Retrieval {
         .name("pml4j-retrieval-validate-queries").uid("pml4j-retrieval-validate-queries")
         .setBufferTimeout(0);
     DataStream<ShardInput> control = models.map(new ModelInput(), TypeInformation.of(ShardInput.class))
-        .name("pml4j-retrieval-models").uid("pml4j-retrieval-models")
+        .name("pml4j-retrieval-models").uid("pml4j-retrieval-models").setBufferTimeout(0)
         .union(goodQueries.map(new QueryInput(), TypeInformation.of(ShardInput.class))
             .name("pml4j-retrieval-queries").uid("pml4j-retrieval-queries").setBufferTimeout(0));
     BroadcastStream<ShardInput> b = control.broadcast(RetrievalShard.MODELS);
     DataStream<ShardAnswer> parts = goodCatalog
-        .partitionCustom(new ById(), new CatalogId())
+        .keyBy(new CatalogId(), Types.LONG)
         .connect(b)
-        .process(new RetrievalShard(s.chunkSize(), s.retained(), s.minRefreshIntervalMs()),
+        .process(new RetrievalShard(s.chunkSize(), s.retained(), s.minRefreshIntervalMs(), s.builderPriority(),
+            s.previousVersionGraceMs()),
             TypeInformation.of(ShardAnswer.class))
         .name("pml4j-retrieval-shard").uid("pml4j-retrieval-shard").setParallelism(s.shards())
         .setBufferTimeout(0); // answers leave at once (query latency), not every 100 ms
@@ -77,16 +89,6 @@ public final class Retrieval {
     DataStream<RejectedRecord> rejected = goodCatalog.getSideOutput(ValidateFunction.REJECTED)
         .union(goodQueries.getSideOutput(ValidateFunction.REJECTED));
     return new Outputs(answers, answers.getSideOutput(AnswerMerger.NO_COMMON_VERSION), rejected);
-  }
-
-  /** Shard of an item: {@code floorMod(id, shards)}. */
-  static final class ById implements Partitioner<Long> {
-    private static final long serialVersionUID = 1L;
-
-    @Override
-    public int partition(Long id, int shards) {
-      return Math.floorMod(id, shards);
-    }
   }
 
   static final class CatalogId implements KeySelector<CatalogRecord, Long> {

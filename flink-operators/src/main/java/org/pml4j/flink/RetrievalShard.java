@@ -3,29 +3,25 @@ package org.pml4j.flink;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.BroadcastState;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.MapStateDescriptor;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
-import org.apache.flink.metrics.Counter;
-import org.apache.flink.metrics.Gauge;
-import org.apache.flink.metrics.Histogram;
-import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
 import org.apache.flink.runtime.state.FunctionInitializationContext;
 import org.apache.flink.runtime.state.FunctionSnapshotContext;
 import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
-import org.apache.flink.streaming.api.functions.co.BroadcastProcessFunction;
+import org.apache.flink.streaming.api.functions.co.KeyedBroadcastProcessFunction;
 import org.apache.flink.util.Collector;
 import org.pml4j.onnx.OnnxEncoder;
 
 /**
- * One shard of the retrieval index: the catalog items whose {@code floorMod(id, shards)} is this subtask's index
- * (the catalog stream is partitioned so), a {@link VersionedIndex} over them, and the broadcast input of models and
- * queries ({@link ShardInput}).
+ * One shard of the retrieval index: the catalog items of the ids (keys) assigned to this subtask, a
+ * {@link VersionedIndex} over them, and the broadcast input of models and queries ({@link ShardInput}).
  *
  * <ul>
  *   <li><b>Versions.</b> A model version is selected when it is the first or was created at least
@@ -33,154 +29,135 @@ import org.pml4j.onnx.OnnxEncoder;
  *       alone, so every shard selects the same versions). A selected version is kept in broadcast state and queued in
  *       the index, which re-embeds all items with it on its background thread (ONNX Runtime, 1 thread) and swaps it
  *       in when complete; the task thread goes on applying catalog records and answering queries meanwhile.
- *   <li><b>Queries</b> are embedded by each complete version's own encoder (here, not in the merger: the shard
- *       already holds each version's encoder, and only then is the query embedding guaranteed to be of the same
- *       version as the catalog embeddings it is ranked against). The shard sends one {@link ShardAnswer} per complete
- *       version it holds (the newest {@code retained}); a query that arrives before the shard has any complete
- *       version waits (a build in progress is awaited; without any model it is buffered in state).
- *   <li><b>State.</b> Raw items (union list state: on restore each subtask keeps the items of its own ids, so a
- *       rescale redistributes them correctly), the serving version id, the count of applied catalog records and any
- *       buffered queries; the selected models in broadcast state. After a restore the shard rebuilds the newest
- *       selected model from the raw items and answers only once that build is complete.
+ *   <li><b>Queries</b> are embedded by each complete version's own encoder (here, not in the merger: only then is the
+ *       query embedding guaranteed to be of the same version as the catalog embeddings it is ranked against). The
+ *       shard sends one {@link ShardAnswer} per complete version it holds (the newest {@code retained}); a query that
+ *       arrives before the shard has any complete version waits (a build in progress is awaited; without any model
+ *       it is buffered in state). Such a query, and every query that entered the job before this shard first served
+ *       a version (the start-up or a restore, including those queued behind the wait), is marked {@code waited}.
+ *   <li><b>State.</b> Each raw item is keyed state ({@value #ITEM_STATE}, one value per id): with the RocksDB state
+ *       backend and incremental checkpoints a checkpoint writes only the items changed since the last one, and a
+ *       rescale moves key groups. Operator state: the count of applied catalog records and buffered queries; the
+ *       newest selected model in broadcast state. Embeddings are not checkpointed: after a restore the shard re-adds its
+ *       items from keyed state to the index and rebuilds the newest selected model from them (at its first broadcast
+ *       input: only there can a function read all its keys), and answers only once that build is complete.
  * </ul>
  *
- * <p>Metrics (operator group): {@code indexVersion}, {@code buildingVersion}, {@code items}, {@code refreshMs}
- * (histogram: a version's creation in the trainer to this shard serving it) and {@code lastRefreshMs},
- * {@code answered}. Refresh times also go into the job accumulator {@value #REFRESH_ACCUMULATOR}.
+ * <p>Metrics and the refresh timeline: {@link ShardMetrics}.
  */
-public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, ShardInput, ShardAnswer>
+public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogRecord, ShardInput, ShardAnswer>
     implements CheckpointedFunction {
   private static final long serialVersionUID = 1L;
 
   /** Broadcast state: selected models by version. */
   public static final MapStateDescriptor<Long, ModelUpdate> MODELS =
       new MapStateDescriptor<>("pml4j-retrieval-models", Types.LONG, TypeInformation.of(ModelUpdate.class));
-  /** Job accumulator: refresh times in ms (model creation to a shard serving it), one entry per shard and version. */
-  public static final String REFRESH_ACCUMULATOR = "pml4j.retrieval.refresh_ms";
-  /** Job accumulator: {@code "version:ms"} per shard and refreshed version (a list of strings). */
-  public static final String REFRESHES_ACCUMULATOR = "pml4j.retrieval.refreshes";
+  /** Keyed state: the raw item of an id. */
+  static final String ITEM_STATE = "pml4j-retrieval-item";
+  static final ValueStateDescriptor<CatalogRecord> ITEM =
+      new ValueStateDescriptor<>(ITEM_STATE, TypeInformation.of(CatalogRecord.class));
+  /** Job accumulator: {@code "version:total:arrive:load:wait:build:buildCpu"} (ms) per shard and refreshed version. */
+  public static final String REFRESHES_ACCUMULATOR = ShardMetrics.REFRESHES_ACCUMULATOR;
   /** Job accumulator: items held by the shards when they close (a long counter). */
-  public static final String ITEMS_ACCUMULATOR = "pml4j.retrieval.items";
-  /** Models kept in broadcast state (the newest selected ones). */
-  static final int MODELS_KEPT = 4;
+  public static final String ITEMS_ACCUMULATOR = ShardMetrics.ITEMS_ACCUMULATOR;
+  /**
+   * Models kept in broadcast state: the newest selected one only (a restore rebuilds it alone; the rate limit needs
+   * its creation time). Broadcast state is written whole by every subtask at every checkpoint: each model kept costs
+   * its ONNX bytes per shard per checkpoint (about 0.9 MB for the Fashion-MNIST encoder).
+   */
+  static final int MODELS_KEPT = 1;
   /** Longest wait for a build before a query fails the task. */
   static final long BUILD_TIMEOUT_MS = 10 * 60_000L;
 
   private final int chunkSize;
   private final int retained;
   private final long minRefreshIntervalMs;
+  private final BackgroundPriority builderPriority;
+  private final long previousVersionGraceMs;
 
   private transient VersionedIndex index;
-  private transient ListState<CatalogRecord> itemsState;
-  private transient ListState<Long> metaState;
+  private transient ShardMetrics metrics;
+  private transient ValueState<CatalogRecord> item;
+  private transient ListState<Long> opsState;
   private transient ListState<Query> pendingState;
   private transient List<Query> pending;
   private transient long catalogOps;
-  private transient long restoredVersion;
-  private transient long rebuiltOnRestore;
-  private transient Map<Long, Long> createdAt;
-  private transient ConcurrentLinkedQueue<long[]> refreshed;
-  private transient Counter answered;
-  private transient Histogram refreshMs;
-  private transient long lastRefreshMs;
-  private transient org.apache.flink.api.common.accumulators.Histogram refreshAccumulator;
-  private transient org.apache.flink.api.common.accumulators.ListAccumulator<String> refreshList;
+  /** The newest selected model at a restore, installed once the items are back in the index (null: none due). */
+  private transient ModelUpdate restoredModel;
+  private transient boolean itemsToRestore;
 
   /**
    * @param chunkSize rows per ONNX Runtime call when re-embedding
    * @param retained complete versions kept and answered for (2: the newest and the previous)
    * @param minRefreshIntervalMs {@code retrieval.min_refresh_interval}: the least time between the creation of two
    *     selected versions (0: every version)
+   * @param builderPriority the scheduling priority of the index's builder thread
+   * @param previousVersionGraceMs {@link VersionedIndex#previousVersionGrace}
    */
-  public RetrievalShard(int chunkSize, int retained, long minRefreshIntervalMs) {
-    if (chunkSize < 1 || retained < 1 || minRefreshIntervalMs < 0) {
+  public RetrievalShard(int chunkSize, int retained, long minRefreshIntervalMs, BackgroundPriority builderPriority,
+      long previousVersionGraceMs) {
+    if (chunkSize < 1 || retained < 1 || minRefreshIntervalMs < 0 || previousVersionGraceMs < -1) {
       throw new IllegalArgumentException("chunkSize and retained must be >= 1 and minRefreshIntervalMs >= 0, got "
-          + chunkSize + ", " + retained + ", " + minRefreshIntervalMs);
+          + chunkSize + ", " + retained + ", " + minRefreshIntervalMs + " (grace >= -1: " + previousVersionGraceMs + ")");
     }
     this.chunkSize = chunkSize;
     this.retained = retained;
     this.minRefreshIntervalMs = minRefreshIntervalMs;
+    this.builderPriority = builderPriority;
+    this.previousVersionGraceMs = previousVersionGraceMs;
+  }
+
+  /** A shard whose builder runs at the task threads' priority, answering in every retained version. */
+  public RetrievalShard(int chunkSize, int retained, long minRefreshIntervalMs) {
+    this(chunkSize, retained, minRefreshIntervalMs, BackgroundPriority.NORMAL, -1);
   }
 
   @Override
   public void initializeState(FunctionInitializationContext context) throws Exception {
-    createdAt = new java.util.concurrent.ConcurrentHashMap<>();
-    refreshed = new ConcurrentLinkedQueue<>();
-    index = new VersionedIndex(chunkSize, retained,
-        (v, ms) -> refreshed.add(new long[] {v, System.currentTimeMillis()}));
+    metrics = new ShardMetrics();
+    index = new VersionedIndex(chunkSize, retained, metrics::refreshed, builderPriority);
+    index.previousVersionGrace(previousVersionGraceMs);
     pending = new ArrayList<>();
-    itemsState = context.getOperatorStateStore().getUnionListState(
-        new ListStateDescriptor<>("pml4j-retrieval-items", TypeInformation.of(CatalogRecord.class)));
-    metaState = context.getOperatorStateStore().getListState(
-        new ListStateDescriptor<>("pml4j-retrieval-meta", Types.LONG));
+    opsState = context.getOperatorStateStore().getListState(
+        new ListStateDescriptor<>("pml4j-retrieval-catalog-ops", Types.LONG));
     pendingState = context.getOperatorStateStore().getListState(
         new ListStateDescriptor<>("pml4j-retrieval-pending", TypeInformation.of(Query.class)));
-    restoredVersion = -1;
-    rebuiltOnRestore = -1; // (transient: no field initializer runs after deserialization)
     if (context.isRestored()) {
-      int me = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
-      int n = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
-      for (CatalogRecord r : itemsState.get()) {
-        if (Math.floorMod(r.id, n) == me) {
-          index.upsert(r.id, r.vector, r.label);
-        }
-      }
-      List<Long> meta = new ArrayList<>();
-      metaState.get().forEach(meta::add);
-      if (meta.size() >= 2) {
-        restoredVersion = meta.get(0);
-        catalogOps = meta.get(1);
-      }
+      itemsToRestore = true;
+      opsState.get().forEach(n -> catalogOps += n);
       pendingState.get().forEach(pending::add);
       BroadcastState<Long, ModelUpdate> models = context.getOperatorStateStore().getBroadcastState(MODELS);
-      ModelUpdate newest = null;
       for (Map.Entry<Long, ModelUpdate> e : models.entries()) {
-        if (newest == null || e.getKey() > newest.version) {
-          newest = e.getValue();
+        if (restoredModel == null || e.getKey() > restoredModel.version) {
+          restoredModel = e.getValue();
         }
-      }
-      if (newest != null) {
-        rebuiltOnRestore = newest.version;
-        install(newest); // rebuilt from the raw items; queries wait for it
       }
     }
   }
 
   @Override
   public void open(OpenContext openContext) {
-    var g = getRuntimeContext().getMetricGroup();
-    answered = g.counter("answered");
-    refreshMs = g.histogram("refreshMs", new DescriptiveStatisticsHistogram(1000));
-    g.gauge("lastRefreshMs", (Gauge<Long>) () -> lastRefreshMs);
-    g.gauge("indexVersion", (Gauge<Long>) () -> index.servingVersion());
-    g.gauge("buildingVersion", (Gauge<Long>) () -> index.buildingVersion());
-    g.gauge("items", (Gauge<Integer>) () -> index.size());
-    refreshAccumulator = getRuntimeContext().getHistogram(REFRESH_ACCUMULATOR);
-    refreshList = new org.apache.flink.api.common.accumulators.ListAccumulator<>();
-    getRuntimeContext().addAccumulator(REFRESHES_ACCUMULATOR, refreshList);
+    item = getRuntimeContext().getState(ITEM);
+    metrics.open(getRuntimeContext(), index);
   }
 
   @Override
   public void snapshotState(FunctionSnapshotContext context) throws Exception {
-    List<CatalogRecord> items = new ArrayList<>();
-    for (VersionedIndex.Item it : index.items()) {
-      items.add(CatalogRecord.upsert(it.id(), it.raw(), it.label()));
-    }
-    itemsState.update(items);
-    long serving = index.servingVersion();
-    metaState.update(List.of(serving >= 0 ? serving : restoredVersion, catalogOps));
+    opsState.update(List.of(catalogOps));
     pendingState.update(new ArrayList<>(pending));
   }
 
   @Override
   public void processElement(CatalogRecord r, ReadOnlyContext ctx, Collector<ShardAnswer> out) throws Exception {
     if (r.isDelete()) {
+      item.clear();
       index.delete(r.id);
     } else {
+      item.update(r);
       index.upsert(r.id, r.vector, r.label);
     }
     catalogOps++;
-    drainRefreshes();
+    metrics.drain();
     if (!pending.isEmpty() && index.servingVersion() >= 0) {
       flush(out);
     }
@@ -188,31 +165,23 @@ public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, Shar
 
   @Override
   public void processBroadcastElement(ShardInput in, Context ctx, Collector<ShardAnswer> out) throws Exception {
-    if (in.model != null) {
-      BroadcastState<Long, ModelUpdate> models = ctx.getBroadcastState(MODELS);
-      long newest = -1;
-      long newestCreated = Long.MIN_VALUE;
-      for (Map.Entry<Long, ModelUpdate> e : models.entries()) {
-        if (e.getKey() > newest) {
-          newest = e.getKey();
-          newestCreated = e.getValue().createdAtMillis;
+    if (itemsToRestore) {
+      itemsToRestore = false;
+      ctx.applyToKeyedState(ITEM, (id, s) -> {
+        CatalogRecord r = s.value();
+        if (r != null) {
+          index.upsert(id, r.vector, r.label);
         }
+      });
+      if (restoredModel != null) {
+        install(restoredModel, System.currentTimeMillis());
+        metrics.forget(restoredModel.version); // a restore's downtime is no refresh time
       }
-      ModelUpdate m = in.model;
-      if (m.version > newest && (newest < 0 || m.createdAtMillis - newestCreated >= minRefreshIntervalMs)) {
-        models.put(m.version, m);
-        List<Long> versions = new ArrayList<>();
-        for (Map.Entry<Long, ModelUpdate> e : models.entries()) {
-          versions.add(e.getKey());
-        }
-        versions.sort(null);
-        for (int i = 0; i < versions.size() - MODELS_KEPT; i++) {
-          models.remove(versions.get(i));
-        }
-        install(m);
-        if (!pending.isEmpty()) {
-          flush(out);
-        }
+    }
+    if (in.model != null && select(in.model, ctx.getBroadcastState(MODELS))) {
+      install(in.model, System.currentTimeMillis());
+      if (!pending.isEmpty()) {
+        flush(out);
       }
     }
     if (in.query != null) {
@@ -225,12 +194,36 @@ public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, Shar
         answer(in.query, out);
       }
     }
-    drainRefreshes();
+    metrics.drain();
   }
 
-  private void install(ModelUpdate m) {
+  /** Applies the rate limit; a selected model is put in broadcast state (the newest {@value #MODELS_KEPT} kept). */
+  private boolean select(ModelUpdate m, BroadcastState<Long, ModelUpdate> models) throws Exception {
+    long newest = -1;
+    long newestCreated = Long.MIN_VALUE;
+    List<Long> versions = new ArrayList<>();
+    for (Map.Entry<Long, ModelUpdate> e : models.entries()) {
+      versions.add(e.getKey());
+      if (e.getKey() > newest) {
+        newest = e.getKey();
+        newestCreated = e.getValue().createdAtMillis;
+      }
+    }
+    if (m.version <= newest || (newest >= 0 && m.createdAtMillis - newestCreated < minRefreshIntervalMs)) {
+      return false;
+    }
+    models.put(m.version, m);
+    versions.add(m.version);
+    versions.sort(null);
+    for (int i = 0; i < versions.size() - MODELS_KEPT; i++) {
+      models.remove(versions.get(i));
+    }
+    return true;
+  }
+
+  private void install(ModelUpdate m, long arrivedMillis) {
     OnnxEncoder enc = OnnxEncoder.load(m.onnx, new OnnxEncoder.Options(1, Math.max(chunkSize, 1)));
-    createdAt.put(m.version, m.createdAtMillis);
+    metrics.arrived(m, arrivedMillis);
     index.addVersion(m.version, new VersionedIndex.Encoder() {
       @Override
       public float[][] embed(float[][] rows) {
@@ -248,26 +241,20 @@ public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, Shar
     List<Query> qs = new ArrayList<>(pending);
     pending.clear();
     for (Query q : qs) {
-      answer(q, out, true);
+      answer(q, out);
     }
   }
 
   private void answer(Query q, Collector<ShardAnswer> out) throws InterruptedException {
-    answer(q, out, false);
-  }
-
-  private void answer(Query q, Collector<ShardAnswer> out, boolean waited) throws InterruptedException {
-    if (index.servingVersion() < 0) {
-      waited = true;
-    }
     if (index.servingVersion() < 0 && !index.awaitComplete(BUILD_TIMEOUT_MS)) {
       throw new IllegalStateException("retrieval shard: no index version complete after " + BUILD_TIMEOUT_MS
           + " ms (building " + index.buildingVersion() + ")");
     }
-    List<VersionedIndex.VersionHits> hits = index.search(q.vector, q.k);
+    long cpu = ShardMetrics.cpuNow();
+    List<VersionHits> hits = index.search(q.vector, q.k);
     int me = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
     int n = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
-    for (VersionedIndex.VersionHits h : hits) {
+    for (VersionHits h : hits) {
       ShardAnswer a = new ShardAnswer();
       a.qid = q.qid;
       a.k = q.k;
@@ -279,23 +266,10 @@ public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, Shar
       a.scores = h.scores();
       a.catalogOps = catalogOps;
       a.queryInMillis = q.inMillis;
-      a.waited = waited;
+      a.waited = q.inMillis < metrics.firstServingMillis();
       out.collect(a);
     }
-    answered.inc();
-  }
-
-  private void drainRefreshes() {
-    long[] r;
-    while ((r = refreshed.poll()) != null) {
-      Long created = createdAt.remove(r[0]);
-      if (created != null && rebuiltOnRestore != r[0]) { // a restore's downtime is no refresh time
-        lastRefreshMs = Math.max(0, r[1] - created);
-        refreshMs.update(lastRefreshMs);
-        refreshAccumulator.add((int) Math.min(Integer.MAX_VALUE, lastRefreshMs));
-        refreshList.add(r[0] + ":" + lastRefreshMs);
-      }
-    }
+    metrics.answered(cpu);
   }
 
   /** The index (for tests and metrics). */
@@ -305,10 +279,8 @@ public class RetrievalShard extends BroadcastProcessFunction<CatalogRecord, Shar
 
   @Override
   public void close() throws Exception {
-    if (index != null && getRuntimeContext() != null) {
-      getRuntimeContext().getLongCounter(ITEMS_ACCUMULATOR).add(index.size());
-    }
     if (index != null) {
+      ShardMetrics.items(getRuntimeContext(), index.size());
       index.close();
     }
     super.close();

@@ -1,36 +1,32 @@
 package org.pml4j.flink;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import org.apache.flink.api.common.JobExecutionResult;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.pml4j.data.FashionMnist;
 import org.pml4j.data.SyntheticClusters;
-import org.pml4j.onnx.OnnxEncoder;
 
 /**
  * The retrieval part of {@link StreamingJob} (key {@code retrieval}, off by default): a catalog stream and a paced
  * query stream from the job's dataset, the {@link Retrieval} topology fed by the trainer's model versions, answers
  * into {@value #ANSWERS}, and the {@code "retrieval"} object of summary.json ({@link #summarize}).
  *
- * <p>Fashion-MNIST: the catalog is the training split (ids = row numbers, file order), the queries the t10k split
- * (qid = row number). Synthetic: catalog ids 0.., queries from ids {@value #SYNTHETIC_QUERY_OFFSET}. Other datasets
- * (csv, jsonl, kafka) are not wired yet: use {@link Retrieval#apply} with your own sources.
+ * <p>Sources: {@code retrieval.catalog_topic} and {@code retrieval.query_topic} read the catalog and the queries
+ * from Kafka ({@link RetrievalKafka}; broker, consumer group and boundedness from {@code kafka.*}), whatever the
+ * training dataset. Without a topic they come from the dataset: Fashion-MNIST's training split is the catalog (ids =
+ * row numbers, file order) and t10k the queries (qid = row number); synthetic: catalog ids 0.., queries from ids
+ * {@value #SYNTHETIC_QUERY_OFFSET}. {@code retrieval.answers_topic} also sends every answer to Kafka (keyed by qid).
  */
 public final class RetrievalStage {
   /** Answers, one JSON line each ({@link Answer#toJson}). */
@@ -67,9 +63,44 @@ public final class RetrievalStage {
     public double minRefreshInterval;
     /** Answers re-ranked by brute force for {@code recall_at_10_vs_exact} (0: none). */
     public int recallSample = 300;
+    /**
+     * {@code retrieval.previous_version_grace} in seconds: how long after a shard swaps a new version in it still
+     * answers in the replaced one, so that the merger finds a version common to all shards while the others finish
+     * the same build: -1 (the default) as long as the version is retained (safe whatever the shards' lag, but every
+     * query costs a scan per retained version); 0 automatic (the new version's build time on that shard, at least
+     * 1 s); a shard that lags more than that behind another gives answers without a common version.
+     */
+    public double previousVersionGrace = -1;
+    /** The rebuild threads' scheduling priority: normal, low or idle ({@link BackgroundPriority}). */
+    public String builderPriority = "normal";
+    /**
+     * Keep the raw items in RocksDB with incremental checkpoints (a checkpoint writes only the items changed since the
+     * last one), unless the cluster's configuration names a state backend; false: the cluster's (default: heap, every
+     * checkpoint writes every item).
+     */
+    public boolean incrementalCheckpoints = true;
+    /** Kafka topic of catalog records (JSON, {@link RetrievalKafka}); null: the dataset's catalog. */
+    public String catalogTopic;
+    /** Kafka topic of queries (JSON, {@link RetrievalKafka}); null: the dataset's queries. */
+    public String queryTopic;
+    /** Kafka topic the answers also go to (the JSON of {@value #ANSWERS}, keyed by qid); null: none. */
+    public String answersTopic;
+
+    /** Whether the job generates both the catalog and the queries (then summary.json re-checks the answers). */
+    boolean generated() {
+      return blank(catalogTopic) && blank(queryTopic);
+    }
 
     Retrieval.Settings settings(int dim) {
-      return new Retrieval.Settings(dim, shards, maxK, chunkSize, retained, Math.round(minRefreshInterval * 1000));
+      BackgroundPriority priority;
+      try {
+        priority = BackgroundPriority.parse(builderPriority);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("retrieval.builder_priority must be one of idle, low, normal; got "
+            + builderPriority, e);
+      }
+      return new Retrieval.Settings(dim, shards, maxK, chunkSize, retained, Math.round(minRefreshInterval * 1000),
+          priority, previousVersionGrace == -1 ? -1 : Math.round(previousVersionGrace * 1000));
     }
   }
 
@@ -119,235 +150,64 @@ public final class RetrievalStage {
   public static void attach(StreamExecutionEnvironment env, StreamJobConfig c, DataStream<ModelUpdate> models,
       int dim) {
     Config rc = c.retrieval;
-    Path dir = Path.of(c.outputDir).toAbsolutePath();
-    GeneratedRecords[] g = generators(c);
-    long catalogN = rc.catalogRecords > 0 ? rc.catalogRecords
-        : c.dataset.equals("synthetic") ? 20_000 : g[0].rowsPerEpoch();
-    long queryN = c.dataset.equals("synthetic") ? rc.queries : Math.min(rc.queries, g[1].rowsPerEpoch());
-    DataStream<CatalogRecord> catalog = env.fromSource(Sources.generated(g[0], catalogN,
-        rc.catalogRecordsPerSecond), WatermarkStrategy.noWatermarks(), "retrieval-catalog-source")
-        .uid("retrieval-catalog-source").setParallelism(1)
-        .map(new ToCatalog(), TypeInformation.of(CatalogRecord.class)).name("to-catalog").uid("to-catalog");
-    long offset = c.dataset.equals("synthetic") ? SYNTHETIC_QUERY_OFFSET : 0;
-    DataStream<Query> queries = env.fromSource(Sources.generated(g[1], queryN, rc.queriesPerSecond),
-        WatermarkStrategy.noWatermarks(), "retrieval-query-source").uid("retrieval-query-source").setParallelism(1)
-        .map(new ToQuery(rc.k, offset), TypeInformation.of(Query.class)).name("to-query").uid("to-query");
+    if (rc.incrementalCheckpoints && env.getConfiguration().getOptional(StateBackendOptions.STATE_BACKEND).isEmpty()) {
+      Configuration backend = new Configuration();
+      backend.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+      backend.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+      env.configure(backend);
+    }
+    String dir = OutputFileSystem.uri(c.outputDir);
+    boolean kafka = !blank(rc.catalogTopic) || !blank(rc.queryTopic) || !blank(rc.answersTopic);
+    if (kafka && blank(c.kafka.bootstrapServers)) {
+      throw new IllegalArgumentException("retrieval.catalog_topic, query_topic and answers_topic need "
+          + "kafka.bootstrap_servers");
+    }
+    GeneratedRecords[] g = blank(rc.catalogTopic) || blank(rc.queryTopic) ? generators(c) : null;
+    DataStream<CatalogRecord> catalog;
+    if (blank(rc.catalogTopic)) {
+      long catalogN = rc.catalogRecords > 0 ? rc.catalogRecords
+          : c.dataset.equals("synthetic") ? 20_000 : g[0].rowsPerEpoch();
+      catalog = env.fromSource(Sources.generated(g[0], catalogN, rc.catalogRecordsPerSecond),
+          WatermarkStrategy.noWatermarks(), "retrieval-catalog-source").uid("retrieval-catalog-source")
+          .setParallelism(1).map(new ToCatalog(), TypeInformation.of(CatalogRecord.class)).name("to-catalog")
+          .uid("to-catalog");
+    } else {
+      catalog = env.fromSource(RetrievalKafka.catalog(c.kafka, rc.catalogTopic), WatermarkStrategy.noWatermarks(),
+          "retrieval-catalog-kafka").uid("retrieval-catalog-kafka");
+    }
+    DataStream<Query> queries;
+    if (blank(rc.queryTopic)) {
+      long queryN = c.dataset.equals("synthetic") ? rc.queries : Math.min(rc.queries, g[1].rowsPerEpoch());
+      long offset = c.dataset.equals("synthetic") ? SYNTHETIC_QUERY_OFFSET : 0;
+      queries = env.fromSource(Sources.generated(g[1], queryN, rc.queriesPerSecond),
+          WatermarkStrategy.noWatermarks(), "retrieval-query-source").uid("retrieval-query-source")
+          .setParallelism(1).map(new ToQuery(rc.k, offset), TypeInformation.of(Query.class)).name("to-query")
+          .uid("to-query");
+    } else {
+      queries = env.fromSource(RetrievalKafka.queries(c.kafka, rc.queryTopic, rc.k), WatermarkStrategy.noWatermarks(),
+          "retrieval-query-kafka").uid("retrieval-query-kafka");
+    }
     Retrieval.Outputs o = Retrieval.apply(catalog, queries, models, rc.settings(dim));
     o.answers().union(o.noCommonVersion()).map(Answer::toJson).returns(Types.STRING).name("answer-json")
-        .uid("answer-json").setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(ANSWERS))).name("answers")
+        .uid("answer-json").setParallelism(1).sinkTo(new TextLinesSink(OutputFileSystem.child(dir, ANSWERS))).name("answers")
         .uid("answers").setParallelism(1);
+    if (!blank(rc.answersTopic)) {
+      o.answers().union(o.noCommonVersion()).map(Answer::toJson).returns(Types.STRING).name("answer-json-kafka")
+          .uid("answer-json-kafka").setParallelism(1).sinkTo(ReportLines.kafkaSink(c.kafka.bootstrapServers, rc.answersTopic, "qid"))
+          .name("answers-kafka").uid("answers-kafka").setParallelism(1);
+    }
     o.rejected().map(r -> "{\"id\":" + r.record.id + ",\"reason\":\"" + r.reason + "\",\"detail\":\""
         + r.detail.replace("\"", "'") + "\"}").returns(Types.STRING).name("retrieval-rejected-json")
-        .uid("retrieval-rejected-json").setParallelism(1).sinkTo(new TextLinesSink(dir.resolve(REJECTED)))
+        .uid("retrieval-rejected-json").setParallelism(1).sinkTo(new TextLinesSink(OutputFileSystem.child(dir, REJECTED)))
         .name("retrieval-rejected").uid("retrieval-rejected").setParallelism(1);
   }
 
-  static ObjectNode percentiles(List<Long> values, String... names) {
-    ObjectNode n = StreamJobConfig.JSON.createObjectNode();
-    Collections.sort(values);
-    for (String name : names) {
-      if (values.isEmpty()) {
-        n.putNull(name);
-        continue;
-      }
-      double q = switch (name) {
-        case "p50" -> 0.5;
-        case "p99" -> 0.99;
-        default -> 1.0;
-      };
-      int i = (int) Math.ceil(q * values.size()) - 1;
-      n.put(name, values.get(Math.max(0, Math.min(values.size() - 1, i))));
-    }
-    return n;
+  static boolean blank(String s) {
+    return s == null || s.isBlank();
   }
 
-  /**
-   * The {@code "retrieval"} object of summary.json: {@code catalog_items}, {@code index_versions} (versions every
-   * shard served), {@code refresh_ms} {p50, max} (per version: creation in the trainer to the last shard serving it),
-   * {@code query_latency_ms} {p50, p99, max} (all queries), {@code query_latency_serving_ms} (queries that did not
-   * wait for a shard's first index version, i.e. the job's start-up or a restore) and
-   * {@code queries_waited_for_first_index}, {@code queries} (answered), {@code no_common_version},
-   * {@code mixed_version_answers} (answers whose scores are not those of the query and the returned items all
-   * embedded by the answer's version's published ONNX model; answers whose model file is gone are counted in
-   * {@code unchecked_answers}), {@code recall_at_10_vs_exact} (a sample of the answers given once the whole catalog
-   * was indexed, re-ranked by brute force over the catalog with that version's ONNX model) and {@code precision_at_1} per version.
-   */
+  /** The {@code "retrieval"} object of summary.json ({@link RetrievalSummary#summarize}). */
   public static ObjectNode summarize(Path dir, StreamJobConfig c, JobExecutionResult r) throws IOException {
-    Config rc = c.retrieval;
-    ObjectNode s = StreamJobConfig.JSON.createObjectNode();
-    Object items = r.getAccumulatorResult(RetrievalShard.ITEMS_ACCUMULATOR);
-    s.put("catalog_items", items == null ? 0 : ((Number) items).longValue());
-    Map<Long, Long> refresh = new TreeMap<>();
-    Map<Long, Integer> shardsServing = new HashMap<>();
-    Object list = r.getAccumulatorResult(RetrievalShard.REFRESHES_ACCUMULATOR);
-    if (list instanceof List<?> l) {
-      for (Object o : l) {
-        String[] p = o.toString().split(":");
-        long v = Long.parseLong(p[0]);
-        refresh.merge(v, Long.parseLong(p[1]), Math::max);
-        shardsServing.merge(v, 1, Integer::sum);
-      }
-    }
-    List<Long> full = new ArrayList<>();
-    refresh.forEach((v, ms) -> {
-      if (shardsServing.get(v) >= rc.shards) {
-        full.add(ms);
-      }
-    });
-    s.put("index_versions", full.size());
-    s.set("refresh_ms", percentiles(full, "p50", "max"));
-    List<Long> lat = new ArrayList<>();
-    Object hist = r.getAccumulatorResult(AnswerMerger.LATENCY_ACCUMULATOR);
-    if (hist instanceof Map<?, ?> h) {
-      for (Map.Entry<?, ?> e : h.entrySet()) {
-        for (int i = 0; i < ((Number) e.getValue()).intValue(); i++) {
-          lat.add(((Number) e.getKey()).longValue());
-        }
-      }
-    }
-    s.set("query_latency_ms", percentiles(lat, "p50", "p99", "max"));
-    List<Long> serving = new ArrayList<>();
-    Object hs = r.getAccumulatorResult(AnswerMerger.SERVING_LATENCY_ACCUMULATOR);
-    if (hs instanceof Map<?, ?> h) {
-      for (Map.Entry<?, ?> e : h.entrySet()) {
-        for (int i = 0; i < ((Number) e.getValue()).intValue(); i++) {
-          serving.add(((Number) e.getKey()).longValue());
-        }
-      }
-    }
-    s.set("query_latency_serving_ms", percentiles(serving, "p50", "p99", "max"));
-    s.put("queries_waited_for_first_index", lat.size() - serving.size());
-
-    List<JsonNode> answers = new ArrayList<>();
-    Path file = dir.resolve(ANSWERS);
-    if (Files.exists(file)) {
-      for (String line : Files.readAllLines(file)) {
-        if (!line.isBlank()) {
-          answers.add(StreamJobConfig.JSON.readTree(line));
-        }
-      }
-    }
-    Map<Long, List<JsonNode>> byVersion = new TreeMap<>();
-    int noCommon = 0;
-    for (JsonNode a : answers) {
-      long v = a.path("model_version").asLong();
-      if (v < 0) {
-        noCommon++;
-      } else {
-        byVersion.computeIfAbsent(v, x -> new ArrayList<>()).add(a);
-      }
-    }
-    s.put("queries", answers.size() - noCommon);
-    s.put("no_common_version", noCommon);
-    s.put("answers_per_version", byVersion.size());
-    // Re-embed the catalog with each answered version's published model; check every answer, re-rank a sample.
-    GeneratedRecords[] g = generators(c);
-    int n = (int) s.path("catalog_items").asLong();
-    float[][] raw = new float[n][];
-    long[] labels = new long[n];
-    for (int i = 0; i < n; i++) {
-      LabeledVector v = g[0].map((long) i);
-      raw[i] = v.features;
-      labels[i] = v.label == null ? -1 : v.label;
-    }
-    int mixed = 0;
-    int unchecked = 0;
-    int sampled = 0;
-    double recallSum = 0;
-    // Recall is measured on answers given once the whole catalog was in the index (the source has no deletes: all
-    // catalog records applied = every item present); earlier answers rank the items present then.
-    int eligible = 0;
-    for (JsonNode a : answers) {
-      eligible += a.path("model_version").asLong() >= 0 && a.path("catalog_ops").asLong() == n ? 1 : 0;
-    }
-    int sampleEvery = Math.max(1, eligible / Math.max(1, rc.recallSample));
-    int seen = 0;
-    ObjectNode p1 = s.putObject("precision_at_1");
-    for (Map.Entry<Long, List<JsonNode>> e : byVersion.entrySet()) {
-      Path model = dir.resolve(StreamingJob.MODELS).resolve(org.pml4j.onnx.ModelPublisher.fileName(e.getKey()));
-      if (!Files.exists(model) || n == 0) {
-        unchecked += e.getValue().size();
-        continue;
-      }
-      int hits = 0;
-      try (OnnxEncoder enc = OnnxEncoder.load(model)) {
-        float[][] emb = unit(enc.embed(raw));
-        for (JsonNode a : e.getValue()) {
-          LabeledVector qv = g[1].map(a.path("qid").asLong()); // qid = the query's index in its source
-          float[] q = unit(new float[][] {enc.embed(qv.features)})[0];
-          JsonNode ids = a.path("ids");
-          JsonNode scores = a.path("scores");
-          boolean ok = true;
-          for (int i = 0; i < ids.size(); i++) {
-            int id = ids.get(i).asInt();
-            ok &= id >= 0 && id < n && Math.abs(dot(emb[id], q) - scores.get(i).asDouble()) < 1e-4;
-          }
-          if (!ok) {
-            mixed++;
-          }
-          if (ids.size() > 0 && qv.label != null && labels[ids.get(0).asInt()] == qv.label) {
-            hits++;
-          }
-          if (a.path("catalog_ops").asLong() == n && seen++ % sampleEvery == 0 && sampled < rc.recallSample
-              && ids.size() > 0) {
-            sampled++;
-            recallSum += recall(emb, q, ids);
-          }
-        }
-      }
-      p1.put(Long.toString(e.getKey()), (double) hits / e.getValue().size());
-    }
-    s.put("mixed_version_answers", mixed);
-    s.put("unchecked_answers", unchecked);
-    s.put("recall_sample", sampled);
-    if (sampled > 0) {
-      s.put("recall_at_10_vs_exact", recallSum / sampled);
-    } else {
-      s.putNull("recall_at_10_vs_exact");
-    }
-    return s;
-  }
-
-  private static float[][] unit(float[][] x) {
-    for (float[] r : x) {
-      double n = 0;
-      for (float v : r) {
-        n += (double) v * v;
-      }
-      float inv = n > 0 ? (float) (1 / Math.sqrt(n)) : 0f;
-      for (int j = 0; j < r.length; j++) {
-        r[j] *= inv;
-      }
-    }
-    return x;
-  }
-
-  private static double dot(float[] a, float[] b) {
-    double s = 0;
-    for (int j = 0; j < a.length; j++) {
-      s += (double) a[j] * b[j];
-    }
-    return s;
-  }
-
-  /** |answer ∩ exact top-|answer|| / |answer|, the exact top-k by score (ties by id) over the whole catalog. */
-  private static double recall(float[][] emb, float[] q, JsonNode ids) {
-    int k = ids.size();
-    double[] s = new double[emb.length];
-    Integer[] order = new Integer[emb.length];
-    for (int i = 0; i < emb.length; i++) {
-      s[i] = dot(emb[i], q);
-      order[i] = i;
-    }
-    java.util.Arrays.sort(order, (x, y) -> s[x] != s[y] ? Double.compare(s[y], s[x]) : Integer.compare(x, y));
-    java.util.Set<Integer> exact = new java.util.HashSet<>();
-    for (int i = 0; i < k; i++) {
-      exact.add(order[i]);
-    }
-    int found = 0;
-    for (int i = 0; i < k; i++) {
-      found += exact.contains(ids.get(i).asInt()) ? 1 : 0;
-    }
-    return (double) found / k;
+    return RetrievalSummary.summarize(dir, c, r);
   }
 }

@@ -65,7 +65,10 @@ public final class RetrievalValidation {
     public void processElement(CatalogRecord r, Context ctx, Collector<CatalogRecord> out) {
       String[] detail = new String[1];
       String reason = null;
-      if (r.id == null) {
+      if (r.parseReason != null) {
+        reason = r.parseReason;
+        detail[0] = r.parseDetail;
+      } else if (r.id == null) {
         reason = MISSING_ID;
         detail[0] = "catalog record without id";
       } else if (r.op != null && !CatalogRecord.UPSERT.equals(r.op) && !CatalogRecord.DELETE.equals(r.op)) {
@@ -115,7 +118,10 @@ public final class RetrievalValidation {
     public void processElement(Query q, Context ctx, Collector<Query> out) {
       String[] detail = new String[1];
       String reason = null;
-      if (q.qid == null) {
+      if (q.parseReason != null) {
+        reason = q.parseReason;
+        detail[0] = q.parseDetail;
+      } else if (q.qid == null) {
         reason = MISSING_ID;
         detail[0] = "query without qid";
       } else if (q.k < 1 || q.k > maxK) {

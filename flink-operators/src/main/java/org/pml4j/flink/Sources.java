@@ -103,9 +103,15 @@ public final class Sources {
    */
   public static KafkaSource<LabeledVector> kafka(String bootstrapServers, String topic, String groupId,
       boolean bounded) {
-    var b = KafkaSource.<LabeledVector>builder().setBootstrapServers(bootstrapServers).setTopics(topic)
+    return kafka(bootstrapServers, topic, groupId, bounded, new LabeledVectorKafkaDeserializer());
+  }
+
+  /** {@link #kafka(String, String, String, boolean)} with another record type (the retrieval catalog and queries). */
+  public static <T> KafkaSource<T> kafka(String bootstrapServers, String topic, String groupId, boolean bounded,
+      org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema<T> deserializer) {
+    var b = KafkaSource.<T>builder().setBootstrapServers(bootstrapServers).setTopics(topic)
         .setGroupId(groupId).setStartingOffsets(OffsetsInitializer.earliest())
-        .setDeserializer(new LabeledVectorKafkaDeserializer());
+        .setDeserializer(deserializer);
     if (bounded) {
       b.setBounded(OffsetsInitializer.latest());
     }

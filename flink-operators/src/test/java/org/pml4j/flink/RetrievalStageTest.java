@@ -1,6 +1,7 @@
 package org.pml4j.flink;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -45,5 +46,20 @@ class RetrievalStageTest {
     assertTrue(r.path("query_latency_ms").path("p99").asLong(-1) >= 0, r.toString());
     assertEquals(300, Files.readAllLines(out.resolve(RetrievalStage.ANSWERS)).size());
     assertTrue(r.path("precision_at_1").size() >= 1, r.toString());
+  }
+
+  @Test
+  void badRetrievalKeysAreRejectedByName() {
+    RetrievalStage.Config c = new RetrievalStage.Config();
+    c.builderPriority = "urgent";
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> c.settings(8));
+    assertTrue(e.getMessage().contains("retrieval.builder_priority"), e.getMessage());
+    c.builderPriority = "low";
+    c.previousVersionGrace = -3;
+    e = assertThrows(IllegalArgumentException.class, () -> c.settings(8));
+    assertTrue(e.getMessage().contains("previous_version_grace"), e.getMessage());
+    c.previousVersionGrace = 0.25;
+    assertEquals(250, c.settings(8).previousVersionGraceMs());
+    assertEquals(BackgroundPriority.LOW, c.settings(8).builderPriority());
   }
 }

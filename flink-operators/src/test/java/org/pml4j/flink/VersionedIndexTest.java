@@ -24,7 +24,7 @@ class VersionedIndexTest {
   static final byte[] V1 = RetrievalTestSupport.onnxEncoder(DIM, EMB, 2, 1);
   static final byte[] V2 = RetrievalTestSupport.onnxEncoder(DIM, EMB, 3, 2);
 
-  static void assertExact(byte[] onnx, Map<Long, float[]> items, float[] q, int k, VersionedIndex.VersionHits h) {
+  static void assertExact(byte[] onnx, Map<Long, float[]> items, float[] q, int k, VersionHits h) {
     double[] expectedScores = new double[k];
     long[] expected = RetrievalTestSupport.bruteForce(onnx, items, q, k, expectedScores)[0];
     assertArrayEquals(expected, h.ids(), "version " + h.version());
@@ -37,7 +37,7 @@ class VersionedIndexTest {
   void answersEqualBruteForceInEachVersionItHolds() throws Exception {
     Random r = new Random(5);
     Map<Long, float[]> items = new LinkedHashMap<>();
-    try (VersionedIndex index = new VersionedIndex(64, 2, null)) {
+    try (VersionedIndex index = new VersionedIndex(64, 2, null, BackgroundPriority.NORMAL)) {
       for (long id = 0; id < 500; id++) {
         float[] v = RetrievalTestSupport.gaussian(r, DIM);
         items.put(id * 3, v);
@@ -50,7 +50,7 @@ class VersionedIndexTest {
       assertArrayEquals(new long[] {1, 0}, index.completeVersions());
       for (int t = 0; t < 20; t++) {
         float[] q = RetrievalTestSupport.gaussian(r, DIM);
-        List<VersionedIndex.VersionHits> hits = index.search(q, 10);
+        List<VersionHits> hits = index.search(q, 10);
         assertEquals(2, hits.size());
         assertExact(V1, items, q, 10, hits.get(0));
         assertExact(V0, items, q, 10, hits.get(1));
@@ -71,7 +71,7 @@ class VersionedIndexTest {
 
   @Test
   void equalScoresAreOrderedById() throws Exception {
-    try (VersionedIndex index = new VersionedIndex(4, 1, null)) {
+    try (VersionedIndex index = new VersionedIndex(4, 1, null, BackgroundPriority.NORMAL)) {
       float[] same = RetrievalTestSupport.gaussian(new Random(1), DIM);
       for (long id : new long[] {9, 3, 7, 12, 5}) {
         index.upsert(id, same, null);
@@ -79,10 +79,36 @@ class VersionedIndexTest {
       index.upsert(100, RetrievalTestSupport.gaussian(new Random(2), DIM), null);
       index.addVersion(0, RetrievalTestSupport.ort(V0));
       assertTrue(index.awaitComplete(30_000));
-      VersionedIndex.VersionHits h = index.search(same, 4).get(0);
+      VersionHits h = index.search(same, 4).get(0);
       assertArrayEquals(new long[] {3, 5, 7, 9}, h.ids());
       assertEquals(h.scores()[0], h.scores()[3]);
       assertEquals(1.0, h.scores()[0], 1e-5);
+    }
+  }
+
+  @Test
+  void thePreviousVersionIsAnsweredForTheGracePeriodOnly() throws Exception {
+    try (VersionedIndex index = new VersionedIndex(64, 2, null, BackgroundPriority.NORMAL)) {
+      Random r = new Random(21);
+      for (long id = 0; id < 50; id++) {
+        index.upsert(id, RetrievalTestSupport.gaussian(r, DIM), null);
+      }
+      index.previousVersionGrace(2_000);
+      index.addVersion(0, RetrievalTestSupport.ort(V0));
+      assertTrue(index.awaitVersion(0, 30_000));
+      index.addVersion(1, RetrievalTestSupport.ort(V1));
+      assertTrue(index.awaitVersion(1, 30_000));
+      long swapped = System.nanoTime();
+      float[] q = RetrievalTestSupport.gaussian(r, DIM);
+      List<VersionHits> during = index.search(q, 5);
+      if (System.nanoTime() - swapped < 1_900_000_000L) { // (a loaded machine may take longer to get here)
+        assertEquals(List.of(1L, 0L), during.stream().map(VersionHits::version).toList());
+      }
+      Thread.sleep(2_100);
+      assertEquals(List.of(1L), index.search(q, 5).stream().map(VersionHits::version).toList());
+      index.previousVersionGrace(-1); // for as long as it is retained
+      assertEquals(2, index.search(q, 5).size());
+      assertThrows(IllegalArgumentException.class, () -> index.previousVersionGrace(-2));
     }
   }
 
@@ -122,7 +148,8 @@ class VersionedIndexTest {
     Random r = new Random(11);
     Map<Long, float[]> items = new LinkedHashMap<>();
     List<Long> refreshes = new java.util.concurrent.CopyOnWriteArrayList<>();
-    try (VersionedIndex index = new VersionedIndex(50, 2, (v, ms) -> refreshes.add(ms))) {
+    try (VersionedIndex index = new VersionedIndex(50, 2, (v, ms, build, cpu) -> refreshes.add(ms),
+        BackgroundPriority.NORMAL)) {
       for (long id = 0; id < 400; id++) {
         float[] v = RetrievalTestSupport.gaussian(r, DIM);
         items.put(id, v);
@@ -153,7 +180,7 @@ class VersionedIndexTest {
       assertFalse(index.delete(123456));
       // The serving version answers meanwhile, with the changes applied.
       float[] q0 = RetrievalTestSupport.gaussian(r, DIM);
-      List<VersionedIndex.VersionHits> during = index.search(q0, items.size());
+      List<VersionHits> during = index.search(q0, items.size());
       assertEquals(1, during.size());
       assertExact(V0, items, q0, items.size(), during.get(0));
       gate.release.countDown();
@@ -163,12 +190,12 @@ class VersionedIndexTest {
       assertEquals(items.size(), index.size());
       for (int t = 0; t < 10; t++) {
         float[] q = t == 0 ? items.get(60L) : RetrievalTestSupport.gaussian(r, DIM);
-        List<VersionedIndex.VersionHits> hits = index.search(q, items.size()); // every item: no stale vector
+        List<VersionHits> hits = index.search(q, items.size()); // every item: no stale vector
         assertExact(V1, items, q, items.size(), hits.get(0));
         assertExact(V0, items, q, items.size(), hits.get(1));
       }
       assertEquals(2, refreshes.size());
-      assertTrue(index.lastRefreshMillis() >= 0);
+      assertTrue(refreshes.stream().allMatch(ms -> ms >= 0), refreshes.toString());
     }
   }
 }
