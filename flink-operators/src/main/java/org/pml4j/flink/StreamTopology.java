@@ -62,7 +62,8 @@ public final class StreamTopology {
   }
 
   /**
-   * The trainer: {@link TrainerOperator} on the valid training records (parallelism 1), with the job's trainer config
+   * The trainer: {@link TrainerOperator} on the valid training records ({@code trainer_parallelism} replicas, {@link
+   * DataParallelTrainer}), with the job's trainer config
    * ({@link #trainerConfig}) and publish settings; not chained to its neighbours (the job graph vertex
    * {@code pml4j-trainer}).
    */
@@ -71,7 +72,7 @@ public final class StreamTopology {
     TrainerConfig tc = trainerConfig(c);
     TrainerOperator.Settings settings = new TrainerOperator.Settings(c.batchSize, c.publishEverySteps,
         Math.round(c.publishEverySeconds * 1000), true, c.trainFinalPartialBatch, c.verifyExport);
-    SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(validTrain, factory, tc, settings,
+    SingleOutputStreamOperator<ModelUpdate> models = DataParallelTrainer.apply(validTrain, factory, tc, settings,
         c.trainerParallelism, rendezvousDir(c));
     // A job graph vertex of its own, so the Web UI shows "pml4j-trainer" (chained, the vertex was "Source:
     // train-source -> validate-train -> (pml4j-trainer -> ...)") and its own busy/back-pressure figures.
