@@ -28,6 +28,16 @@ public final class DataParallelTrainer {
    */
   public static SingleOutputStreamOperator<ModelUpdate> apply(DataStream<LabeledVector> input, TrainerFactory factory,
       TrainerConfig config, TrainerOperator.Settings settings, int parallelism, Path rendezvousDir) {
+    return apply(input, factory, config, settings, parallelism, rendezvousDir, TrainerReplicas.BIND_TASKMANAGER);
+  }
+
+  /**
+   * As {@link #apply(DataStream, TrainerFactory, TrainerConfig, TrainerOperator.Settings, int, Path)}, the replicas
+   * binding where {@code bindHost} says ({@link TrainerReplicas#bindAddress}: {@code taskmanager}, the default, {@code
+   * hostname}, or a host name or address).
+   */
+  public static SingleOutputStreamOperator<ModelUpdate> apply(DataStream<LabeledVector> input, TrainerFactory factory,
+      TrainerConfig config, TrainerOperator.Settings settings, int parallelism, Path rendezvousDir, String bindHost) {
     if (parallelism < 1) {
       throw new IllegalArgumentException("trainer parallelism must be >= 1, got " + parallelism);
     }
@@ -58,7 +68,7 @@ public final class DataParallelTrainer {
         .name("pml4j-shards").uid("pml4j-shards").setParallelism(parallelism).setMaxParallelism(parallelism)
         .transform("pml4j-trainer", TypeInformation.of(ModelUpdate.class),
             new TrainerOperator(factory, TrainerConfigs.toJson(config), replica,
-                new TrainerReplicas.Spec(parallelism, rendezvousDir, TrainerReplicas.DEFAULT_TIMEOUT)))
+                new TrainerReplicas.Spec(parallelism, rendezvousDir, TrainerReplicas.DEFAULT_TIMEOUT, bindHost)))
         .uid("pml4j-trainer").setParallelism(parallelism).setMaxParallelism(parallelism);
   }
 }

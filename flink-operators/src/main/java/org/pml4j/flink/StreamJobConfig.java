@@ -113,6 +113,11 @@ public class StreamJobConfig {
   @com.fasterxml.jackson.annotation.JsonAlias("parallelism")
   public int trainerParallelism = 0;
   /**
+   * Where data-parallel trainer replicas bind their Gloo devices and rank 0 its store's published address ({@link
+   * TrainerReplicas#bindAddress}): {@code taskmanager} (the TaskManager's own address), {@code hostname}, or a host.
+   */
+  public String trainerBindHost = TrainerReplicas.BIND_TASKMANAGER;
+  /**
    * The query/catalog stream that the embed operator serves: {@code train} (every {@link #queryEvery}-th valid
    * training record, so queries keep flowing while the model changes and every version's refresh latency is
    * measured) or {@code heldout} (the held-out stream).

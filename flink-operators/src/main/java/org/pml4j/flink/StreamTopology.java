@@ -73,7 +73,7 @@ public final class StreamTopology {
     TrainerOperator.Settings settings = new TrainerOperator.Settings(c.batchSize, c.publishEverySteps,
         Math.round(c.publishEverySeconds * 1000), true, c.trainFinalPartialBatch, c.verifyExport);
     SingleOutputStreamOperator<ModelUpdate> models = DataParallelTrainer.apply(validTrain, factory, tc, settings,
-        Math.max(1, c.trainerParallelism), rendezvousDir(c)); // 0: not resolved by JobEnvironment (an own env)
+        Math.max(1, c.trainerParallelism), rendezvousDir(c), c.trainerBindHost); // 0: an env not from JobEnvironment
     // A job graph vertex of its own, so the Web UI shows "pml4j-trainer" (chained, the vertex was "Source:
     // train-source -> validate-train -> (pml4j-trainer -> ...)") and its own busy/back-pressure figures.
     models.disableChaining();

@@ -1,13 +1,15 @@
 package org.pml4j.flink;
 
 import java.io.Serializable;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Supplier;
 import org.apache.flink.api.common.TaskInfo;
-import org.apache.flink.api.common.functions.RuntimeContext;
+import org.apache.flink.streaming.api.operators.StreamingRuntimeContext;
 import org.apache.flink.metrics.Gauge;
 import org.apache.flink.metrics.MetricGroup;
 import org.pml4j.distributed.Collective;
@@ -37,6 +39,10 @@ final class TrainerReplicas implements AutoCloseable {
   static final String METRIC_ALL_REDUCE_SECONDS = "all_reduce_seconds";
   /** How long replicas wait for each other to form a group and in each collective, by default. */
   static final Duration DEFAULT_TIMEOUT = org.pml4j.distributed.Rendezvous.DEFAULT_TIMEOUT;
+  /** {@code trainer_bind_host}: the TaskManager's own address (see {@link #bindAddress}). */
+  static final String BIND_TASKMANAGER = "taskmanager";
+  /** {@code trainer_bind_host}: {@link InetAddress#getLocalHost()}. */
+  static final String BIND_HOSTNAME = "hostname";
 
   /**
    * LibTorch's default generator is process-wide and a trainer seeds it and draws its initial weights from it:
@@ -70,8 +76,9 @@ final class TrainerReplicas implements AutoCloseable {
    * @param parallelism the number of replicas, at least 2
    * @param rendezvousDir a directory every replica sees ({@link FileRendezvous}), absolute
    * @param timeoutMillis how long to wait for the peers to form the group and in each collective
+   * @param bindHost where each replica binds, resolved on its TaskManager by {@link #bindAddress}
    */
-  record Spec(int parallelism, String rendezvousDir, long timeoutMillis) implements Serializable {
+  record Spec(int parallelism, String rendezvousDir, long timeoutMillis, String bindHost) implements Serializable {
     /** Checks the values. */
     Spec {
       if (parallelism < 2) {
@@ -83,15 +90,19 @@ final class TrainerReplicas implements AutoCloseable {
       if (timeoutMillis <= 0) {
         throw new IllegalArgumentException("replicaTimeout must be positive, got " + timeoutMillis + " ms");
       }
+      if (bindHost == null || bindHost.isBlank()) {
+        throw new IllegalArgumentException("trainer_bind_host must be '" + BIND_TASKMANAGER + "', '" + BIND_HOSTNAME
+            + "' or a host name or address, got " + (bindHost == null ? "null" : "'" + bindHost + "'"));
+      }
     }
 
     /**
      * @param rendezvousDir made absolute; null is refused
      * @param timeout positive
      */
-    Spec(int parallelism, Path rendezvousDir, Duration timeout) {
+    Spec(int parallelism, Path rendezvousDir, Duration timeout, String bindHost) {
       this(parallelism, rendezvousDir == null ? null : rendezvousDir.toAbsolutePath().toString(),
-          timeout == null ? 0 : timeout.toMillis());
+          timeout == null ? 0 : timeout.toMillis(), bindHost);
     }
   }
 
@@ -102,7 +113,7 @@ final class TrainerReplicas implements AutoCloseable {
    * @throws IllegalStateException when the trainer is not a {@link BaseTrainer}, the subtask count is not the spec's
    *     parallelism, or the group does not form within the spec's timeout
    */
-  static TrainerReplicas join(CheckpointableTrainer trainer, Spec spec, RuntimeContext context) {
+  static TrainerReplicas join(CheckpointableTrainer trainer, Spec spec, StreamingRuntimeContext context) {
     int parallelism = spec.parallelism();
     if (!(trainer instanceof BaseTrainer base)) {
       throw new IllegalStateException("trainer parallelism " + parallelism + " needs a BaseTrainer (Trainers"
@@ -116,8 +127,9 @@ final class TrainerReplicas implements AutoCloseable {
     int rank = task.getIndexOfThisSubtask();
     int attempt = task.getAttemptNumber();
     String jobId = context.getJobInfo().getJobId().toHexString();
+    String address = bindAddress(spec.bindHost(), context.getTaskManagerRuntimeInfo().getTaskManagerExternalAddress());
     Collective collective = FileRendezvous.join(Path.of(spec.rendezvousDir()), jobId, attempt, rank, parallelism,
-        "127.0.0.1", Duration.ofMillis(spec.timeoutMillis()));
+        address, Duration.ofMillis(spec.timeoutMillis()));
     DataParallelSync sync;
     try {
       sync = DataParallelSync.attach(base, collective);
@@ -127,6 +139,46 @@ final class TrainerReplicas implements AutoCloseable {
     }
     LOGGER.info("pml4j trainer replica {} of {} joined (attempt {}, {})", rank, parallelism, attempt, sync);
     return new TrainerReplicas(rank, parallelism, collective, sync);
+  }
+
+  /**
+   * The address this replica binds its Gloo device on, and (rank 0) publishes as the store's address, as a numeric IP
+   * (so that the device binds exactly where the peers are told to connect):
+   *
+   * <ul>
+   *   <li>{@code taskmanager} (the default): the TaskManager's external address ({@code taskmanager.host}, or the
+   *       address the TaskManager found to reach the JobManager). The TaskManagers' data exchange already runs over
+   *       it, so every peer can reach it, with no configuration of the job's own; on one machine (the embedded
+   *       MiniCluster, a local standalone cluster) it is loopback, so loopback stays what all-local runs use.
+   *   <li>{@code hostname}: {@link InetAddress#getLocalHost()}; not the default because on many Linux installations
+   *       the host name maps to 127.0.1.1 in {@code /etc/hosts}, which no other machine can reach.
+   *   <li>anything else: that host name or address, for every replica (e.g. {@code 127.0.0.1} to pin loopback, or a
+   *       name that each machine resolves to its own interface).
+   * </ul>
+   *
+   * @param setting the {@code trainer_bind_host} value
+   * @param taskManagerAddress the TaskManager's external address
+   * @throws IllegalStateException when the address does not resolve
+   */
+  static String bindAddress(String setting, String taskManagerAddress) {
+    String host = switch (setting) {
+      case BIND_TASKMANAGER -> taskManagerAddress;
+      case BIND_HOSTNAME -> {
+        try {
+          yield InetAddress.getLocalHost().getHostAddress();
+        } catch (UnknownHostException e) {
+          throw new IllegalStateException("trainer_bind_host 'hostname': this machine's host name does not resolve",
+              e);
+        }
+      }
+      default -> setting;
+    };
+    try {
+      return InetAddress.getByName(host).getHostAddress();
+    } catch (UnknownHostException e) {
+      throw new IllegalStateException("trainer_bind_host '" + setting + "': the address '" + host
+          + "' does not resolve on this TaskManager", e);
+    }
   }
 
   /** This replica's rank (the subtask index). */
