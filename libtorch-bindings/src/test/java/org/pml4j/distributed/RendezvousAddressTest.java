@@ -18,8 +18,8 @@ import org.pml4j.torch.Tensors;
 
 /**
  * The store's address and each rank's Gloo bind address are separate ({@link Rendezvous#bindHost()}): ranks on
- * different hosts bind on their own interfaces. Here one rank binds on loopback and the other on this machine's
- * non-loopback IPv4 address, as two hosts would.
+ * different hosts bind on their own interfaces. Here rank 0 binds (and hosts the store) on this machine's non-loopback
+ * IPv4 address and rank 1 on loopback, as two hosts would each bind on their own.
  */
 class RendezvousAddressTest {
   /** This machine's first up, non-loopback IPv4 address, or null. */
@@ -43,8 +43,10 @@ class RendezvousAddressTest {
     Assumptions.assumeTrue(routable != null, "no non-loopback IPv4 interface on this machine");
     int port = Ranks.freePort();
     List<double[]> out = Ranks.run(2, 120, rank -> {
-      String bind = rank == 0 ? "127.0.0.1" : routable;
-      Rendezvous r = new Rendezvous("127.0.0.1", port, rank, 2, "bind", Duration.ofSeconds(20), bind);
+      // Rank 0 binds on the routable address and is reached there (as FileRendezvous publishes it); rank 1 binds on
+      // loopback: each rank's device on an address of its own.
+      String bind = rank == 0 ? routable : "127.0.0.1";
+      Rendezvous r = new Rendezvous(routable, port, rank, 2, "bind", Duration.ofSeconds(20), bind);
       try (Scope s = Scope.open(); Collective c = GlooCollective.connect(r)) {
         assertTrue(c.toString().contains("bound on " + bind), c.toString());
         var t = Tensors.of(new double[] {rank + 1.0}, ScalarType.Double);
