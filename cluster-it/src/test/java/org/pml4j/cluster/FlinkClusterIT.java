@@ -25,7 +25,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 
 /**
  * The shaded job jar on a real Flink standalone session cluster: a JobManager JVM
@@ -34,10 +37,13 @@ import org.junit.jupiter.api.Test;
  * {@code bin/taskmanager.sh} do, and the job submitted with Flink's {@code CliFrontend run} in a third JVM, which is
  * what {@code flink run} executes. The job is submitted twice into the same TaskManager: the second job's user-code
  * class loader is the native-library pitfall of DESIGN.md, avoided by the README's recipe (Bytedeco and ONNX Runtime
- * in {@code lib/}, {@code classloader.parent-first-patterns.additional: org.bytedeco.;ai.onnxruntime.}).
+ * in {@code lib/}, {@code classloader.parent-first-patterns.additional: org.bytedeco.;ai.onnxruntime.}). Then a second
+ * TaskManager JVM joins and the job runs with {@code flink run -p 2}: the trainer's two data-parallel replicas (issue
+ * 13), one slot per TaskManager, run in different JVMs and meet through the output directory and c10d's Gloo.
  *
  * <p>The cluster's {@code lib/} and the job jar are prepared by this module's build ({@code target/flink}).
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class FlinkClusterIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   /** The JVM options of Flink's default config.yaml for Java 17 ({@code env.java.default-opts.all}). */
@@ -62,6 +68,7 @@ class FlinkClusterIT {
 
   private static Process jobManager;
   private static Process taskManager;
+  private static Process taskManager2;
 
   @BeforeAll
   static void startCluster() throws Exception {
@@ -82,7 +89,8 @@ class FlinkClusterIT {
         "taskmanager.bind-host: localhost",
         "taskmanager.host: localhost",
         "taskmanager.memory.process.size: 1728m",
-        "taskmanager.numberOfTaskSlots: 2",
+        // One slot per TaskManager: a job at parallelism 2 spans both TaskManager JVMs (the data-parallel test).
+        "taskmanager.numberOfTaskSlots: 1",
         "rest.address: localhost",
         "rest.bind-address: localhost",
         "rest.port: " + restPort,
@@ -109,22 +117,28 @@ class FlinkClusterIT {
     jobManager = start(jm, "jobmanager");
     waitFor(() -> rest("/overview") != null, 90, "the JobManager's REST API", jobManager);
 
-    List<String> tm = new ArrayList<>(java("taskmanager"));
+    taskManager = startTaskManager("taskmanager", 1);
+  }
+
+  /** Starts a TaskManager JVM (logs {@code log/<name>.log}) and waits until {@code count} TaskManagers are registered. */
+  private static Process startTaskManager(String name, int count) throws Exception {
+    List<String> tm = new ArrayList<>(java(name));
     List<String[]> tmParams = resourceParams("GET_TM_RESOURCE_PARAMS");
     tm.addAll(1, List.of(tmParams.get(0)));
     tm.add("org.apache.flink.runtime.taskexecutor.TaskManagerRunner");
     tm.addAll(List.of("--configDir", conf.toString()));
     tm.addAll(List.of(tmParams.get(1)));
-    taskManager = start(tm, "taskmanager");
+    Process p = start(tm, name);
     waitFor(() -> {
       JsonNode o = rest("/overview");
-      return o != null && o.path("taskmanagers").asInt() == 1;
-    }, 90, "the TaskManager to register", taskManager);
+      return o != null && o.path("taskmanagers").asInt() == count && o.path("slots-available").asInt() == count;
+    }, 90, name + " to register", p);
+    return p;
   }
 
   @AfterAll
   static void stopCluster() throws Exception {
-    for (Process p : new Process[] {taskManager, jobManager}) {
+    for (Process p : new Process[] {taskManager2, taskManager, jobManager}) {
       if (p != null && p.isAlive()) {
         p.destroy();
         if (!p.waitFor(20, TimeUnit.SECONDS)) {
@@ -135,6 +149,7 @@ class FlinkClusterIT {
   }
 
   @Test
+  @Order(1)
   void theJobJarRunsTwiceInOneTaskManagerWithFlinkRun() throws Exception {
     String tmId = rest("/taskmanagers").path("taskmanagers").get(0).path("id").asText();
     for (int run = 1; run <= 2; run++) {
@@ -145,17 +160,7 @@ class FlinkClusterIT {
           "--dataset", "synthetic", "--output-dir", out.toString(), "--train-records", "2400",
           "--heldout-records", "300", "--batch-size", "32", "--publish-every-steps", "25",
           "--checkpoint-interval-ms", "1000", "--evaluate", "every"));
-      Path clientLog = work.resolve("log/client-" + run + ".out");
-      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(clientLog.toFile());
-      pb.environment().put("FLINK_CONF_DIR", conf.toString());
-      Process client = pb.start();
-      boolean ended = client.waitFor(240, TimeUnit.SECONDS);
-      if (!ended) {
-        client.destroyForcibly();
-      }
-      String printed = Files.readString(clientLog);
-      assertTrue(ended && client.exitValue() == 0, "flink run #" + run + " failed:\n" + tail(printed) + logs());
-      assertTrue(printed.contains("pml4j stream: job"), printed);
+      flinkRun(cmd, "client-" + run);
 
       // 2400 records, batches of 32: 75 steps; versions at steps 0, 25, 50, 75 (the last also at the end of input).
       Map<Long, JsonNode> updates = byVersion(out.resolve("model_updates.jsonl"));
@@ -204,7 +209,82 @@ class FlinkClusterIT {
     }
   }
 
+  /**
+   * {@code flink run -p 2}: trainer_parallelism is unset, so the trainer takes the job's parallelism (2); with one slot
+   * per TaskManager its replicas run in two TaskManager JVMs. Rank 0 publishes every version once, with the replicas'
+   * parameter hashes compared ({@code replicas_identical}, the figure summary.json reports).
+   */
+  @Test
+  @Order(2)
+  void theTrainersReplicasRunInTwoTaskManagerJvmsWithFlinkRunP2() throws Exception {
+    taskManager2 = startTaskManager("taskmanager-2", 2);
+    Path out = work.resolve("out-p2");
+    List<String> cmd = new ArrayList<>(java("client-p2"));
+    cmd.add("org.apache.flink.client.cli.CliFrontend");
+    cmd.addAll(List.of("run", "-p", "2", jobJar.toAbsolutePath().toString(),
+        "--dataset", "synthetic", "--output-dir", out.toString(), "--train-records", "2400",
+        "--heldout-records", "300", "--batch-size", "32", "--publish-every-steps", "25",
+        "--checkpoint-interval-ms", "1000", "--evaluate", "none"));
+    flinkRun(cmd, "client-p2");
+
+    // 2400 records, global batches of 32 (16 per replica): 75 steps; versions at steps 0, 25, 50, 75.
+    Map<Long, JsonNode> updates = byVersion(out.resolve("model_updates.jsonl"));
+    assertEquals(List.of(0L, 1L, 2L, 3L), new ArrayList<>(updates.keySet()), "published versions (once each)");
+    assertEquals(75, updates.get(3L).path("step").asLong());
+    for (JsonNode u : updates.values()) {
+      JsonNode m = u.path("metrics");
+      assertEquals(2, m.path("parallelism").asInt(), u.toString());
+      assertEquals(1.0, m.path("replicas_identical").asDouble(), "replica hashes differ: " + u);
+    }
+    assertEquals(2400, updates.get(3L).path("metrics").path("samples").asLong(), "both replicas' records, once");
+    JsonNode manifest = JSON.readTree(out.resolve("models").resolve("manifest.json").toFile());
+    assertEquals(3, manifest.path("latest").asLong(), manifest.toString());
+    try (Stream<Path> models = Files.list(out.resolve("models"))) {
+      assertEquals(4, models.filter(p -> p.toString().endsWith(".onnx")).count());
+    }
+
+    // The two replicas ran in different TaskManager JVMs.
+    String jid = null;
+    long newest = Long.MIN_VALUE;
+    for (JsonNode j : rest("/jobs/overview").path("jobs")) { // the newest job: this one
+      if (j.path("start-time").asLong() > newest) {
+        newest = j.path("start-time").asLong();
+        jid = j.path("jid").asText();
+      }
+    }
+    java.util.Set<String> trainerTms = new java.util.TreeSet<>();
+    for (JsonNode v : rest("/jobs/" + jid).path("vertices")) {
+      if (v.path("name").asText().contains("pml4j-trainer")) {
+        assertEquals(2, v.path("parallelism").asInt(), v.toString());
+        rest("/jobs/" + jid + "/vertices/" + v.path("id").asText()).path("subtasks")
+            .forEach(t -> trainerTms.add(t.path("taskmanager-id").asText()));
+      }
+    }
+    assertEquals(2, trainerTms.size(), "trainer subtasks' TaskManagers: " + trainerTms);
+    String log1 = Files.readString(work.resolve("log/taskmanager.log"));
+    String log2 = Files.readString(work.resolve("log/taskmanager-2.log"));
+    assertTrue((log1.contains("replica 0 of 2 joined") && log2.contains("replica 1 of 2 joined"))
+        || (log1.contains("replica 1 of 2 joined") && log2.contains("replica 0 of 2 joined")),
+        "each TaskManager JVM hosts one replica" + logs());
+    assertTrue(taskManager.isAlive() && taskManager2.isAlive(), "a TaskManager JVM died" + logs());
+  }
+
   // ---------------------------------------------------------------- processes
+
+  /** Runs Flink's {@code CliFrontend} ({@code cmd}) with the cluster's conf dir; fails with the logs unless it succeeds. */
+  private static void flinkRun(List<String> cmd, String name) throws Exception {
+    Path clientLog = work.resolve("log/" + name + ".out");
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(clientLog.toFile());
+    pb.environment().put("FLINK_CONF_DIR", conf.toString());
+    Process client = pb.start();
+    boolean ended = client.waitFor(240, TimeUnit.SECONDS);
+    if (!ended) {
+      client.destroyForcibly();
+    }
+    String printed = Files.readString(clientLog);
+    assertTrue(ended && client.exitValue() == 0, "flink run (" + name + ") failed:\n" + tail(printed) + logs());
+    assertTrue(printed.contains("pml4j stream: job"), printed);
+  }
 
   /** {@code java <Java 17 opts> -Dlog.file=... -cp lib/*} (the main class and its arguments follow). */
   private static List<String> java(String name) {

@@ -31,7 +31,8 @@ final class FileRendezvous {
   }
 
   /**
-   * Forms the Gloo group of {@code rank} among {@code worldSize} replicas.
+   * Forms the Gloo group of {@code rank} among {@code worldSize} replicas. Every rank binds its Gloo device on {@code
+   * host}, its own address; rank 0 also publishes it as the store's address, and the others connect there.
    *
    * @throws IllegalStateException when rank 0's address does not appear within {@code timeout} or the group does not
    *     form within it
@@ -52,7 +53,7 @@ final class FileRendezvous {
     }
     String[] hostPort = await(file, timeout);
     return GlooCollective.connect(new Rendezvous(hostPort[0], Integer.parseInt(hostPort[1]), rank, worldSize, prefix,
-        timeout));
+        timeout, host));
   }
 
   private static void publish(Path file, String host, int port) {

@@ -106,9 +106,17 @@ public class StreamJobConfig {
   public double maxAbsFeature = ValidateFunction.DEFAULT_MAX_ABS;
   public boolean verifyExport = true;
   public int embedParallelism = 1;
-  /** Trainer replicas (data-parallel, issue 13; {@code --parallelism N}); {@code batch_size} is the global batch. */
+  /**
+   * Trainer replicas (data-parallel, issue 13; {@code --parallelism N}); {@code batch_size} is the global batch. 0
+   * (unset): the job's parallelism under {@code flink run}, 1 embedded ({@link JobEnvironment#trainerParallelism}).
+   */
   @com.fasterxml.jackson.annotation.JsonAlias("parallelism")
-  public int trainerParallelism = 1;
+  public int trainerParallelism = 0;
+  /**
+   * Where data-parallel trainer replicas bind their Gloo devices and rank 0 its store's published address ({@link
+   * TrainerReplicas#bindAddress}): {@code taskmanager} (the TaskManager's own address), {@code hostname}, or a host.
+   */
+  public String trainerBindHost = TrainerReplicas.BIND_TASKMANAGER;
   /**
    * The query/catalog stream that the embed operator serves: {@code train} (every {@link #queryEvery}-th valid
    * training record, so queries keep flowing while the model changes and every version's refresh latency is

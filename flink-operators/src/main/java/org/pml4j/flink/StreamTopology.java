@@ -62,8 +62,9 @@ public final class StreamTopology {
   }
 
   /**
-   * The trainer: {@link TrainerOperator} on the valid training records (parallelism 1), with the job's trainer config
-   * ({@link #trainerConfig}) and publish settings; not chained to its neighbours (the job graph vertex
+   * The trainer: {@link TrainerOperator} on the valid training records ({@code trainer_parallelism} replicas, {@link
+   * DataParallelTrainer}; still unset (0) when {@code env} did not come from {@link JobEnvironment}: 1), with the job's
+   * trainer config ({@link #trainerConfig}) and publish settings; not chained to its neighbours (the job graph vertex
    * {@code pml4j-trainer}).
    */
   static SingleOutputStreamOperator<ModelUpdate> trainer(DataStream<LabeledVector> validTrain, StreamJobConfig c,
@@ -71,8 +72,8 @@ public final class StreamTopology {
     TrainerConfig tc = trainerConfig(c);
     TrainerOperator.Settings settings = new TrainerOperator.Settings(c.batchSize, c.publishEverySteps,
         Math.round(c.publishEverySeconds * 1000), true, c.trainFinalPartialBatch, c.verifyExport);
-    SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(validTrain, factory, tc, settings,
-        c.trainerParallelism, rendezvousDir(c));
+    SingleOutputStreamOperator<ModelUpdate> models = DataParallelTrainer.apply(validTrain, factory, tc, settings,
+        c.trainerParallelism == 0 ? 1 : c.trainerParallelism, rendezvousDir(c), c.trainerBindHost); // 0: own env
     // A job graph vertex of its own, so the Web UI shows "pml4j-trainer" (chained, the vertex was "Source:
     // train-source -> validate-train -> (pml4j-trainer -> ...)") and its own busy/back-pressure figures.
     models.disableChaining();

@@ -1,18 +1,12 @@
 package org.pml4j.flink;
 
 import java.io.Serializable;
-import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
-import org.apache.flink.metrics.Counter;
-import org.apache.flink.metrics.Gauge;
-import org.apache.flink.metrics.MeterView;
-import org.apache.flink.metrics.groups.OperatorMetricGroup;
 import org.apache.flink.runtime.state.StateInitializationContext;
 import org.apache.flink.runtime.state.StateSnapshotContext;
 import org.apache.flink.streaming.api.datastream.DataStream;
@@ -21,11 +15,8 @@ import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
 import org.apache.flink.streaming.api.operators.BoundedOneInput;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
-import org.pml4j.distributed.Collective;
-import org.pml4j.distributed.DataParallelSync;
 import org.pml4j.onnx.OnnxExporter;
 import org.pml4j.torch.Torch;
-import org.pml4j.train.BaseTrainer;
 import org.pml4j.train.CheckpointableTrainer;
 import org.pml4j.train.EngineState;
 import org.pml4j.train.TrainerConfig;
@@ -50,7 +41,8 @@ import org.pml4j.train.TrainingEngine;
  * trigger is off; downstream operators ignore versions they have already seen).
  *
  * <p><b>Parallelism 1</b> ({@link #apply} sets it, and max parallelism 1): one model. For bit-identical recovery the
- * input order must be deterministic too (a parallelism-1 source, or one file / Kafka partition).
+ * input order must be deterministic too (a parallelism-1 source, or one file / Kafka partition). At parallelism N > 1
+ * the subtasks are data-parallel replicas of one model ({@link DataParallelTrainer}, {@link TrainerReplicas}).
  *
  * <p><b>Threads.</b> The trainer is built, stepped, snapshotted and closed on the task thread (LibTorch's grad mode
  * and thread settings are per thread); {@link Torch#setNumThreads} is set from {@link TrainerConfig#threads()}.
@@ -58,11 +50,7 @@ import org.pml4j.train.TrainingEngine;
  * <p><b>Why an operator and not a ProcessFunction:</b> the final model must be emitted when the input ends, and only
  * an operator sees that ({@link BoundedOneInput#endInput()}); a ProcessFunction has no end-of-input hook.
  *
- * <p><b>Metrics</b> (operator group, read from {@link TrainingEngine#metrics()}): {@code loss}, {@code stepsPerSecond},
- * {@code samplesPerSecond}, {@code steps}, {@code samples}, {@code queueFill} (the CrossBatchMemory queue),
- * {@code batchFill} (records waiting for the next step), {@code modelVersion} (last published), {@code stepMillis}
- * (last step), {@code skipped} (records the trainer could not use: wrong width, no label, non-finite; validate
- * upstream), {@code skipped_nonfinite} (steps skipped).
+ * <p><b>Metrics</b>: the operator group's are listed in {@link TrainerMetrics}.
  *
  * <p><b>Non-finite steps.</b> When the trainer's guard skips a step ({@link org.pml4j.train.StepResult#skipped()}: the
  * encoder output, loss or a gradient was not finite, e.g. a record of 3e38 values that overflows float32 in the
@@ -114,7 +102,8 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
       boolean trainFinalPartialBatch, boolean verifyExport) implements Serializable {
     /** Checks the values (as {@link TrainingEngine.Settings} does). */
     public Settings {
-      engine(batchSize, publishEverySteps, publishEveryMillis, publishInitial, trainFinalPartialBatch);
+      new TrainingEngine.Settings(batchSize, publishEverySteps, publishEveryMillis, publishInitial,
+          trainFinalPartialBatch);
     }
 
     /** Publish every {@code everySteps} steps, the untrained model first, no time trigger, verified exports. */
@@ -124,44 +113,28 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
 
     /** The engine's part. */
     public TrainingEngine.Settings engine() {
-      return engine(batchSize, publishEverySteps, publishEveryMillis, publishInitial, trainFinalPartialBatch);
-    }
-
-    private static TrainingEngine.Settings engine(int batchSize, long publishEverySteps, long publishEveryMillis,
-        boolean publishInitial, boolean trainFinalPartialBatch) {
       return new TrainingEngine.Settings(batchSize, publishEverySteps, publishEveryMillis, publishInitial,
           trainFinalPartialBatch);
     }
   }
 
   /** ModelUpdate metric (data-parallel training): the number of trainer replicas. */
-  public static final String METRIC_PARALLELISM = "parallelism";
-  /**
-   * ModelUpdate metric (data-parallel training): 1 when every replica's parameter hash equals rank 0's at this
-   * version, else 0.
-   */
-  public static final String METRIC_REPLICAS_IDENTICAL = "replicas_identical";
+  public static final String METRIC_PARALLELISM = TrainerReplicas.METRIC_PARALLELISM;
+  /** ModelUpdate metric (data-parallel training): 1 when every replica's parameter hash equals rank 0's, else 0. */
+  public static final String METRIC_REPLICAS_IDENTICAL = TrainerReplicas.METRIC_REPLICAS_IDENTICAL;
   /** ModelUpdate metric (data-parallel training): rank 0's wall time in gradient all-reduces in this attempt. */
-  public static final String METRIC_ALL_REDUCE_SECONDS = "all_reduce_seconds";
-  /** How long replicas wait for each other to form a group and in each collective, by default. */
-  public static final Duration DEFAULT_REPLICA_TIMEOUT = Duration.ofSeconds(30);
-
-  private static final Object CONSTRUCTION_LOCK = new Object();
+  public static final String METRIC_ALL_REDUCE_SECONDS = TrainerReplicas.METRIC_ALL_REDUCE_SECONDS;
 
   private final TrainerFactory factory;
   private final String configJson;
   private final Settings settings;
-  private final int parallelism;
-  private final String rendezvousDir;
-  private final long replicaTimeoutMillis;
+  private final TrainerReplicas.Spec replicaSpec;
 
   private transient TrainingEngine engine;
   private transient ListState<byte[]> state;
-  private transient Counter skipped;
+  private transient org.apache.flink.metrics.Counter skipped;
   private transient boolean restored;
-  private transient Collective collective;
-  private transient DataParallelSync sync;
-  private transient int rank;
+  private transient TrainerReplicas replicas;
 
   public TrainerOperator(TrainerFactory factory, TrainerConfig config, Settings settings) {
     this(factory, TrainerConfigs.toJson(config), settings);
@@ -169,39 +142,26 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
 
   /** @param configJson the trainer config as {@link TrainerConfigs} JSON */
   public TrainerOperator(TrainerFactory factory, String configJson, Settings settings) {
-    this(factory, configJson, settings, 1, null, DEFAULT_REPLICA_TIMEOUT);
+    this(factory, configJson, settings, null);
   }
 
   /**
-   * One replica of data-parallel training (see {@link #apply(DataStream, TrainerFactory, TrainerConfig, Settings,
-   * int, Path)}); {@code parallelism} 1 is the plain trainer.
+   * One replica of data-parallel training ({@link DataParallelTrainer}), or the plain trainer.
    *
    * @param settings the replica's settings: {@code batchSize} is the per-replica shard
-   * @param rendezvousDir a directory every replica sees ({@link FileRendezvous}); required when parallelism > 1
-   * @param replicaTimeout how long to wait for the peers to form the group and in each collective
+   * @param replicaSpec the replica group, or null for the plain trainer (parallelism 1)
    */
-  public TrainerOperator(TrainerFactory factory, String configJson, Settings settings, int parallelism,
-      Path rendezvousDir, Duration replicaTimeout) {
+  TrainerOperator(TrainerFactory factory, String configJson, Settings settings, TrainerReplicas.Spec replicaSpec) {
     this.factory = java.util.Objects.requireNonNull(factory, "factory");
     this.configJson = java.util.Objects.requireNonNull(configJson, "configJson");
     this.settings = java.util.Objects.requireNonNull(settings, "settings");
-    if (parallelism < 1) {
-      throw new IllegalArgumentException("trainer parallelism must be >= 1, got " + parallelism);
-    }
-    if (parallelism > 1 && rendezvousDir == null) {
-      throw new IllegalArgumentException("rendezvousDir is required for trainer parallelism " + parallelism);
-    }
-    if (replicaTimeout == null || replicaTimeout.isNegative() || replicaTimeout.isZero()) {
-      throw new IllegalArgumentException("replicaTimeout must be positive, got " + replicaTimeout);
-    }
-    this.parallelism = parallelism;
-    this.rendezvousDir = rendezvousDir == null ? null : rendezvousDir.toAbsolutePath().toString();
-    this.replicaTimeoutMillis = replicaTimeout.toMillis();
+    this.replicaSpec = replicaSpec;
     TrainerConfigs.fromJson(configJson); // fail at job construction on a bad config
   }
 
   /**
-   * Adds the trainer to a stream: {@code input → trainer (parallelism 1, uid "pml4j-trainer") → ModelUpdate}.
+   * Adds the trainer to a stream: {@code input → trainer (parallelism 1, uid "pml4j-trainer") → ModelUpdate}; for
+   * N replicas see {@link DataParallelTrainer#apply}.
    */
   public static SingleOutputStreamOperator<ModelUpdate> apply(DataStream<LabeledVector> input, TrainerFactory factory,
       TrainerConfig config, Settings settings) {
@@ -209,55 +169,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
         new TrainerOperator(factory, config, settings)).uid("pml4j-trainer").setParallelism(1).setMaxParallelism(1);
   }
 
-  /**
-   * Adds the trainer at {@code parallelism} replicas (issue 13): with 1, exactly {@link #apply(DataStream,
-   * TrainerFactory, TrainerConfig, Settings)}. With N > 1: {@code input → GlobalBatchCutter (p=1) → shard i to replica
-   * i → N trainer replicas}, each stepping on its {@code batchSize / N} records of every global batch of {@code
-   * batchSize}, averaging gradients over a Gloo group (ranks = subtask indices, rendezvous through {@code
-   * rendezvousDir}, see {@link FileRendezvous}); only rank 0 publishes, with {@link #METRIC_PARALLELISM} and {@link
-   * #METRIC_REPLICAS_IDENTICAL} in the metrics and {@code samples} counting all replicas' records. The last partial
-   * global batch is dropped.
-   *
-   * @throws IllegalArgumentException when {@code batchSize} is not a multiple of N with at least 2 records per
-   *     replica, when the time trigger is on (replicas would publish at different steps), or when {@code
-   *     rendezvousDir} is null
-   */
-  public static SingleOutputStreamOperator<ModelUpdate> apply(DataStream<LabeledVector> input, TrainerFactory factory,
-      TrainerConfig config, Settings settings, int parallelism, Path rendezvousDir) {
-    if (parallelism == 1) {
-      return apply(input, factory, config, settings);
-    }
-    if (parallelism < 1) {
-      throw new IllegalArgumentException("trainer parallelism must be >= 1, got " + parallelism);
-    }
-    if (settings.batchSize() % parallelism != 0 || settings.batchSize() / parallelism < 2) {
-      throw new IllegalArgumentException("batch_size " + settings.batchSize() + " must be a multiple of the trainer"
-          + " parallelism " + parallelism + " with at least 2 records per replica");
-    }
-    if (settings.publishEveryMillis() > 0) {
-      throw new IllegalArgumentException("publishing by time (publishEveryMillis " + settings.publishEveryMillis()
-          + ") is not supported with trainer parallelism > 1: replicas must publish at the same steps");
-    }
-    int shard = settings.batchSize() / parallelism;
-    Settings replica = new Settings(shard, settings.publishEverySteps(), 0, settings.publishInitial(), false,
-        settings.verifyExport());
-    int inputSize;
-    Torch.ensureLoaded();
-    try (org.pml4j.torch.Scope s = org.pml4j.torch.Scope.open()) {
-      inputSize = Math.toIntExact(org.pml4j.spec.Registry.build(config.encoder(), org.pml4j.nn.Sequential.class)
-          .inputSize());
-    }
-    return input.process(new GlobalBatchCutter(parallelism, shard, inputSize), GlobalBatchCutter.type())
-        .name("pml4j-global-batches").uid("pml4j-global-batches").setParallelism(1).setMaxParallelism(1)
-        .partitionCustom(new GlobalBatchCutter.ToReplica(), new GlobalBatchCutter.Replica())
-        .map(new GlobalBatchCutter.Record()).returns(TypeInformation.of(LabeledVector.class))
-        .name("pml4j-shards").uid("pml4j-shards").setParallelism(parallelism).setMaxParallelism(parallelism)
-        .transform("pml4j-trainer", TypeInformation.of(ModelUpdate.class),
-            new TrainerOperator(factory, TrainerConfigs.toJson(config), replica, parallelism, rendezvousDir,
-                DEFAULT_REPLICA_TIMEOUT))
-        .uid("pml4j-trainer").setParallelism(parallelism).setMaxParallelism(parallelism);
-  }
-
+  /** The per-replica settings ({@code batchSize} is this replica's shard). */
   public Settings settings() {
     return settings;
   }
@@ -270,13 +182,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     TrainerConfig config = TrainerConfigs.fromJson(configJson);
     Torch.ensureLoaded();
     Torch.setNumThreads(Math.max(1, config.threads()));
-    CheckpointableTrainer built;
-    // LibTorch's default generator is process-wide and a trainer seeds it and draws its initial weights from it:
-    // trainers built at once in one JVM (replicas in the slots of one TaskManager) would interleave their draws, and
-    // rank 0's initial weights, which every replica receives, would depend on the race.
-    synchronized (CONSTRUCTION_LOCK) {
-      built = factory.apply(config);
-    }
+    CheckpointableTrainer built = TrainerReplicas.build(() -> factory.apply(config));
     engine = new TrainingEngine(built, settings.engine(), new TrainingEngine.Listener() {
       @Override
       public void publish(TrainingEngine.Publication p, CheckpointableTrainer trainer) {
@@ -288,68 +194,29 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
         rejectBatch(records, reason);
       }
     });
-    restored = false;
+    List<byte[]> blobs = new ArrayList<>();
     if (context.isRestored()) {
-      List<byte[]> blobs = new ArrayList<>();
-      for (byte[] b : state.get()) {
-        blobs.add(b);
-      }
-      if (blobs.size() > 1) {
-        throw new IllegalStateException("trainer state has " + blobs.size() + " entries; the trainer runs at"
-            + " parallelism 1 and writes one");
-      }
-      if (blobs.size() == 1) {
-        engine.restore(EngineStateSerializer.fromEntry(blobs.get(0)));
-        restored = true;
-        LOGGER.info("pml4j trainer restored: step {}, {} buffered records, next version {}", engine.steps(),
-            engine.metrics().batchFill(), engine.metrics().lastVersion() + 1);
-      }
+      state.get().forEach(blobs::add);
     }
-    if (parallelism > 1) {
-      joinReplicas();
+    if (blobs.size() > 1) {
+      throw new IllegalStateException("trainer state has " + blobs.size() + " entries; each trainer subtask writes"
+          + " one");
     }
-  }
-
-  /** Forms this attempt's group of replicas and makes the trainer one of them (rank 0's parameters everywhere). */
-  private void joinReplicas() {
-    if (!(engine.trainer() instanceof BaseTrainer trainer)) {
-      throw new IllegalStateException("trainer parallelism " + parallelism + " needs a BaseTrainer (Trainers"
-          + ".fromConfig), the factory built a " + engine.trainer().getClass().getName());
+    restored = blobs.size() == 1;
+    if (restored) {
+      engine.restore(EngineStateSerializer.fromEntry(blobs.get(0)));
+      LOGGER.info("pml4j trainer restored: step {}, {} buffered records, next version {}", engine.steps(),
+          engine.metrics().batchFill(), engine.metrics().lastVersion() + 1);
     }
-    org.apache.flink.api.common.TaskInfo task = getRuntimeContext().getTaskInfo();
-    if (task.getNumberOfParallelSubtasks() != parallelism) {
-      throw new IllegalStateException("the trainer runs at parallelism " + task.getNumberOfParallelSubtasks()
-          + " but was built for " + parallelism + " replicas");
+    if (replicaSpec != null) { // after the restore: rank 0's restored parameters are broadcast
+      replicas = TrainerReplicas.join(engine.trainer(), replicaSpec, getRuntimeContext());
     }
-    rank = task.getIndexOfThisSubtask();
-    int attempt = task.getAttemptNumber();
-    String jobId = getRuntimeContext().getJobInfo().getJobId().toHexString();
-    collective = FileRendezvous.join(Path.of(rendezvousDir), jobId, attempt, rank, parallelism, "127.0.0.1",
-        Duration.ofMillis(replicaTimeoutMillis));
-    sync = DataParallelSync.attach(trainer, collective);
-    LOGGER.info("pml4j trainer replica {} of {} joined (attempt {}, {})", rank, parallelism, attempt, sync);
   }
 
   @Override
   public void open() throws Exception {
     super.open();
-    OperatorMetricGroup g = getMetricGroup();
-    Counter steps = g.counter("steps", new EngineCounter(() -> engine.steps()));
-    Counter samples = g.counter("samples", new EngineCounter(() -> engine.metrics().samples()));
-    skipped = g.counter("skipped");
-    g.counter(METRIC_SKIPPED_NONFINITE, new EngineCounter(() -> engine.metrics().skippedNonfinite()));
-    g.meter("stepsPerSecond", new MeterView(steps, 10));
-    g.meter("samplesPerSecond", new MeterView(samples, 10));
-    g.gauge(METRIC_LOSS, (Gauge<Double>) () -> engine.metrics().lastLoss());
-    g.gauge("queueFill", (Gauge<Long>) () -> engine.metrics().queueFill());
-    g.gauge("batchFill", (Gauge<Integer>) () -> engine.metrics().batchFill());
-    g.gauge("modelVersion", (Gauge<Long>) () -> engine.metrics().lastVersion());
-    g.gauge("stepMillis", (Gauge<Double>) () -> engine.metrics().lastStepMillis());
-    if (sync != null) { // per replica: the last step's all-reduce and the bytes each step moves into it
-      g.gauge("allReduceMillis", (Gauge<Double>) () -> sync == null ? 0.0
-          : sync.averager().lastAllReduceNanos() / 1e6);
-      g.gauge("allReduceBytesPerStep", (Gauge<Long>) () -> sync == null ? 0L : sync.averager().bytesPerStep());
-    }
+    skipped = TrainerMetrics.register(getMetricGroup(), () -> engine, replicas);
     engine.restartPublishTimer();
   }
 
@@ -364,19 +231,9 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
 
   /** The engine's publication: export the encoder now and emit it. */
   private void emit(TrainingEngine.Publication p, CheckpointableTrainer trainer) {
-    java.util.Map<String, Double> metrics = p.metrics();
-    if (sync != null) {
-      boolean identical = sync.replicasIdentical(); // a collective: every replica publishes at the same step
-      if (rank != 0) {
-        return;
-      }
-      metrics = new java.util.LinkedHashMap<>(metrics);
-      metrics.put(METRIC_PARALLELISM, (double) parallelism);
-      metrics.put(METRIC_REPLICAS_IDENTICAL, identical ? 1.0 : 0.0);
-      metrics.put(METRIC_ALL_REDUCE_SECONDS, sync.allReduceSeconds());
-      // Every replica trains an equal shard: the job's records are rank 0's times the replicas.
-      metrics.computeIfPresent(METRIC_SAMPLES, (k, v) -> v * parallelism);
-      metrics.computeIfPresent(METRIC_SAMPLES_PER_SEC, (k, v) -> v * parallelism);
+    java.util.Map<String, Double> metrics = replicas == null ? p.metrics() : replicas.publication(p);
+    if (metrics == null) {
+      return; // not rank 0
     }
     byte[] onnx = OnnxExporter.export(trainer.encoder(),
         new OnnxExporter.ExportInfo(p.version(), p.step(), java.util.Map.of(), settings.verifyExport()));
@@ -415,25 +272,15 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     if (engine != null && getRuntimeContext() != null) {
       TrainingEngine.Metrics m = engine.metrics();
       getRuntimeContext().getLongCounter(ValidateFunction.ACCUMULATOR).add(m.nonfiniteRecords());
-      if (rank == 0) { // replicas skip the same steps: count them once
+      if (replicas == null || replicas.rank() == 0) { // replicas skip the same steps: count them once
         getRuntimeContext().getLongCounter(SKIPPED_ACCUMULATOR).add(m.skippedNonfinite());
       }
     }
-    try {
-      if (engine != null) {
-        engine.close();
-        engine = null;
-      }
+    try (TrainerReplicas group = replicas; TrainingEngine e = engine) { // closes the engine, then the group
+      engine = null;
+      replicas = null;
     } finally {
-      try {
-        if (collective != null) {
-          collective.close();
-          collective = null;
-          sync = null;
-        }
-      } finally {
-        super.close();
-      }
+      super.close();
     }
   }
 

@@ -56,7 +56,7 @@ class DataParallelTrainerJobTest {
         WatermarkStrategy.noWatermarks(), "synthetic").uid("source").setParallelism(1);
     DataStream<LabeledVector> checked = src.process(new ValidateFunction(DIM, true)).uid("validate")
         .setParallelism(1).map(inject).uid("fail-once").setParallelism(1);
-    SingleOutputStreamOperator<ModelUpdate> models = TrainerOperator.apply(checked, TrainerFactory.DEFAULT,
+    SingleOutputStreamOperator<ModelUpdate> models = DataParallelTrainer.apply(checked, TrainerFactory.DEFAULT,
         config, TrainerOperator.Settings.of(BATCH, 10), P, dir.resolve("rendezvous"));
     ModelPublisherSink.apply(models, dir.resolve("models"), 100);
     models.sinkTo(TestSupport.collect(name)).setParallelism(1);

@@ -274,8 +274,8 @@ abstract class C10dCollective implements Collective {
 
   @Override
   public String toString() {
-    return name() + "Collective{rank " + rank() + " of " + worldSize() + ", " + rendezvous.host() + ":"
-        + rendezvous.port() + ", prefix '" + rendezvous.prefix() + "', timeout " + rendezvous.timeout().toMillis()
+    return name() + "Collective{rank " + rank() + " of " + worldSize() + ", store " + rendezvous.host() + ":"
+        + rendezvous.port() + ", bound on " + rendezvous.bindHost() + ", prefix '" + rendezvous.prefix() + "', timeout " + rendezvous.timeout().toMillis()
         + " ms" + (closed ? ", closed" : "") + "}";
   }
 }

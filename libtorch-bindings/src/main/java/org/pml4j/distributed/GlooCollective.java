@@ -9,7 +9,7 @@ import org.bytedeco.pytorch.gloo.Device;
 /**
  * A {@link Collective} on c10d's {@code ProcessGroupGloo} (CPU tensors), formed through a {@code TCPStore} hosted by
  * rank 0 and a {@code PrefixStore} with the rendezvous's per-attempt prefix. Gloo's transport binds on {@link
- * Rendezvous#host()}. Close it to leave the group.
+ * Rendezvous#bindHost()} (this rank's own address). Close it to leave the group.
  *
  * <pre>{@code
  * try (Collective c = GlooCollective.connect(new Rendezvous("127.0.0.1", port, rank, 2, "attempt-0"))) {
@@ -24,7 +24,7 @@ public final class GlooCollective extends C10dCollective {
       // thread, rather than on JavaCPP's garbage-collector thread at some later time.
       try (Milliseconds timeout = new Milliseconds(rv.timeout().toMillis());
           ProcessGroupGloo.Options opts = ProcessGroupGloo.Options.create(timeout);
-          Device device = ProcessGroupGloo.createDeviceForHostname(rv.host());
+          Device device = ProcessGroupGloo.createDeviceForHostname(rv.bindHost());
           GlooDeviceVector devices = new GlooDeviceVector(device)) {
         opts.devices(devices);
         return new ProcessGroupGloo(store, rv.rank(), rv.worldSize(), opts);
