@@ -1,6 +1,7 @@
 package org.pml4j.flink;
 
 import java.nio.file.Path;
+import java.time.Duration;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
@@ -38,6 +39,20 @@ public final class DataParallelTrainer {
    */
   public static SingleOutputStreamOperator<ModelUpdate> apply(DataStream<LabeledVector> input, TrainerFactory factory,
       TrainerConfig config, TrainerOperator.Settings settings, int parallelism, Path rendezvousDir, String bindHost) {
+    return apply(input, factory, config, settings, parallelism, rendezvousDir, bindHost, TrainerReplicas.DEFAULT_TIMEOUT,
+        false);
+  }
+
+  /**
+   * As {@link #apply(DataStream, TrainerFactory, TrainerConfig, TrainerOperator.Settings, int, Path, String)}, with
+   * the replicas' timeout (forming the group and each collective; a lost peer fails the task after it) and PML's
+   * {@code efficient} choice for the distributed loss and miner ({@code false}, PML's default: every replica computes
+   * the whole gathered batch, so the replicas train exactly as one trainer on the global batch; {@code true}: local
+   * anchors against the gathered batch, 1/N of the O(B²) work per replica, PML's "efficient" gradient).
+   */
+  public static SingleOutputStreamOperator<ModelUpdate> apply(DataStream<LabeledVector> input, TrainerFactory factory,
+      TrainerConfig config, TrainerOperator.Settings settings, int parallelism, Path rendezvousDir, String bindHost,
+      Duration timeout, boolean efficient) {
     if (parallelism < 1) {
       throw new IllegalArgumentException("trainer parallelism must be >= 1, got " + parallelism);
     }
@@ -68,7 +83,7 @@ public final class DataParallelTrainer {
         .name("pml4j-shards").uid("pml4j-shards").setParallelism(parallelism).setMaxParallelism(parallelism)
         .transform("pml4j-trainer", TypeInformation.of(ModelUpdate.class),
             new TrainerOperator(factory, TrainerConfigs.toJson(config), replica,
-                new TrainerReplicas.Spec(parallelism, rendezvousDir, TrainerReplicas.DEFAULT_TIMEOUT, bindHost)))
+                new TrainerReplicas.Spec(parallelism, rendezvousDir, timeout, bindHost, efficient)))
         .uid("pml4j-trainer").setParallelism(parallelism).setMaxParallelism(parallelism);
   }
 }

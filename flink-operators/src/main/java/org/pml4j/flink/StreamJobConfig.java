@@ -118,6 +118,17 @@ public class StreamJobConfig {
    */
   public String trainerBindHost = TrainerReplicas.BIND_TASKMANAGER;
   /**
+   * Data-parallel replicas: how long to wait for the peers to form the group and in each collective; a lost peer
+   * fails the task after it, and Flink restarts the job (keep it well under Flink's heartbeat timeout, 50 s).
+   */
+  public double trainerReplicaTimeoutSeconds = TrainerReplicas.DEFAULT_TIMEOUT.toMillis() / 1000.0;
+  /**
+   * Data-parallel replicas: PML's {@code efficient} form of the distributed loss and miner (local anchors against the
+   * gathered batch: 1/N of the mining and loss work per replica, a different gradient); false (PML's default): the
+   * replicas train exactly as one trainer on the global batch.
+   */
+  public boolean trainerEfficient = false;
+  /**
    * The query/catalog stream that the embed operator serves: {@code train} (every {@link #queryEvery}-th valid
    * training record, so queries keep flowing while the model changes and every version's refresh latency is
    * measured) or {@code heldout} (the held-out stream).
@@ -233,6 +244,10 @@ public class StreamJobConfig {
     if (epochs < 1 || (epochs > 1 && !dataset.equals("fashion-mnist"))) {
       throw new IllegalArgumentException("epochs must be >= 1, and more than 1 only for dataset fashion-mnist (got "
           + epochs + " for " + dataset + ")");
+    }
+    if (!(trainerReplicaTimeoutSeconds > 0) || Double.isInfinite(trainerReplicaTimeoutSeconds)) {
+      throw new IllegalArgumentException("trainer_replica_timeout_seconds must be a positive number of seconds, got "
+          + trainerReplicaTimeoutSeconds);
     }
     if (queryEvery < 1) {
       throw new IllegalArgumentException("query_every must be >= 1");

@@ -73,7 +73,8 @@ public final class StreamTopology {
     TrainerOperator.Settings settings = new TrainerOperator.Settings(c.batchSize, c.publishEverySteps,
         Math.round(c.publishEverySeconds * 1000), true, c.trainFinalPartialBatch, c.verifyExport);
     SingleOutputStreamOperator<ModelUpdate> models = DataParallelTrainer.apply(validTrain, factory, tc, settings,
-        c.trainerParallelism == 0 ? 1 : c.trainerParallelism, rendezvousDir(c), c.trainerBindHost); // 0: own env
+        c.trainerParallelism == 0 ? 1 : c.trainerParallelism, rendezvousDir(c), c.trainerBindHost, // 0: own env
+        java.time.Duration.ofMillis(Math.round(c.trainerReplicaTimeoutSeconds * 1000)), c.trainerEfficient);
     // A job graph vertex of its own, so the Web UI shows "pml4j-trainer" (chained, the vertex was "Source:
     // train-source -> validate-train -> (pml4j-trainer -> ...)") and its own busy/back-pressure figures.
     models.disableChaining();

@@ -77,8 +77,11 @@ final class TrainerReplicas implements AutoCloseable {
    * @param rendezvousDir a directory every replica sees ({@link FileRendezvous}), absolute
    * @param timeoutMillis how long to wait for the peers to form the group and in each collective
    * @param bindHost where each replica binds, resolved on its TaskManager by {@link #bindAddress}
+   * @param efficient PML's {@code efficient} form of the distributed loss and miner wrappers ({@link
+   *     DataParallelSync#attach(BaseTrainer, Collective, boolean)}): local anchors against the gathered batch
    */
-  record Spec(int parallelism, String rendezvousDir, long timeoutMillis, String bindHost) implements Serializable {
+  record Spec(int parallelism, String rendezvousDir, long timeoutMillis, String bindHost, boolean efficient)
+      implements Serializable {
     /** Checks the values. */
     Spec {
       if (parallelism < 2) {
@@ -101,8 +104,13 @@ final class TrainerReplicas implements AutoCloseable {
      * @param timeout positive
      */
     Spec(int parallelism, Path rendezvousDir, Duration timeout, String bindHost) {
+      this(parallelism, rendezvousDir, timeout, bindHost, false);
+    }
+
+    /** As above, with PML's {@code efficient} choice. */
+    Spec(int parallelism, Path rendezvousDir, Duration timeout, String bindHost, boolean efficient) {
       this(parallelism, rendezvousDir == null ? null : rendezvousDir.toAbsolutePath().toString(),
-          timeout == null ? 0 : timeout.toMillis(), bindHost);
+          timeout == null ? 0 : timeout.toMillis(), bindHost, efficient);
     }
   }
 
@@ -132,7 +140,7 @@ final class TrainerReplicas implements AutoCloseable {
         address, Duration.ofMillis(spec.timeoutMillis()));
     DataParallelSync sync;
     try {
-      sync = DataParallelSync.attach(base, collective);
+      sync = DataParallelSync.attach(base, collective, spec.efficient());
     } catch (RuntimeException e) {
       collective.close();
       throw e;

@@ -59,4 +59,20 @@ class TrainerParallelismTest {
     JobEnvironment.environment(two);
     assertEquals(2, two.trainerParallelism);
   }
+
+  @Test
+  void replicaTimeoutAndPmlsEfficientFormAreJobKeys() {
+    StreamJobConfig d = StreamJobConfig.fromArgs("--output-dir", tmp.toString());
+    assertEquals(30.0, d.trainerReplicaTimeoutSeconds, "the default, well under Flink's 50 s heartbeat timeout");
+    assertEquals(false, d.trainerEfficient, "PML's default: the replicas train as one trainer on the global batch");
+    StreamJobConfig c = StreamJobConfig.fromArgs("--output-dir", tmp.toString(), "--trainer_replica_timeout_seconds",
+        "7.5", "--trainer_efficient", "true");
+    assertEquals(7.5, c.trainerReplicaTimeoutSeconds);
+    assertEquals(true, c.trainerEfficient);
+    for (String bad : new String[] {"0", "-1", "NaN"}) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> StreamJobConfig.fromArgs(
+          "--output-dir", tmp.toString(), "--trainer_replica_timeout_seconds", bad));
+      assertTrue(e.getMessage().contains("trainer_replica_timeout_seconds"), e.getMessage());
+    }
+  }
 }
