@@ -15,10 +15,10 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * The PML figures {@code pml4j bench} compares with: either measured on this machine by
- * {@code ../shared/bench/bench_pml.py} (one or more of its JSON outputs, typically one run with 1 thread and one with
- * 2; per config and figure the faster run is the baseline), or, when no such file is given, the figures recorded
- * once on another machine ({@link PmlBaseline}), which are not a side-by-side comparison.
+ * The PML figures {@code pml4j bench} compares with: either measured on this machine by PML's benchmark script
+ * {@code bench_pml.py}, not in this repository (one or more of its JSON outputs, typically one run with 1 thread and
+ * one with 2; per config and figure the faster run is the baseline), or, when no such file is given, the figures
+ * recorded once on another machine ({@link PmlBaseline}), which are not a side-by-side comparison.
  */
 public final class Baseline {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -301,7 +301,7 @@ public final class Baseline {
   public String describe() {
     if (!measured()) {
       return "PML BASELINE: " + RECORDED.toUpperCase(Locale.ROOT) + " (measured once, not side by side with this "
-          + "run: the ratios are indicative only; give --pml-json FILE from ../shared/bench/bench_pml.py, run on "
+          + "run: the ratios are indicative only; give --pml-json FILE from PML's bench_pml.py, run on "
           + "this machine, for a fair comparison)";
     }
     StringBuilder b = new StringBuilder("PML baseline: measured on this machine by bench_pml.py, per config and "

@@ -26,9 +26,10 @@ import picocli.CommandLine.Spec;
         + "itself without the self match.",
         "Configs: triplet_ms = TripletMarginLoss + MultiSimilarityMiner; cbm_contrastive = "
             + "CrossBatchMemory(ContrastiveLoss, memory_size 4096).",
-        "PML's figures: with --pml-json, the output of ../shared/bench/bench_pml.py run on this machine (give its "
-            + "1-thread and 2-thread runs; per config and figure the faster is the baseline); without, the figures "
-            + "recorded once on another machine, which the output flags as not side by side.",
+        "PML's figures: with --pml-json, the output of PML's benchmark script bench_pml.py (not in this "
+            + "repository) run on this machine (give its 1-thread and 2-thread runs; per config and figure the "
+            + "faster is the baseline); without, the figures recorded once on another machine, which the output "
+            + "flags as not side by side.",
         "With --json the last line of stdout is one JSON object: {\"configs\", \"pml_baseline\", \"baseline\" "
             + "(which PML run each figure comes from), \"ratios\" (ours / PML's steps/s), \"threads\", "
             + "\"thread_probe\", \"java\"}."})
