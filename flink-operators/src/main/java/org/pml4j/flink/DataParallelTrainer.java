@@ -15,6 +15,9 @@ import org.pml4j.train.TrainerConfig;
 public final class DataParallelTrainer {
   private DataParallelTrainer() {}
 
+  /** The flush interval of the global batches' output (ms); see {@link #apply}. */
+  static final long GLOBAL_BATCH_FLUSH_MILLIS = 1;
+
   /**
    * Adds the trainer at {@code parallelism} replicas: with 1, exactly {@link TrainerOperator#apply(DataStream,
    * TrainerFactory, TrainerConfig, TrainerOperator.Settings)}; with N > 1, N replicas, each stepping on its {@code batchSize / N} records
@@ -78,6 +81,10 @@ public final class DataParallelTrainer {
     }
     return input.process(new GlobalBatchCutter(parallelism, shard, inputSize), GlobalBatchCutter.type())
         .name("pml4j-global-batches").uid("pml4j-global-batches").setParallelism(1).setMaxParallelism(1)
+        // A global batch is emitted at once and then nothing until the next one is complete: without a short flush
+        // interval its last records would wait in part-filled network buffers for Flink's default 100 ms, a stall of
+        // every step. 1 ms bounds that wait.
+        .setBufferTimeout(GLOBAL_BATCH_FLUSH_MILLIS)
         .partitionCustom(new GlobalBatchCutter.ToReplica(), new GlobalBatchCutter.Replica())
         .map(new GlobalBatchCutter.Record()).returns(TypeInformation.of(LabeledVector.class))
         .name("pml4j-shards").uid("pml4j-shards").setParallelism(parallelism).setMaxParallelism(parallelism)

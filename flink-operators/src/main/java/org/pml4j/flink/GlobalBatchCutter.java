@@ -66,8 +66,15 @@ public final class GlobalBatchCutter extends ProcessFunction<LabeledVector, Tupl
     }
     pending.add(v);
     if (pending.size() == replicas * shard) {
-      for (int i = 0; i < pending.size(); i++) {
-        out.collect(Tuple2.of(i / shard, pending.get(i)));
+      // Interleaved (record j of every shard, then record j + 1): each replica still gets its shard in order, but no
+      // replica's records wait behind a whole shard of another's in the shared output buffers. Shard by shard, a
+      // replica blocked in a collective (v0's publication at its first record) stopped draining its channel, the
+      // shard's remaining records filled the output pool, and its peer never got the records it needed: a deadlock
+      // that the replica timeout ended, at shards of 512 records of 784 floats and more.
+      for (int j = 0; j < shard; j++) {
+        for (int r = 0; r < replicas; r++) {
+          out.collect(Tuple2.of(r, pending.get(r * shard + j)));
+        }
       }
       pending.clear();
     }
