@@ -46,7 +46,7 @@ final class EmbeddedRunner {
       if (c.restoreFrom != null && !c.restoreFrom.isBlank()) {
         // env.execute() would take this from the configuration; a JobGraph submitted directly needs it set.
         job.setSavepointRestoreSettings(
-            SavepointRestoreSettings.forPath(OutputDirectory.restoreUri(c.restoreFrom), false));
+            SavepointRestoreSettings.forPath(OutputFileSystem.uri(c.restoreFrom), false));
         log.println("pml4j stream: restoring from " + c.restoreFrom);
       }
       mc.submitJob(job).get();

@@ -50,7 +50,7 @@ public final class JobEnvironment {
           ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
     }
     if (c.restoreFrom != null && !c.restoreFrom.isBlank()) {
-      conf.set(StateRecoveryOptions.SAVEPOINT_PATH, OutputDirectory.restoreUri(c.restoreFrom));
+      conf.set(StateRecoveryOptions.SAVEPOINT_PATH, OutputFileSystem.uri(c.restoreFrom));
     }
     if (cluster.getOptional(RestartStrategyOptions.RESTART_STRATEGY).isEmpty()) {
       conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");

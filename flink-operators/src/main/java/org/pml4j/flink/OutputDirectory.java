@@ -72,8 +72,7 @@ public final class OutputDirectory {
         MODELS, n -> MODEL_FILE.matcher(n).matches() || n.equals("manifest.json"),
         CHECKPOINTS, n -> JOB_ID.matcher(n).matches(),
         SAVEPOINTS, n -> n.startsWith("savepoint-"));
-    return OutputLocation.prepare(location, MARKER, MARKER_TEXT,
-        restoreFrom == null || restoreFrom.isBlank() ? null : restoreUri(restoreFrom), ours);
+    return OutputLocation.prepare(location, MARKER, MARKER_TEXT, restoreFrom, ours);
   }
 
   /**
@@ -85,12 +84,6 @@ public final class OutputDirectory {
    */
   public static String check(String location) throws IOException {
     return OutputLocation.check(location, MARKER);
-  }
-
-  /** A restore path as a URI: a {@code scheme:} URI as given, a local path made absolute. */
-  static String restoreUri(String restoreFrom) {
-    String r = restoreFrom.trim();
-    return OutputFileSystem.hasScheme(r) ? r : OutputFileSystem.uri(r);
   }
 
   /** Writes {@code location/name}, replacing it; readers see the old or the new file. */
