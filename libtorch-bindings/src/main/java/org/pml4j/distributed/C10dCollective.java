@@ -123,6 +123,18 @@ abstract class C10dCollective implements Collective {
 
   @Override
   public Tensor allGather(Tensor local) {
+    return allGather(local, true);
+  }
+
+  /**
+   * {@link #allGather} without the shape agreement (one collective instead of two), for callers whose protocol has
+   * already established that every rank passes the same dtype and shape (see {@link Agreed}).
+   */
+  Tensor allGatherAgreed(Tensor local) {
+    return allGather(local, false);
+  }
+
+  private Tensor allGather(Tensor local, boolean check) {
     CollectiveChecks.requireGatherable(local, "local");
     checkOpen("all-gather");
     Tensor in = local.detach();
@@ -131,7 +143,9 @@ abstract class C10dCollective implements Collective {
       in = in.to(ScalarType.Byte); // Gloo has no bool reduction type; bytes round-trip exactly
     }
     Tensor src = in.contiguous();
-    agree(OP_ALL_GATHER, src);
+    if (check) {
+      agree(OP_ALL_GATHER, src);
+    }
     long[] shape = Tensors.shape(src);
     shape[0] *= worldSize();
     Tensor out = Tensors.zeros(src, shape);
@@ -141,9 +155,20 @@ abstract class C10dCollective implements Collective {
 
   @Override
   public void allReduce(Tensor tensor, Reduction reduction) {
+    allReduce(tensor, reduction, true);
+  }
+
+  /** {@link #allReduce} without the shape agreement, as {@link #allGatherAgreed}. */
+  void allReduceAgreed(Tensor tensor, Reduction reduction) {
+    allReduce(tensor, reduction, false);
+  }
+
+  private void allReduce(Tensor tensor, Reduction reduction, boolean check) {
     CollectiveChecks.requireReducible(tensor, reduction);
     checkOpen("all-reduce");
-    agree(OP_ALL_REDUCE, tensor);
+    if (check) {
+      agree(OP_ALL_REDUCE, tensor);
+    }
     try (AllreduceOptions opts = new AllreduceOptions(); ReduceOp sum = new ReduceOp(ReduceOp.RedOpType.SUM);
         TensorVector tensors = new TensorVector(tensor)) {
       opts.reduceOp(sum);

@@ -16,6 +16,7 @@ import org.pml4j.miners.BaseMiner;
 import org.pml4j.torch.Owner;
 import org.pml4j.torch.Scope;
 import org.pml4j.torch.Tensors;
+import org.pml4j.tuples.IndicesTuple;
 import org.pml4j.train.BaseTrainer;
 import org.pml4j.train.ReplicaSync;
 
@@ -45,6 +46,8 @@ public final class DataParallelSync implements ReplicaSync, AutoCloseable {
   private final Map<Object, DistributedMinerWrapper> miners = new IdentityHashMap<>();
   private final boolean efficient;
   private long allReduceNanos;
+  /** Between a {@link #beginStep} that let the step go on and its {@link #afterBackward}. */
+  private boolean inStep;
 
   private DataParallelSync(Collective collective, Owner handles, List<Tensor> parameters, boolean efficient) {
     this.handles = handles;
@@ -118,17 +121,79 @@ public final class DataParallelSync implements ReplicaSync, AutoCloseable {
     return collective.worldSize();
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>One all-gather of a fixed-size descriptor (finite flag, shape, dtype). It is the step's shape agreement: the
+   * step's other collectives (the gathered batch, the gradient all-reduce) then skip their own ({@link Agreed}), so a
+   * step costs three collectives. A step that failed on this replica between its collectives (an exception out of
+   * the loss) leaves the group out of step; the next step then throws IllegalStateException instead of issuing
+   * collectives that no longer match the peers'.
+   */
+  @Override
+  public boolean beginStep(Tensor embeddings, boolean localFinite) {
+    if (inStep) {
+      throw new IllegalStateException("the previous data-parallel step failed on rank " + collective.rank()
+          + " between its collectives, so this replica is out of step with its peers: form a new group");
+    }
+    if (embeddings == null || embeddings.isNull() || !embeddings.defined() || embeddings.dim() < 1
+        || embeddings.dim() > 2) {
+      throw new IllegalArgumentException("embeddings must be a defined [B] or [B, E] tensor");
+    }
+    long[] d = {localFinite ? 1 : 0, embeddings.size(0), embeddings.dim() == 2 ? embeddings.size(1) : -1,
+        Tensors.dtype(embeddings).value};
+    long[] every;
+    try (Scope s = Scope.open()) {
+      every = Tensors.toLongs(Agreed.allGather(collective, Tensors.longs(d)));
+    }
+    boolean allFinite = true;
+    for (int r = 0; r < collective.worldSize(); r++) {
+      if (every[4 * r + 1] != d[1] || every[4 * r + 2] != d[2] || every[4 * r + 3] != d[3]) {
+        StringBuilder msg = new StringBuilder("replicas must step on batches of the same shape and dtype:");
+        for (int q = 0; q < collective.worldSize(); q++) {
+          msg.append(" rank ").append(q).append(" [").append(every[4 * q + 1])
+              .append(every[4 * q + 2] >= 0 ? ", " + every[4 * q + 2] : "").append("] dtype ")
+              .append(every[4 * q + 3]).append(';');
+        }
+        throw new IllegalArgumentException(msg.toString());
+      }
+      allFinite &= every[4 * r] == 1;
+    }
+    inStep = allFinite;
+    return allFinite;
+  }
+
+  /** {@inheritDoc} The batch is gathered once (one collective) for the miner and the loss. */
   @Override
   public Tensor metricLoss(MetricLoss lossOrMemory, BaseMiner miner, Tensor embeddings, Tensor labels) {
     DistributedLossWrapper loss = losses.computeIfAbsent(lossOrMemory,
         l -> new DistributedLossWrapper((MetricLoss) l, efficient && !(l instanceof CrossBatchMemory), collective));
     DistributedMinerWrapper m = miner == null ? null
         : miners.computeIfAbsent(miner, x -> new DistributedMinerWrapper((BaseMiner) x, efficient, collective));
-    return loss.forward(embeddings, labels, m == null ? null : m.forward(embeddings, labels), null, null);
+    // The miner's order (local first when efficient) is the loss's: a CrossBatchMemory, never efficient, has no miner
+    // here (its miner runs inside it).
+    Gathering.Batch all = Gathering.gatherBatch(collective, embeddings, labels, loss.efficient(), inStep);
+    IndicesTuple tuple = m == null ? null : m.forwardGathered(embeddings, labels, all, null, null);
+    return loss.forwardGathered(embeddings, labels, tuple, all);
   }
 
   @Override
-  public boolean all(boolean local) {
+  public boolean afterBackward(boolean localLossFinite) {
+    boolean ok = inStep ? averager.averageGradientsAgreed(localLossFinite) : averageChecked(localLossFinite);
+    inStep = false;
+    allReduceNanos += averager.lastAllReduceNanos();
+    return ok;
+  }
+
+  /** Outside {@link #beginStep}'s protocol (a caller of its own): checked collectives. */
+  private boolean averageChecked(boolean localLossFinite) {
+    boolean ok = all(localLossFinite);
+    averager.averageGradients();
+    return ok;
+  }
+
+  /** Whether {@code local} is true on every replica (one checked all-gather). */
+  private boolean all(boolean local) {
     try (Scope s = Scope.open()) {
       long[] every = Tensors.toLongs(collective.allGather(Tensors.longs(local ? 1 : 0)));
       for (long v : every) {
@@ -138,12 +203,6 @@ public final class DataParallelSync implements ReplicaSync, AutoCloseable {
       }
       return true;
     }
-  }
-
-  @Override
-  public void afterBackward() {
-    averager.averageGradients();
-    allReduceNanos += averager.lastAllReduceNanos();
   }
 
   /** Wall time spent in the gradient all-reduces since this sync was attached, in seconds. */

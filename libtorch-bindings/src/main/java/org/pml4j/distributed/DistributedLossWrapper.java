@@ -98,8 +98,19 @@ public final class DistributedLossWrapper implements MetricLoss {
       return loss.forward(embeddings, labels, indicesTuple, refEmb, refLabels);
     }
     requireEmbeddings(embeddings);
-    Tensor allEmb = Gathering.gather(collective, embeddings, "embeddings", efficient);
-    Tensor allLabels = Gathering.gather(collective, labels, "labels", efficient);
+    return forwardGathered(embeddings, labels, indicesTuple,
+        Gathering.gatherBatch(collective, embeddings, labels, efficient, false), refEmb, refLabels);
+  }
+
+  /**
+   * {@link #forward(Tensor, Tensor, IndicesTuple, Tensor, Tensor)} on a batch already gathered in this wrapper's order
+   * ({@code all}; {@link DataParallelSync} gathers once per step for its miner and loss). Not for a CrossBatchMemory.
+   */
+  Tensor forwardGathered(Tensor embeddings, Tensor labels, IndicesTuple indicesTuple, Gathering.Batch all,
+      Tensor refEmb, Tensor refLabels) {
+    int w = collective.worldSize();
+    Tensor allEmb = all.embeddings();
+    Tensor allLabels = all.labels();
     Tensor allRefEmb = Gathering.gather(collective, refEmb, "ref_emb", efficient);
     Tensor allRefLabels = Gathering.gather(collective, refLabels, "ref_labels", efficient);
     Tensor out;
@@ -142,10 +153,27 @@ public final class DistributedLossWrapper implements MetricLoss {
       return xbm.forward(embeddings, labels, indicesTuple, enqueueMask);
     }
     requireEmbeddings(embeddings);
-    Tensor allEmb = Gathering.gather(collective, embeddings, "embeddings", efficient);
-    Tensor allLabels = Gathering.gather(collective, labels, "labels", efficient);
+    return forwardCrossBatchGathered(xbm, indicesTuple,
+        Gathering.gatherBatch(collective, embeddings, labels, efficient, false), enqueueMask);
+  }
+
+  /** The CrossBatchMemory's loss on a batch already gathered ({@code all}). */
+  private Tensor forwardCrossBatchGathered(CrossBatchMemory xbm, IndicesTuple indicesTuple, Gathering.Batch all,
+      Tensor enqueueMask) {
     Tensor allMask = Gathering.gather(collective, enqueueMask, "enqueue_mask", efficient);
-    return xbm.forward(allEmb, allLabels, indicesTuple, allMask).mul(Tensors.s((double) w));
+    return xbm.forward(all.embeddings(), all.labels(), indicesTuple, allMask)
+        .mul(Tensors.s((double) collective.worldSize()));
+  }
+
+  /**
+   * The loss (any kind: CrossBatchMemory too, without an enqueue mask) on a batch already gathered in this wrapper's
+   * order, for {@link DataParallelSync}'s step.
+   */
+  Tensor forwardGathered(Tensor embeddings, Tensor labels, IndicesTuple indicesTuple, Gathering.Batch all) {
+    if (loss instanceof CrossBatchMemory xbm) {
+      return forwardCrossBatchGathered(xbm, indicesTuple, all, null);
+    }
+    return forwardGathered(embeddings, labels, indicesTuple, all, null, null);
   }
 
   private static void requireEmbeddings(Tensor embeddings) {

@@ -62,8 +62,18 @@ public final class DistributedMinerWrapper {
       throw new IllegalArgumentException(miner.getClass().getSimpleName() + " needs embeddings and labels, got "
           + (embeddings == null ? "null embeddings" : "null labels"));
     }
-    Tensor allEmb = Gathering.gather(collective, embeddings.detach(), "embeddings", efficient);
-    Tensor allLabels = Gathering.gather(collective, labels, "labels", efficient);
+    return forwardGathered(embeddings, labels,
+        Gathering.gatherBatch(collective, embeddings.detach(), labels, efficient, false), refEmb, refLabels);
+  }
+
+  /**
+   * {@link #forward(Tensor, Tensor, Tensor, Tensor)} on a batch already gathered in this wrapper's order ({@code all};
+   * {@link DataParallelSync} gathers once per step for its miner and loss).
+   */
+  IndicesTuple forwardGathered(Tensor embeddings, Tensor labels, Gathering.Batch all, Tensor refEmb,
+      Tensor refLabels) {
+    Tensor allEmb = all.embeddings().detach();
+    Tensor allLabels = all.labels();
     Tensor allRefEmb = refEmb == null ? null : Gathering.gather(collective, refEmb.detach(), "ref_emb", efficient);
     Tensor allRefLabels = Gathering.gather(collective, refLabels, "ref_labels", efficient);
     if (efficient) {

@@ -1,6 +1,7 @@
 package org.pml4j.distributed;
 
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.pml4j.miners.BaseMiner;
 import org.pml4j.torch.Tensors;
 import org.pml4j.tuples.IndicesTuple;
@@ -26,13 +27,54 @@ final class Gathering {
     if (local.dim() == 0) {
       throw new IllegalArgumentException(name + " must have a batch dimension, got a scalar");
     }
-    Tensor all = c.allGather(local);
+    return arrange(c, c.allGather(local), local, localFirst);
+  }
+
+  /** {@code all} (every rank's rows in rank order) with this rank's chunk replaced by {@code local}, in that order. */
+  private static Tensor arrange(Collective c, Tensor all, Tensor local, boolean localFirst) {
     long b = local.size(0);
     long r = c.rank();
     long w = c.worldSize();
     Tensor before = all.narrow(0, 0, r * b);
     Tensor after = all.narrow(0, (r + 1) * b, (w - r - 1) * b);
     return localFirst ? Tensors.cat(0, local, before, after) : Tensors.cat(0, before, local, after);
+  }
+
+  /** The embeddings and labels of every rank, arranged as {@link #gather} arranges them (labels may be null). */
+  record Batch(Tensor embeddings, Tensor labels) {}
+
+  /** Labels up to this magnitude survive a round trip through float64. */
+  private static final long EXACT_IN_DOUBLE = 1L << 53;
+
+  /**
+   * {@link #gather} of the embeddings and of the labels in one all-gather instead of two: a floating {@code [B, E]}
+   * batch and integral {@code [B]} labels whose magnitudes are at most 2^53 travel as one float64 {@code [B, E + 1]}
+   * tensor, and come back exactly in their own dtypes (every float32 value and every such integer is a float64);
+   * anything else is gathered as two tensors.
+   *
+   * @param agreed whether the caller's protocol already made every rank pass the same shapes ({@link Agreed})
+   */
+  static Batch gatherBatch(Collective c, Tensor embeddings, Tensor labels, boolean localFirst, boolean agreed) {
+    if (embeddings.dim() == 0) {
+      throw new IllegalArgumentException("embeddings must have a batch dimension, got a scalar");
+    }
+    boolean packable = labels != null && embeddings.dim() == 2 && labels.dim() == 1
+        && labels.size(0) == embeddings.size(0) && Tensors.isFloating(Tensors.dtype(embeddings))
+        && !Tensors.isFloating(Tensors.dtype(labels)) && Tensors.dtype(labels) != ScalarType.Bool
+        && (labels.numel() == 0 || labels.abs().max().item_long() <= EXACT_IN_DOUBLE);
+    if (!packable) {
+      return new Batch(agreed ? arrange(c, Agreed.allGather(c, embeddings), embeddings, localFirst)
+          : gather(c, embeddings, "embeddings", localFirst),
+          labels == null ? null : agreed ? arrange(c, Agreed.allGather(c, labels), labels, localFirst)
+              : gather(c, labels, "labels", localFirst));
+    }
+    long e = embeddings.size(1);
+    Tensor packed = Tensors.cat(1, embeddings.detach().to(ScalarType.Double),
+        labels.to(ScalarType.Double).unsqueeze(1)).contiguous();
+    Tensor all = agreed ? Agreed.allGather(c, packed) : c.allGather(packed);
+    Tensor allEmb = all.narrow(1, 0, e).to(Tensors.dtype(embeddings));
+    Tensor allLabels = all.narrow(1, e, 1).squeeze(1).to(Tensors.dtype(labels));
+    return new Batch(arrange(c, allEmb, embeddings, localFirst), arrange(c, allLabels, labels, localFirst));
   }
 
   /**

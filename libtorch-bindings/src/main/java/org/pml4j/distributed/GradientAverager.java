@@ -120,22 +120,56 @@ public final class GradientAverager {
    * @throws IllegalStateException when a collective fails or times out
    */
   public void averageGradients() {
+    average(false, true);
+  }
+
+  /**
+   * {@link #averageGradients()} for {@link DataParallelSync}'s step: the all-reduces skip the per-call shape agreement
+   * (the buckets' shapes were agreed by the checked {@link #broadcastParameters()} when the replicas attached) and the
+   * first bucket carries one more element, this rank's "loss not finite" flag, so that one collective both averages
+   * the gradients and tells whether the loss was finite on every rank.
+   *
+   * @return whether {@code localLossFinite} was true on every rank
+   */
+  boolean averageGradientsAgreed(boolean localLossFinite) {
+    return average(true, localLossFinite);
+  }
+
+  private boolean average(boolean agreed, boolean localLossFinite) {
     if (collective.worldSize() <= 1) {
       lastAllReduceNanos = 0;
-      return;
+      return localLossFinite;
     }
     long nanos = 0;
+    boolean allFinite = true;
     try (NoGradGuard g = new NoGradGuard()) {
-      for (List<Tensor> bucket : buckets) {
+      for (int i = 0; i < buckets.size(); i++) {
+        List<Tensor> bucket = buckets.get(i);
         Tensor flat = flatten(bucket, true);
+        boolean flagged = agreed && i == 0;
+        if (flagged) {
+          Tensor flag = Tensors.zeros(flat, 1);
+          if (!localLossFinite) {
+            flag.fill_(Tensors.s(1.0));
+          }
+          flat = Tensors.cat(0, flat, flag);
+        }
         long t0 = System.nanoTime();
-        collective.allReduce(flat, Collective.Reduction.SUM);
+        if (agreed) {
+          Agreed.allReduce(collective, flat, Collective.Reduction.SUM);
+        } else {
+          collective.allReduce(flat, Collective.Reduction.SUM);
+        }
         nanos += System.nanoTime() - t0;
+        if (flagged) {
+          allFinite = flat.narrow(0, flat.size(0) - 1, 1).item_double() == 0;
+        }
         flat.div_(Tensors.s((double) collective.worldSize()));
         unflatten(flat, bucket, true);
       }
     }
     lastAllReduceNanos = nanos;
+    return allFinite;
   }
 
   private static Tensor flatten(List<Tensor> bucket, boolean grads) {

@@ -322,7 +322,7 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
       Tensor embeddings = encoder.forward(x);
       mark(StepPhases.Phase.ENCODER_FORWARD);
       boolean finite = allFinite(embeddings);
-      if (replicas != null && !replicas.all(finite)) {
+      if (replicas != null && !replicas.beginStep(embeddings, finite)) {
         skipped = finite ? "non-finite encoder output on another replica"
             : "non-finite encoder output in " + nonFiniteRows(embeddings) + " of " + b + " rows";
       } else if (!finite) {
@@ -334,13 +334,15 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
         Tensor total = computeLoss(embeddings, y);
         mark(StepPhases.Phase.LOSS);
         value = total.item_double();
-        if (replicas != null ? !replicas.all(Double.isFinite(value)) : !Double.isFinite(value)) {
-          skipped = "non-finite loss " + value + (Double.isFinite(value) ? " on another replica" : "");
-        } else {
+        boolean lossFinite = Double.isFinite(value);
+        if (lossFinite) {
           total.backward();
-          if (replicas != null) {
-            replicas.afterBackward();
-          }
+        }
+        // With replicas, one collective averages the gradients and agrees on the loss being finite everywhere.
+        if (replicas != null ? !replicas.afterBackward(lossFinite) : !lossFinite) {
+          skipped = "non-finite loss " + value + (lossFinite ? " on another replica" : "");
+          mark(StepPhases.Phase.BACKWARD);
+        } else {
           mark(StepPhases.Phase.BACKWARD);
           String bad = nonFiniteGradient();
           if (bad != null) {

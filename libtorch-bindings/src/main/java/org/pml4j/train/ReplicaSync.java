@@ -15,14 +15,26 @@ public interface ReplicaSync {
   int worldSize();
 
   /**
+   * Starts a step on every replica (one collective): checks that every replica passes a batch of the same shape and
+   * dtype (an IllegalArgumentException on every replica otherwise) and says whether the encoder output is finite on
+   * every replica (when not, every replica skips the step).
+   *
+   * @param embeddings this replica's {@code [B, E]} encoder output
+   * @param localFinite whether {@code embeddings} is finite here
+   */
+  boolean beginStep(Tensor embeddings, boolean localFinite);
+
+  /**
    * The metric loss of this replica's shard against all replicas' embeddings (PML's DistributedLossWrapper around
    * {@code lossOrMemory}, with {@code miner} wrapped as DistributedMinerWrapper when not null).
    */
   Tensor metricLoss(MetricLoss lossOrMemory, BaseMiner miner, Tensor embeddings, Tensor labels);
 
-  /** Whether {@code local} is true on every replica. */
-  boolean all(boolean local);
-
-  /** Replaces every parameter's gradient with its mean over the replicas (after backward, before the step). */
-  void afterBackward();
+  /**
+   * Ends the step's backward on every replica (one collective): replaces every parameter's gradient with its mean over
+   * the replicas and returns whether the loss was finite on every replica (when not, every replica skips the optimizer
+   * step). Called also when the local loss is not finite (without a local backward: this replica then contributes
+   * zero gradients).
+   */
+  boolean afterBackward(boolean localLossFinite);
 }
