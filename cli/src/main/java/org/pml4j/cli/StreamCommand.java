@@ -76,6 +76,11 @@ final class StreamCommand implements Callable<Integer> {
       + "LibTorch's Gloo collectives; batch_size is the global batch, a multiple of N; default 1)")
   Integer parallelism;
 
+  @Option(names = "--threads", paramLabel = "T", description = "ATen and OpenBLAS threads of each trainer replica "
+      + "(job key trainer_threads; default: the trainer config's, 1 for the default trainer); replicas x threads "
+      + "should not exceed the cores")
+  Integer threads;
+
   @Option(names = "--web-ui-port", paramLabel = "PORT", description = "Flink Web UI port, 0 for any free one "
       + "(default: 8081, or a free one when 8081 is taken)")
   Integer webUiPort;
@@ -160,6 +165,9 @@ final class StreamCommand implements Callable<Integer> {
     }
     if (parallelism != null) {
       add(args, "trainer_parallelism", Integer.toString(parallelism));
+    }
+    if (threads != null) {
+      add(args, "trainer_threads", Integer.toString(threads));
     }
     for (String s : sets) {
       int eq = s.indexOf('=');

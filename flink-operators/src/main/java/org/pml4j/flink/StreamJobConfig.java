@@ -113,6 +113,12 @@ public class StreamJobConfig {
   @com.fasterxml.jackson.annotation.JsonAlias("parallelism")
   public int trainerParallelism = 0;
   /**
+   * ATen and OpenBLAS threads of each trainer replica ({@code --threads N}); 0 (unset): the trainer config's {@code
+   * threads} (the default trainer's: 1). Threads per replica times the replicas on a machine should not exceed its
+   * cores (see the README's data-parallel section).
+   */
+  public int trainerThreads = 0;
+  /**
    * Where data-parallel trainer replicas bind their Gloo devices and rank 0 its store's published address ({@link
    * TrainerReplicas#bindAddress}): {@code taskmanager} (the TaskManager's own address), {@code hostname}, or a host.
    */

@@ -76,8 +76,12 @@ public final class StreamTopology {
         c.trainerParallelism == 0 ? 1 : c.trainerParallelism, rendezvousDir(c), c.trainerBindHost, // 0: own env
         java.time.Duration.ofMillis(Math.round(c.trainerReplicaTimeoutSeconds * 1000)), c.trainerEfficient);
     // A job graph vertex of its own, so the Web UI shows "pml4j-trainer" (chained, the vertex was "Source:
-    // train-source -> validate-train -> (pml4j-trainer -> ...)") and its own busy/back-pressure figures.
-    models.disableChaining();
+    // train-source -> validate-train -> (pml4j-trainer -> ...)") and its own busy/back-pressure figures. With
+    // replicas the vertex is "pml4j-shards -> pml4j-trainer": the shards' unwrapping map stays chained to the trainer
+    // (a network hop of every record less), and nothing after the trainer has its parallelism to chain with.
+    if (models.getParallelism() == 1) {
+      models.disableChaining();
+    }
     models.setDescription("pml4j-trainer: online metric learning (" + describe(tc) + "), batches of " + c.batchSize
         + ", a model version every " + c.publishEverySteps + " steps");
     return models;
@@ -121,8 +125,14 @@ public final class StreamTopology {
 
   /** The trainer config: the configured one, or the dataset's default ({@link #defaultTrainer}). */
   public static TrainerConfig trainerConfig(StreamJobConfig c) {
-    return TrainerConfigs.fromTree(c.trainer != null ? c.trainer
+    if (c.trainerThreads < 0) {
+      throw new IllegalArgumentException("trainer_threads must be >= 1 (or 0: the trainer config's threads), got "
+          + c.trainerThreads);
+    }
+    TrainerConfig tc = TrainerConfigs.fromTree(c.trainer != null ? c.trainer
         : defaultTrainer(c.dataset, StreamInputs.dimension(c)));
+    return c.trainerThreads == 0 ? tc : new TrainerConfig(tc.encoder(), tc.loss(), tc.miner(), tc.optimizer(),
+        tc.memorySize(), tc.seed(), c.trainerThreads);
   }
 
   /**

@@ -35,6 +35,20 @@ class TrainerParallelismTest {
   }
 
   @Test
+  void trainerThreadsOverrideTheTrainerConfigsThreads() {
+    StreamJobConfig unset = StreamJobConfig.fromArgs("--output-dir", tmp.toString(), "--dataset", "synthetic");
+    assertEquals(1, StreamTopology.trainerConfig(unset).threads(), "the default trainer's");
+    StreamJobConfig two = StreamJobConfig.fromArgs("--output-dir", tmp.toString(), "--dataset", "synthetic",
+        "--trainer-threads", "2");
+    assertEquals(2, StreamTopology.trainerConfig(two).threads());
+    assertEquals(StreamTopology.trainerConfig(unset).encoder(), StreamTopology.trainerConfig(two).encoder());
+    StreamJobConfig bad = StreamJobConfig.fromArgs("--output-dir", tmp.toString(), "--dataset", "synthetic",
+        "--trainer-threads", "-1");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> StreamTopology.trainerConfig(bad));
+    assertTrue(e.getMessage().contains("trainer_threads") && e.getMessage().contains("-1"), e.getMessage());
+  }
+
+  @Test
   void underFlinkRunTheContextEnvironmentsParallelismIsTheTrainers() {
     Configuration cluster = new Configuration();
     cluster.set(DeploymentOptions.TARGET, LocalExecutor.NAME);
