@@ -134,6 +134,18 @@ public abstract class GenericPairLoss extends BaseMetricLossFunction {
       ScalarType dtype = Tensors.dtype(mat);
       return computeMatLoss(mat, masks[0].to(dtype), masks[1].to(dtype));
     }
+    Tensor[] given = matBasedLoss && indicesTuple != null && mode != DenseMode.INDEXED ? indicesTuple.pairMasks()
+        : null;
+    if (given != null) {
+      // Mined pairs as masks (IndicesTuple.pairsFromMasks): the same 0/1 masks as writing ones at the pair indices,
+      // and "every index tensor has at most one entry" is "at most one positive and one negative pair".
+      if (given[0].sum().item_long() <= 1 && given[1].sum().item_long() <= 1) {
+        return zeroLosses();
+      }
+      Tensor mat = distance.forward(embeddings, refEmb);
+      ScalarType dtype = Tensors.dtype(mat);
+      return computeMatLoss(mat, given[0].to(dtype), given[1].to(dtype));
+    }
     IndicesTuple pairs = Lmu.convertToPairs(indicesTuple, labels, refLabels);
     boolean allSmall = true;
     for (Tensor t : pairs.tensors()) {

@@ -2,6 +2,7 @@ package org.pml4j.miners;
 
 import org.bytedeco.pytorch.T_TensorTensor_T;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.pml4j.distances.BaseDistance;
 import org.pml4j.distances.CosineSimilarity;
 import org.pml4j.spec.Params;
@@ -43,33 +44,62 @@ public class MultiSimilarityMiner extends BaseMiner {
   @Override
   protected IndicesTuple mine(Tensor embeddings, Tensor labels, Tensor refEmb, Tensor refLabels) {
     Tensor mat = distance.forward(embeddings, refEmb);
-    IndicesTuple all = Lmu.allPairsIndices(labels, refLabels);
-    Tensor a1 = all.get(0);
-    Tensor p = all.get(1);
-    Tensor a2 = all.get(2);
-    Tensor n = all.get(3);
-    if (Tensors.len(a1) == 0 || Tensors.len(a2) == 0) {
+    // PML indexes every positive and every negative pair (get_all_pairs_indices) and writes the ignore values through
+    // those indices; masked_fill with the same pair masks writes the same values without materialising the O(B^2)
+    // index tensors.
+    Tensor[] md = Lmu.matchesAndDiffs(labels, refLabels);
+    Tensor positives = md[0].to(ScalarType.Bool);
+    Tensor negatives = md[1].to(ScalarType.Bool);
+    if (!positives.any().item_bool() || !negatives.any().item_bool()) {
       Tensor e = empty(labels);
       return IndicesTuple.pairs(e, e.clone(), e.clone(), e.clone());
     }
     boolean inverted = distance.isInverted();
-    Tensor matNegSorting = mat;
-    Tensor matPosSorting = mat.clone();
     double posIgnore = inverted ? Tensors.posInf(Tensors.dtype(mat)) : Tensors.negInf(Tensors.dtype(mat));
     double negIgnore = inverted ? Tensors.negInf(Tensors.dtype(mat)) : Tensors.posInf(Tensors.dtype(mat));
-    Tensors.put2(matPosSorting, a2, n, posIgnore);
-    Tensors.put2(matNegSorting, a1, p, negIgnore);
+    Tensor matPosSorting = mat.masked_fill(negatives, Tensors.s(posIgnore));
+    Tensor matNegSorting = mat.masked_fill(positives, Tensors.s(negIgnore));
     if (embeddings == refEmb) {
       matPosSorting.fill_diagonal_(Tensors.s(posIgnore));
       matNegSorting.fill_diagonal_(Tensors.s(negIgnore));
     }
+    // PML sorts both matrices row by row and keeps a prefix (positives) and a suffix (negatives) of each sorted row.
+    // The kept entries are those that pass the same comparison against the same per-row threshold, which is the
+    // row's extreme as the sort orders it (NaN last: the max propagates NaN, the min skips it); so the masks below
+    // select exactly PML's pairs, and the sort only decides their order, which is made only when asked for.
+    Tensor pos = matPosSorting;
+    Tensor neg = matNegSorting;
+    Tensor hardPos;
+    Tensor hardNeg;
+    if (inverted) {
+      Tensor maxNeg = neg.amax(new long[] {1}, true);
+      Tensor minPos = withoutNaN(pos).amin(new long[] {1}, true);
+      hardPos = pos.sub(Tensors.s(epsilon)).lt(maxNeg);
+      hardNeg = neg.add(Tensors.s(epsilon)).gt(minPos);
+    } else {
+      Tensor minNeg = withoutNaN(neg).amin(new long[] {1}, true);
+      Tensor maxPos = pos.amax(new long[] {1}, true);
+      hardPos = pos.add(Tensors.s(epsilon)).gt(minNeg);
+      hardNeg = neg.sub(Tensors.s(epsilon)).lt(maxPos);
+    }
+    double eps = epsilon;
+    return IndicesTuple.pairsFromMasks(hardPos, hardNeg, () -> ordered(pos, neg, inverted, eps));
+  }
+
+  /** NaN replaced by +inf, so that a row's min is the smallest non-NaN value (+inf for a row of NaN only). */
+  private static Tensor withoutNaN(Tensor t) {
+    return t.masked_fill(t.isnan(), Tensors.s(Double.POSITIVE_INFINITY));
+  }
+
+  /** PML's pairs in PML's order: rows sorted ascending (stable), the hard prefix / suffix of each. */
+  private static Tensor[] ordered(Tensor matPosSorting, Tensor matNegSorting, boolean inverted, double epsilon) {
     T_TensorTensor_T ps = matPosSorting.sort(1, false);
     T_TensorTensor_T ns = matNegSorting.sort(1, false);
     Tensor posSorted = ps.get0();
     Tensor posSortedIdx = ps.get1();
     Tensor negSorted = ns.get0();
     Tensor negSortedIdx = ns.get1();
-    long last = mat.size(1) - 1;
+    long last = matPosSorting.size(1) - 1;
     Tensor[] hardPos;
     Tensor[] hardNeg;
     if (inverted) {
@@ -79,11 +109,8 @@ public class MultiSimilarityMiner extends BaseMiner {
       hardPos = Tensors.where(posSorted.add(Tensors.s(epsilon)).gt(negSorted.select(1, 0).unsqueeze(1)));
       hardNeg = Tensors.where(negSorted.sub(Tensors.s(epsilon)).lt(posSorted.select(1, last).unsqueeze(1)));
     }
-    Tensor outA1 = hardPos[0];
-    Tensor outP = Tensors.index2(posSortedIdx, outA1, hardPos[1]);
-    Tensor outA2 = hardNeg[0];
-    Tensor outN = Tensors.index2(negSortedIdx, outA2, hardNeg[1]);
-    return IndicesTuple.pairs(outA1, outP, outA2, outN);
+    return new Tensor[] {hardPos[0], Tensors.index2(posSortedIdx, hardPos[0], hardPos[1]), hardNeg[0],
+        Tensors.index2(negSortedIdx, hardNeg[0], hardNeg[1])};
   }
 
   public double epsilon() {

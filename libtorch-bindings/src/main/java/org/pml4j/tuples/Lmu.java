@@ -230,6 +230,13 @@ public final class Lmu {
    */
   public static IndicesTuple removeSelfComparisons(IndicesTuple tuple, Tensor currBatchIdx, long refSize,
       boolean refIsSubset) {
+    Tensor[] masks = tuple.pairMasks();
+    if (masks != null && !refIsSubset) {
+      IndicesTuple masked = removeSelfComparisonsFromMasks(tuple, masks, currBatchIdx, refSize);
+      if (masked != null) {
+        return masked;
+      }
+    }
     long s = currBatchIdx.get(0).item_long();
     long e = currBatchIdx.get(Tensors.len(currBatchIdx) - 1).item_long();
     if (tuple.isTriplets()) {
@@ -240,6 +247,37 @@ public final class Lmu {
     Tensor keep = notSelfComparisons(tuple.get(0), tuple.get(1), s, e, currBatchIdx, refSize, refIsSubset);
     return IndicesTuple.pairs(Tensors.index(tuple.get(0), keep), Tensors.index(tuple.get(1), keep), tuple.get(2),
         tuple.get(3));
+  }
+
+  /**
+   * {@link #removeSelfComparisons} of a tuple made from pair masks ({@link IndicesTuple#pairsFromMasks}), as masks:
+   * the positive pair of anchor {@code a} with its own slot {@code currBatchIdx[a]} is dropped, the negatives are kept;
+   * the ordered indices stay PML's (the eager removal on the tuple's own, when asked for). Null when the batch's slots
+   * are not consecutive (modulo {@code refSize}): then the eager path decides.
+   */
+  private static IndicesTuple removeSelfComparisonsFromMasks(IndicesTuple tuple, Tensor[] masks, Tensor currBatchIdx,
+      long refSize) {
+    long[] idx = Tensors.toLongs(currBatchIdx);
+    if (idx.length == 0 || idx.length > refSize || masks[0].size(1) != refSize) {
+      return null;
+    }
+    for (int i = 0; i < idx.length; i++) {
+      if (idx[i] != (idx[0] + i) % refSize) {
+        return null;
+      }
+    }
+    // anchor a (a row of the query) is at slot (s + a) mod refSize when a < B
+    long rows = Math.min(idx.length, masks[0].size(0));
+    Tensor pos = masks[0].clone();
+    if (rows > 0) {
+      Tensor a = Tensors.arange(rows, currBatchIdx);
+      Tensors.put2(pos, a, Tensors.longs(java.util.Arrays.copyOf(idx, (int) rows)), 0.0);
+    }
+    Tensor slots = currBatchIdx;
+    return IndicesTuple.pairsFromMasks(pos, masks[1], () -> {
+      Tensor[] t = tuple.tensors();
+      return removeSelfComparisons(IndicesTuple.pairs(t[0], t[1], t[2], t[3]), slots, refSize, false).tensors();
+    });
   }
 
   /**

@@ -62,6 +62,15 @@ public final class Checks {
     IndicesTuple tt = t.to(emb);
     long n = emb.size(0);
     long m = ref.size(0);
+    Tensor[] masks = tt.pairMasks();
+    if (masks != null) {
+      // Pairs given as [N, M] masks (IndicesTuple.pairsFromMasks): in range exactly when the masks have that shape.
+      if (masks[0].size(0) != n || masks[0].size(1) != m) {
+        throw new IllegalArgumentException("indices_tuple's pair masks have shape " + Tensors.shapeString(masks[0])
+            + " but must cover the " + n + " embeddings x the " + m + " reference embeddings");
+      }
+      return tt;
+    }
     for (int i = 0; i < tt.size(); i++) {
       boolean anchor = i == 0 || (tt.isPairs() && i == 2);
       long bound = anchor ? n : m;
