@@ -237,6 +237,12 @@ class FlinkClusterIT {
       assertEquals(1.0, m.path("replicas_identical").asDouble(), "replica hashes differ: " + u);
     }
     assertEquals(2400, updates.get(3L).path("metrics").path("samples").asLong(), "both replicas' records, once");
+    // The attached client waited for the job and wrote summary.json, as an embedded run does.
+    JsonNode summary = JSON.readTree(out.resolve("summary.json").toFile());
+    assertEquals(2, summary.path("parallelism").asInt(), summary.toString());
+    assertTrue(summary.path("replicas_identical").asBoolean(false), summary.toString());
+    assertEquals(4, summary.path("model_versions").asInt(), summary.toString());
+    assertTrue(summary.path("wall_samples_per_sec").asDouble() > 0, summary.toString());
     JsonNode manifest = JSON.readTree(out.resolve("models").resolve("manifest.json").toFile());
     assertEquals(3, manifest.path("latest").asLong(), manifest.toString());
     try (Stream<Path> models = Files.list(out.resolve("models"))) {

@@ -53,15 +53,7 @@ final class EmbeddedRunner {
       log.println("pml4j stream: submitted job " + job.getJobID());
       JobExecutionResult r = await(mc, job, c, dir, log).toJobExecutionResult(EmbeddedRunner.class.getClassLoader());
       double seconds = (System.nanoTime() - t0) / 1e9;
-      ObjectNode summary = StreamReport.summarize(dir, r, seconds, ui.toString());
-      summary.put("dataset", c.dataset);
-      if (c.retrieval.enabled) {
-        summary.set("retrieval", RetrievalStage.summarize(Path.of(URI.create(dir)), c, r)); // local outputs only, see README
-        log.println("pml4j stream: retrieval " + summary.get("retrieval"));
-      }
-      OutputDirectory.writeAtomically(dir, OutputDirectory.SUMMARY, StreamJobConfig.JSON.writeValueAsString(summary));
-      log.println("pml4j stream: " + StreamReport.oneLine(summary));
-      log.println("pml4j stream: wrote " + OutputFileSystem.child(dir, OutputDirectory.SUMMARY));
+      ObjectNode summary = StreamReport.write(c, dir, r, seconds, ui.toString(), log);
       if (c.keepUiSeconds > 0) {
         log.println("pml4j stream: Web UI stays up for " + c.keepUiSeconds + " s at " + ui);
         Thread.sleep(c.keepUiSeconds * 1000L);

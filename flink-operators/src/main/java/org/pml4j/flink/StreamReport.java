@@ -30,6 +30,28 @@ final class StreamReport {
   private StreamReport() {}
 
   /** Builds summary.json from the report files in {@code dir} and the job's accumulators. */
+  /**
+   * Summarizes a finished run ({@link #summarize}, plus the dataset and, with retrieval, its {@code "retrieval"}
+   * object), writes it to {@code DIR/summary.json} and prints it on {@code log}: after an embedded run and after an
+   * attached {@code flink run} alike.
+   *
+   * @param webUi the Web UI address, or null when unknown (a cluster's)
+   */
+  static ObjectNode write(StreamJobConfig c, String dir, JobExecutionResult r, double jobSeconds, String webUi,
+      java.io.PrintStream log) throws IOException {
+    ObjectNode summary = summarize(dir, r, jobSeconds, webUi);
+    summary.put("dataset", c.dataset);
+    if (c.retrieval.enabled) {
+      // local outputs only, see README
+      summary.set("retrieval", RetrievalStage.summarize(java.nio.file.Path.of(java.net.URI.create(dir)), c, r));
+      log.println("pml4j stream: retrieval " + summary.get("retrieval"));
+    }
+    OutputDirectory.writeAtomically(dir, OutputDirectory.SUMMARY, StreamJobConfig.JSON.writeValueAsString(summary));
+    log.println("pml4j stream: " + oneLine(summary));
+    log.println("pml4j stream: wrote " + OutputFileSystem.child(dir, OutputDirectory.SUMMARY));
+    return summary;
+  }
+
   static ObjectNode summarize(String dir, JobExecutionResult r, double jobSeconds, String webUi) throws IOException {
     TreeMap<Long, JsonNode> evals = lastByVersion(dir, OutputDirectory.EVALUATIONS);
     TreeMap<Long, JsonNode> updates = lastByVersion(dir, OutputDirectory.MODEL_UPDATES);
@@ -48,7 +70,9 @@ final class StreamReport {
     s.put("rejected", count(r.getAccumulatorResult(ValidateFunction.ACCUMULATOR)));
     s.put("skipped_nonfinite", count(r.getAccumulatorResult(TrainerOperator.SKIPPED_ACCUMULATOR)));
     refreshLatency(s.putObject("refresh_latency_ms"), r.getAccumulatorResult(EmbedOperator.LATENCY_ACCUMULATOR));
-    s.put("web_ui", webUi);
+    if (webUi != null) {
+      s.put("web_ui", webUi);
+    }
     s.put("net_runtime_ms", r.getNetRuntime());
     return s;
   }

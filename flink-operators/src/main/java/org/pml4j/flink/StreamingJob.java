@@ -100,11 +100,18 @@ public final class StreamingJob {
     if (env instanceof StreamContextEnvironment) {
       // Submitted with `flink run` (the CLI installed its context environment): build the topology into it and let
       // the cluster run it. output_dir must be a path that every TaskManager can write (a shared mount).
-      OutputDirectory.prepare(c.outputDir, c.restoreFrom);
+      String dir = OutputDirectory.prepare(c.outputDir, c.restoreFrom);
       build(env, c, TrainerFactory.DEFAULT);
+      long t0 = System.nanoTime();
       JobExecutionResult r = env.execute("pml4j-stream-" + c.dataset);
+      if (!r.isJobExecutionResult()) { // flink run -d: the client does not wait for the job
+        System.out.println("pml4j stream: job " + r.getJobID() + " submitted detached; outputs in " + c.outputDir
+            + " (no summary.json: the client did not wait for the job)");
+        return;
+      }
       System.out.println("pml4j stream: job " + r.getJobID() + " finished in " + r.getNetRuntime() + " ms; "
           + "rejected " + r.getAccumulatorResult(ValidateFunction.ACCUMULATOR) + "; outputs in " + c.outputDir);
+      StreamReport.write(c, dir, r, (System.nanoTime() - t0) / 1e9, null, System.out);
       return;
     }
     run(c, TrainerFactory.DEFAULT, System.out);

@@ -47,7 +47,9 @@ public final class DataParallelStepTiming {
     for (int round = 0; round < rounds; round++) {
       System.out.println("round " + round + ": 1 replica  " + run(1, false, x, y, global, steps));
       System.out.println("round " + round + ": 2 replicas " + run(2, false, x, y, global, steps));
-      System.out.println("round " + round + ": 2 repl eff " + run(2, true, x, y, global, steps));
+      if (args.length <= 3 || !args[3].equals("exact")) {
+        System.out.println("round " + round + ": 2 repl eff " + run(2, true, x, y, global, steps));
+      }
     }
   }
 
@@ -82,7 +84,11 @@ public final class DataParallelStepTiming {
             (double) steps * global / sec, 1e3 * sec / steps, 1e3 * ph.totalCpuSeconds() / steps,
             1e3 * (ph.cpuSeconds(StepPhases.Phase.LOSS) + ph.cpuSeconds(StepPhases.Phase.MINER)) / steps,
             sync == null ? 0.0 : 1e3 * (sync.allReduceSeconds() - ar0) / steps, ph);
-        return r;
+        StringBuilder cpu = new StringBuilder(r).append("\n      cpu ms/step:");
+        for (StepPhases.Phase p : StepPhases.Phase.values()) {
+          cpu.append(String.format(" %s %.1f", p.label(), 1e3 * ph.cpuSeconds(p) / steps));
+        }
+        return cpu.toString();
       } finally {
         if (c != null) {
           c.close();
