@@ -26,4 +26,13 @@ final class Agreed {
       c.allReduce(tensor, reduction);
     }
   }
+
+  /** {@link Collective#broadcast}, unchecked on c10d. */
+  static void broadcast(Collective c, Tensor tensor) {
+    if (c instanceof C10dCollective c10d) {
+      c10d.broadcastAgreed(tensor);
+    } else {
+      c.broadcast(tensor);
+    }
+  }
 }

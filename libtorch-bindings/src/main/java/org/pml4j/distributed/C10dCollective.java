@@ -181,9 +181,20 @@ abstract class C10dCollective implements Collective {
 
   @Override
   public void broadcast(Tensor tensor) {
+    broadcast(tensor, true);
+  }
+
+  /** {@link #broadcast} without the shape agreement, as {@link #allGatherAgreed}. */
+  void broadcastAgreed(Tensor tensor) {
+    broadcast(tensor, false);
+  }
+
+  private void broadcast(Tensor tensor, boolean check) {
     CollectiveChecks.requireInPlace(tensor, "tensor");
     checkOpen("broadcast");
-    agree(OP_BROADCAST, tensor);
+    if (check) {
+      agree(OP_BROADCAST, tensor);
+    }
     try (BroadcastOptions opts = new BroadcastOptions(); TensorVector tensors = new TensorVector(tensor)) {
       opts.rootRank(0);
       run("broadcast", () -> backend.broadcast(tensors, opts));

@@ -10,6 +10,7 @@ import java.util.Map;
 import org.bytedeco.pytorch.OptimizerParamGroupVector;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.pml4j.losses.CrossBatchMemory;
 import org.pml4j.losses.MetricLoss;
 import org.pml4j.miners.BaseMiner;
@@ -33,8 +34,8 @@ import org.pml4j.train.ReplicaSync;
  * trainer.trainStep(myShardFeatures, myShardLabels);                     // on every replica, in lockstep
  * }</pre>
  *
- * <p>Not covered: encoder buffers (BatchNorm running statistics) stay per replica, as in DDP without
- * {@code broadcast_buffers}.
+ * <p>Encoder buffers (BatchNorm running statistics) are rank 0's on every replica after each step, as with DDP's
+ * default {@code broadcast_buffers=True}.
  */
 public final class DataParallelSync implements ReplicaSync, AutoCloseable {
   /** The parameter handles below (owned copies; the trainer closes this sync with its own natives). */
@@ -49,12 +50,21 @@ public final class DataParallelSync implements ReplicaSync, AutoCloseable {
   /** Between a {@link #beginStep} that let the step go on and its {@link #afterBackward}. */
   private boolean inStep;
 
-  private DataParallelSync(Collective collective, Owner handles, List<Tensor> parameters, boolean efficient) {
+  /** The encoder's buffers (BatchNorm running statistics), by dtype: each group moves as one flat tensor. */
+  private final List<List<Tensor>> buffers;
+
+  private DataParallelSync(Collective collective, Owner handles, List<Tensor> parameters, List<Tensor> buffers,
+      boolean efficient) {
     this.handles = handles;
     this.collective = collective;
     this.efficient = efficient;
     this.parameters = parameters;
     this.averager = new GradientAverager(collective, parameters);
+    Map<ScalarType, List<Tensor>> byType = new java.util.LinkedHashMap<>();
+    for (Tensor b : buffers) {
+      byType.computeIfAbsent(Tensors.dtype(b), t -> new ArrayList<>()).add(b);
+    }
+    this.buffers = new ArrayList<>(byType.values());
   }
 
   /**
@@ -89,7 +99,11 @@ public final class DataParallelSync implements ReplicaSync, AutoCloseable {
         }
       }
     }
-    DataParallelSync sync = new DataParallelSync(collective, handles, params, efficient);
+    List<Tensor> buffers = new ArrayList<>();
+    for (Tensor b : trainer.encoder().namedBuffers().values()) {
+      buffers.add(handles.own(new Tensor(b)));
+    }
+    DataParallelSync sync = new DataParallelSync(collective, handles, params, buffers, efficient);
     sync.broadcastParameters();
     trainer.setReplicaSync(sync);
     return sync;
@@ -101,9 +115,40 @@ public final class DataParallelSync implements ReplicaSync, AutoCloseable {
     handles.close();
   }
 
-  /** Copies rank 0's parameters to every replica (at the start and after a restore). */
+  /** Copies rank 0's parameters and encoder buffers to every replica (at the start and after a restore). */
   public void broadcastParameters() {
     averager.broadcastParameters();
+    broadcastBuffers(false);
+  }
+
+  /**
+   * Copies rank 0's encoder buffers (BatchNorm's running statistics and batch count) to every replica, as PyTorch
+   * DDP does with {@code broadcast_buffers=True} (its default): each replica's forward updates them from its own
+   * shard, and without this they would drift apart. One broadcast per buffer dtype.
+   */
+  private void broadcastBuffers(boolean agreed) {
+    if (buffers.isEmpty() || collective.worldSize() <= 1) {
+      return;
+    }
+    try (Scope s = Scope.open(); org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+      for (List<Tensor> group : buffers) {
+        Tensor[] parts = new Tensor[group.size()];
+        for (int i = 0; i < parts.length; i++) {
+          parts[i] = group.get(i).reshape(-1);
+        }
+        Tensor flat = Tensors.cat(0, parts).contiguous();
+        if (agreed) {
+          Agreed.broadcast(collective, flat);
+        } else {
+          collective.broadcast(flat);
+        }
+        long offset = 0;
+        for (Tensor b : group) {
+          b.copy_(flat.narrow(0, offset, b.numel()).view_as(b));
+          offset += b.numel();
+        }
+      }
+    }
   }
 
   /** The collective. */
@@ -180,6 +225,7 @@ public final class DataParallelSync implements ReplicaSync, AutoCloseable {
   @Override
   public boolean afterBackward(boolean localLossFinite) {
     boolean ok = inStep ? averager.averageGradientsAgreed(localLossFinite) : averageChecked(localLossFinite);
+    broadcastBuffers(inStep);
     inStep = false;
     allReduceNanos += averager.lastAllReduceNanos();
     return ok;

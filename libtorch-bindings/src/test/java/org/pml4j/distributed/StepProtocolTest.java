@@ -86,6 +86,44 @@ class StepProtocolTest {
   }
 
   @Test
+  void batchNormStatisticsAreRankZerosOnEveryReplicaAfterEachStep() throws Exception {
+    int port = Ranks.freePort();
+    String encoder = "{\"class\": \"Sequential\", \"params\": {\"layers\": ["
+        + "{\"class\": \"Linear\", \"params\": {\"in_features\": 3, \"out_features\": 4}},"
+        + "{\"class\": \"BatchNorm1d\", \"params\": {\"num_features\": 4}}, {\"class\": \"ReLU\"},"
+        + "{\"class\": \"Linear\", \"params\": {\"in_features\": 4, \"out_features\": 2}}]}}";
+    List<List<String>> out = Ranks.run(2, 120, rank -> {
+      try (Scope s = Scope.open(); Collective c = GlooCollective.connect(at(port, rank));
+          BaseTrainer t = Trainers.fromConfig(Trainers.configFromJson("{\"encoder\": " + encoder
+              + ", \"loss\": {\"class\": \"ContrastiveLoss\"}, \"optimizer\": {\"class\": \"SGD\","
+              + " \"params\": {\"lr\": 0.1}}, \"seed\": 0, \"threads\": 1}"))) {
+        DataParallelSync.attach(t, c);
+        java.util.Random rnd = new java.util.Random(100 + rank); // each replica's shard differs
+        List<String> perStep = new java.util.ArrayList<>();
+        for (int step = 0; step < 3; step++) {
+          float[][] x = new float[6][3];
+          long[] y = new long[6];
+          for (int i = 0; i < 6; i++) {
+            for (int j = 0; j < 3; j++) {
+              x[i][j] = (float) (rnd.nextGaussian() * (1 + rank) + rank);
+            }
+            y[i] = i % 2;
+          }
+          assertFalse(t.trainStep(x, y).wasSkipped());
+          StringBuilder b = new StringBuilder();
+          t.encoder().namedBuffers().forEach((k, v) -> b.append(k).append('=')
+              .append(java.util.Arrays.toString(Tensors.toDoubles(v.to(ScalarType.Double).flatten()))).append(' '));
+          perStep.add(b.toString());
+        }
+        return perStep;
+      }
+    });
+    assertEquals(out.get(0), out.get(1), "every replica holds rank 0's running statistics after each step");
+    assertTrue(out.get(0).get(2).contains("num_batches_tracked=[3.0]"), out.get(0).get(2));
+    assertFalse(out.get(0).get(2).contains("running_mean=[0.0, 0.0, 0.0, 0.0]"), out.get(0).get(2));
+  }
+
+  @Test
   void aReplicaLeftBetweenTheStepsCollectivesRefusesTheNextStep() {
     try (Scope s = Scope.open(); BaseTrainer t = trainer()) {
       DataParallelSync sync = DataParallelSync.attach(t, new SingleProcessCollective());
