@@ -73,11 +73,11 @@ public class MultiSimilarityMiner extends BaseMiner {
     Tensor hardNeg;
     if (inverted) {
       Tensor maxNeg = neg.amax(new long[] {1}, true);
-      Tensor minPos = withoutNaN(pos).amin(new long[] {1}, true);
+      Tensor minPos = minSkippingNaN(pos);
       hardPos = pos.sub(Tensors.s(epsilon)).lt(maxNeg);
       hardNeg = neg.add(Tensors.s(epsilon)).gt(minPos);
     } else {
-      Tensor minNeg = withoutNaN(neg).amin(new long[] {1}, true);
+      Tensor minNeg = minSkippingNaN(neg);
       Tensor maxPos = pos.amax(new long[] {1}, true);
       hardPos = pos.add(Tensors.s(epsilon)).gt(minNeg);
       hardNeg = neg.sub(Tensors.s(epsilon)).lt(maxPos);
@@ -86,9 +86,16 @@ public class MultiSimilarityMiner extends BaseMiner {
     return IndicesTuple.pairsFromMasks(hardPos, hardNeg, () -> ordered(pos, neg, inverted, eps));
   }
 
-  /** NaN replaced by +inf, so that a row's min is the smallest non-NaN value (+inf for a row of NaN only). */
-  private static Tensor withoutNaN(Tensor t) {
-    return t.masked_fill(t.isnan(), Tensors.s(Double.POSITIVE_INFINITY));
+  /**
+   * Each row's smallest non-NaN value (+inf for a row of NaN only), as the first element of an ascending sort (NaN
+   * last). amin propagates NaN, so only a row whose min is NaN has one; only then is NaN replaced (by +inf).
+   */
+  private static Tensor minSkippingNaN(Tensor t) {
+    Tensor min = t.amin(new long[] {1}, true);
+    if (!min.isnan().any().item_bool()) {
+      return min;
+    }
+    return t.masked_fill(t.isnan(), Tensors.s(Double.POSITIVE_INFINITY)).amin(new long[] {1}, true);
   }
 
   /** PML's pairs in PML's order: rows sorted ascending (stable), the hard prefix / suffix of each. */
