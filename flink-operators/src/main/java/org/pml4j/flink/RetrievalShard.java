@@ -74,6 +74,8 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
   private final long minRefreshIntervalMs;
   private final BackgroundPriority builderPriority;
   private final long previousVersionGraceMs;
+  /** Where the shard marks that it serves (the generated queries' readiness gate); null: no marks. */
+  private final ServingMarks servingMarks;
 
   private transient VersionedIndex index;
   private transient ShardMetrics metrics;
@@ -85,6 +87,8 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
   /** The newest selected model at a restore, installed once the items are back in the index (null: none due). */
   private transient ModelUpdate restoredModel;
   private transient boolean itemsToRestore;
+  private transient volatile int subtask;
+  private transient boolean marked;
 
   /**
    * @param chunkSize rows per ONNX Runtime call when re-embedding
@@ -96,6 +100,17 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
    */
   public RetrievalShard(int chunkSize, int retained, long minRefreshIntervalMs, BackgroundPriority builderPriority,
       long previousVersionGraceMs) {
+    this(chunkSize, retained, minRefreshIntervalMs, builderPriority, previousVersionGraceMs, null);
+  }
+
+  /**
+   * A shard that also writes its {@link ServingMarks} mark when it first serves a version (from the builder thread,
+   * at the swap; again after a restore).
+   *
+   * @param servingMarks the marks, or null for none
+   */
+  RetrievalShard(int chunkSize, int retained, long minRefreshIntervalMs, BackgroundPriority builderPriority,
+      long previousVersionGraceMs, ServingMarks servingMarks) {
     if (chunkSize < 1 || retained < 1 || minRefreshIntervalMs < 0 || previousVersionGraceMs < -1) {
       throw new IllegalArgumentException("chunkSize and retained must be >= 1 and minRefreshIntervalMs >= 0, got "
           + chunkSize + ", " + retained + ", " + minRefreshIntervalMs + " (grace >= -1: " + previousVersionGraceMs + ")");
@@ -105,6 +120,7 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
     this.minRefreshIntervalMs = minRefreshIntervalMs;
     this.builderPriority = builderPriority;
     this.previousVersionGraceMs = previousVersionGraceMs;
+    this.servingMarks = servingMarks;
   }
 
   /** A shard whose builder runs at the task threads' priority, answering in every retained version. */
@@ -115,7 +131,7 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
   @Override
   public void initializeState(FunctionInitializationContext context) throws Exception {
     metrics = new ShardMetrics();
-    index = new VersionedIndex(chunkSize, retained, metrics::refreshed, builderPriority);
+    index = new VersionedIndex(chunkSize, retained, this::refreshed, builderPriority);
     index.previousVersionGrace(previousVersionGraceMs);
     pending = new ArrayList<>();
     opsState = context.getOperatorStateStore().getListState(
@@ -135,8 +151,18 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
     }
   }
 
+  /** The index's refresh listener (builder thread): metrics, and the serving mark at the first version. */
+  private void refreshed(long version, long millis, long buildMillis, long buildCpuMillis) {
+    metrics.refreshed(version, millis, buildMillis, buildCpuMillis);
+    if (servingMarks != null && !marked) {
+      marked = true;
+      servingMarks.mark(subtask, version);
+    }
+  }
+
   @Override
   public void open(OpenContext openContext) {
+    subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
     item = getRuntimeContext().getState(ITEM);
     metrics.open(getRuntimeContext(), index);
   }

@@ -78,6 +78,9 @@ public final class StreamTopology {
     // A job graph vertex of its own, so the Web UI shows "pml4j-trainer" (chained, the vertex was "Source:
     // train-source -> validate-train -> (pml4j-trainer -> ...)") and its own busy/back-pressure figures.
     models.disableChaining();
+    // Model updates are rare (one per publication): flush each at once rather than after Flink's 100 ms buffer timeout,
+    // so a version reaches the embed operator, the evaluator and the retrieval shards without waiting for a buffer.
+    models.setBufferTimeout(0);
     models.setDescription("pml4j-trainer: online metric learning (" + describe(tc) + "), batches of " + c.batchSize
         + ", a model version every " + c.publishEverySteps + " steps");
     return models;
