@@ -276,8 +276,10 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
       throw new IllegalStateException("retrieval shard: no index version complete after " + BUILD_TIMEOUT_MS
           + " ms (building " + index.buildingVersion() + ")");
     }
+    long start = System.currentTimeMillis();
     long cpu = ShardMetrics.cpuNow();
     List<VersionHits> hits = index.search(q.vector, q.k);
+    long end = System.currentTimeMillis();
     int me = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
     int n = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
     for (VersionHits h : hits) {
@@ -292,6 +294,8 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
       a.scores = h.scores();
       a.catalogOps = catalogOps;
       a.queryInMillis = q.inMillis;
+      a.shardStartMillis = start;
+      a.shardEndMillis = end;
       a.waited = q.inMillis < metrics.firstServingMillis();
       out.collect(a);
     }

@@ -54,7 +54,9 @@ final class RetrievalSummary {
    *       {@code queries_waited_for_first_index}, waited for the start-up or a restore);
    *       {@code query_latency_steady_ms} over the {@code queries_steady} that entered once the last query that waited
    *       for the start-up was answered; {@code query_latency_p99_per_1000}: p99 of each block of 1,000 answers in
-   *       output order;
+   *       output order; {@code query_hops_ms} {to_shard, in_shard, to_merged} {p50, p99}: query in to the last
+   *       shard beginning to answer it, the longest a shard took to answer it, and the rest of the latency (the way to
+   *       the merger and the merge);
    *       {@code query_cpu_us_per_shard}: a shard's task-thread CPU time per query (embedding and scan, all versions).
    *   <li>{@code queries} (answered), {@code no_common_version}, {@code mixed_version_answers} (answers whose scores
    *       are not those of the query and the returned items all embedded by the answer's version's published ONNX
@@ -111,6 +113,22 @@ final class RetrievalSummary {
       }
       perBlock.add(percentiles(b, "p99").get("p99"));
     }
+    // Where the latency goes: to the shards (network, their input queues), in the shards (embedding and search),
+    // and from the last shard's answer to the merged answer.
+    List<Long> toShard = new ArrayList<>();
+    List<Long> inShard = new ArrayList<>();
+    List<Long> toMerged = new ArrayList<>();
+    for (JsonNode a : answers) {
+      long to = a.path("to_shard_ms").asLong();
+      long in = a.path("in_shard_ms").asLong();
+      toShard.add(to);
+      inShard.add(in);
+      toMerged.add(Math.max(0, a.path("latency_ms").asLong() - to - in));
+    }
+    ObjectNode hops = s.putObject("query_hops_ms");
+    hops.set("to_shard", percentiles(toShard, "p50", "p99"));
+    hops.set("in_shard", percentiles(inShard, "p50", "p99"));
+    hops.set("to_merged", percentiles(toMerged, "p50", "p99"));
     Map<Long, List<JsonNode>> byVersion = new TreeMap<>();
     int noCommon = 0;
     for (JsonNode a : answers) {
