@@ -83,12 +83,15 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
   private transient ListState<Long> opsState;
   private transient ListState<Query> pendingState;
   private transient List<Query> pending;
-  private transient long catalogOps;
+  /** Catalog records applied (written by the task thread only; read by the serving-mark updater). */
+  private transient volatile long catalogOps;
   /** The newest selected model at a restore, installed once the items are back in the index (null: none due). */
   private transient ModelUpdate restoredModel;
   private transient boolean itemsToRestore;
   private transient volatile int subtask;
   private transient boolean marked;
+  /** Rewrites the serving mark while the applied catalog count changes ({@link ServingMarks#waitsForCatalog}). */
+  private transient volatile java.util.concurrent.ScheduledExecutorService markUpdater;
 
   /**
    * @param chunkSize rows per ONNX Runtime call when re-embedding
@@ -156,7 +159,22 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
     metrics.refreshed(version, millis, buildMillis, buildCpuMillis);
     if (servingMarks != null && !marked) {
       marked = true;
-      servingMarks.mark(subtask, version);
+      servingMarks.mark(subtask, version, catalogOps);
+      if (servingMarks.waitsForCatalog()) {
+        markUpdater = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+          Thread t = new Thread(r, "pml4j-retrieval-serving-mark-" + subtask);
+          t.setDaemon(true);
+          return t;
+        });
+        long[] written = {catalogOps};
+        markUpdater.scheduleWithFixedDelay(() -> {
+          long ops = catalogOps;
+          if (ops != written[0]) {
+            written[0] = ops;
+            servingMarks.mark(subtask, version, ops);
+          }
+        }, ServingMarks.UPDATE_MILLIS, ServingMarks.UPDATE_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+      }
     }
   }
 
@@ -309,6 +327,9 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
 
   @Override
   public void close() throws Exception {
+    if (markUpdater != null) {
+      markUpdater.shutdownNow();
+    }
     if (index != null) {
       ShardMetrics.items(getRuntimeContext(), index.size());
       index.close();

@@ -62,7 +62,8 @@ final class RetrievalSummary {
    *       are not those of the query and the returned items all embedded by the answer's version's published ONNX
    *       model; answers whose model file is gone, or whose catalog the job cannot re-read, as from Kafka, are counted
    *       in {@code unchecked_answers}), {@code recall_at_10_vs_exact} (a sample of the answers given once the whole
-   *       catalog was indexed, re-ranked by brute force with that version's ONNX model), {@code precision_at_1} per
+   *       catalog was indexed, re-ranked by brute force with that version's ONNX model, in double precision; a near
+   *       tie at the k-th place within {@link #RECALL_SCORE_TOLERANCE} counts as found), {@code precision_at_1} per
    *       version.
    * </ul>
    */
@@ -295,7 +296,18 @@ final class RetrievalSummary {
     return s;
   }
 
-  /** |answer ∩ exact top-|answer|| / |answer|, the exact top-k by score (ties by id) over the whole catalog. */
+  /**
+   * Score gap below which an answered item counts as one of the exact top k: the shards rank float32 dot products,
+   * the reference here double ones, and a float32 sum of 64 products of unit vectors is within about 4e-6 of the
+   * double one, so two items whose scores differ by less can legitimately swap places at the k-th position.
+   */
+  static final double RECALL_SCORE_TOLERANCE = 1e-5;
+
+  /**
+   * |answer ∩ exact top-|answer|| / |answer|, the exact top-k by score (ties by id) over the whole catalog; an
+   * answered item whose exact score is within {@link #RECALL_SCORE_TOLERANCE} of the k-th exact score also counts (a
+   * near tie at the boundary, decided by float32 rounding).
+   */
   private static double recall(float[][] emb, float[] q, JsonNode ids) {
     int k = ids.size();
     double[] s = new double[emb.length];
@@ -309,9 +321,11 @@ final class RetrievalSummary {
     for (int i = 0; i < k; i++) {
       exact.add(order[i]);
     }
+    double kth = s[order[k - 1]];
     int found = 0;
     for (int i = 0; i < k; i++) {
-      found += exact.contains(ids.get(i).asInt()) ? 1 : 0;
+      int id = ids.get(i).asInt();
+      found += exact.contains(id) || (id >= 0 && id < emb.length && s[id] >= kth - RECALL_SCORE_TOLERANCE) ? 1 : 0;
     }
     return (double) found / k;
   }

@@ -16,9 +16,12 @@ import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
 
 /**
  * The retrieval index's readiness probe, as a load balancer uses one: each {@link RetrievalShard} writes a mark
- * {@code shard-<i>} (its first served version) into a directory of the job's output when it first serves a version,
- * and the generated query source starts its pacing only once every shard's mark is there ({@link #pacing}), or after
- * a timeout (then it starts anyway and says so in the log). So the generated queries measure the serving index, not
+ * {@code shard-<i>} ({@code "<version> <catalog records applied>"}) into a directory of the job's output when it first
+ * serves a version, and the generated query source starts its pacing only once every shard's mark is there and, when
+ * the job generates a catalog of a known size, the shards together have applied all of it ({@link #ready}: the
+ * initial catalog is loaded, as a search service loads its index before it takes traffic; a shard rewrites its mark
+ * every {@value #UPDATE_MILLIS} ms while its count changes), or after a timeout (then it starts anyway and says so in
+ * the log). So the generated queries measure the serving index, not
  * the start-up; a query that arrives before a shard serves (a Kafka query, or any query after a restore) still waits
  * at the shard and is counted as having waited.
  *
@@ -37,25 +40,38 @@ final class ServingMarks implements Serializable {
   static final String DIRECTORY = "retrieval-serving";
   /** How often the query source looks for the marks. */
   static final long POLL_MILLIS = 20;
+  /** How often a serving shard rewrites its mark while its applied catalog count changes. */
+  static final long UPDATE_MILLIS = 200;
 
   private final String dir;
   private final int shards;
+  private final long catalogRecords;
 
   /**
    * @param dir the directory of the marks (a location for {@link OutputFileSystem})
    * @param shards the index parallelism: marks {@code shard-0 .. shard-(shards-1)}
+   * @param catalogRecords catalog records the shards must have applied together before the gate opens (0: serving
+   *     suffices)
    */
-  ServingMarks(String dir, int shards) {
-    if (shards < 1) {
-      throw new IllegalArgumentException("shards must be >= 1, got " + shards);
+  ServingMarks(String dir, int shards, long catalogRecords) {
+    if (shards < 1 || catalogRecords < 0) {
+      throw new IllegalArgumentException("shards must be >= 1 and catalogRecords >= 0, got " + shards + ", "
+          + catalogRecords);
     }
     this.dir = OutputFileSystem.uri(dir);
     this.shards = shards;
+    this.catalogRecords = catalogRecords;
   }
 
   /** Fresh marks of a new job in {@code outputDir} ({@code DIR/retrieval-serving/<random token>}). */
-  static ServingMarks fresh(String outputDir, int shards) {
-    return new ServingMarks(OutputFileSystem.child(outputDir, DIRECTORY + "/" + UUID.randomUUID()), shards);
+  static ServingMarks fresh(String outputDir, int shards, long catalogRecords) {
+    return new ServingMarks(OutputFileSystem.child(outputDir, DIRECTORY + "/" + UUID.randomUUID()), shards,
+        catalogRecords);
+  }
+
+  /** Whether the gate also waits for the catalog (then shards keep their marks' counts up to date). */
+  boolean waitsForCatalog() {
+    return catalogRecords > 0;
   }
 
   /** The marks' directory. */
@@ -63,36 +79,49 @@ final class ServingMarks implements Serializable {
     return dir;
   }
 
-  /** Shard {@code shard} serves {@code version}; a failure to write is logged (the source then runs into its timeout). */
-  void mark(int shard, long version) {
+  /**
+   * Shard {@code shard} serves {@code version} and has applied {@code catalogOps} catalog records; a failure to write
+   * is logged (the source then runs into its timeout).
+   */
+  void mark(int shard, long version, long catalogOps) {
     if (shard < 0 || shard >= shards) {
       throw new IllegalArgumentException("shard must be in 0.." + (shards - 1) + ", got " + shard);
     }
     try {
       OutputFileSystem.writeAtomically(OutputFileSystem.child(dir, "shard-" + shard),
-          (version + "\n").getBytes(StandardCharsets.UTF_8));
+          (version + " " + catalogOps + "\n").getBytes(StandardCharsets.UTF_8));
     } catch (IOException e) {
       LOGGER.warn("retrieval shard {}: cannot write its serving mark in {}", shard, dir, e);
     }
   }
 
-  /** Whether every shard has marked (a read failure counts as not yet). */
-  boolean allServing() {
+  /**
+   * Whether every shard has marked and together they applied the catalog records the gate waits for (a missing or
+   * unreadable mark counts as not yet).
+   */
+  boolean ready() {
+    long applied = 0;
     try {
       for (int i = 0; i < shards; i++) {
-        if (!OutputFileSystem.exists(OutputFileSystem.child(dir, "shard-" + i))) {
+        String location = OutputFileSystem.child(dir, "shard-" + i);
+        if (!OutputFileSystem.exists(location)) {
           return false;
         }
+        if (catalogRecords > 0) {
+          String[] parts = new String(OutputFileSystem.read(OutputFileSystem.path(location)), StandardCharsets.UTF_8)
+              .trim().split(" ");
+          applied += parts.length == 2 ? Long.parseLong(parts[1]) : 0;
+        }
       }
-      return true;
-    } catch (IOException e) {
+      return applied >= catalogRecords;
+    } catch (IOException | NumberFormatException e) {
       LOGGER.debug("retrieval serving marks in {} not readable yet", dir, e);
       return false;
     }
   }
 
   /**
-   * A source's rate limit that lets its first record through only once {@link #allServing} (or {@code timeoutMillis}
+   * A source's rate limit that lets its first record through only once {@link #ready} (or {@code timeoutMillis}
    * after the reader started: then it logs a warning and goes on), and paces the records at {@code perSecond} (all
    * subtasks together; {@code <= 0}: unlimited) from then on. The waiting does not block the source's task thread
    * (the rate limiter's future does), so checkpoints go on meanwhile.
@@ -120,15 +149,17 @@ final class ServingMarks implements Serializable {
       long start = System.nanoTime();
       poller.scheduleWithFixedDelay(() -> {
         long waited = (System.nanoTime() - start) / 1_000_000;
-        boolean ready = marks.allServing();
+        boolean ready = marks.ready();
         if (!ready && waited < timeoutMillis) {
           return;
         }
         if (ready) {
-          LOGGER.info("retrieval queries start: all {} shards serve (waited {} ms)", marks.shards, waited);
+          LOGGER.info("retrieval queries start: all {} shards serve{} (waited {} ms)", marks.shards,
+              marks.catalogRecords > 0 ? " and applied the " + marks.catalogRecords + " catalog records" : "", waited);
         } else {
-          LOGGER.warn("retrieval queries start without every shard serving: no serving mark from all {} shards in {} "
-              + "within {} ms (the first queries wait at the shards)", marks.shards, marks.dir, timeoutMillis);
+          LOGGER.warn("retrieval queries start without every shard serving{}: not every one of the {} shards marked "
+              + "so in {} within {} ms (the first queries may wait at the shards)",
+              marks.catalogRecords > 0 ? " the whole catalog" : "", marks.shards, marks.dir, timeoutMillis);
         }
         // Created now, not at the start: a Guava limiter idle since then would let a burst of stored permits through.
         pace = perSecond > 0 ? new GuavaRateLimiter<>(perSecond) : permits -> CompletableFuture.completedFuture(null);

@@ -25,23 +25,23 @@ class ServingMarksTest {
 
   @Test
   void gateOpensOnlyOnceEveryShardServesThenPaces() throws Exception {
-    ServingMarks marks = ServingMarks.fresh(tmp.toString(), 2);
+    ServingMarks marks = ServingMarks.fresh(tmp.toString(), 2, 0);
     assertTrue(marks.dir().startsWith(tmp.toUri().toString().replaceAll("/$", "") + "/retrieval-serving/"),
         marks.dir());
     RateLimiter<SourceSplit> gate = marks.pacing(50, 60_000).createRateLimiter(1);
     CompletableFuture<Void> first = gate.acquire().toCompletableFuture();
     Thread.sleep(300);
     assertFalse(first.isDone(), "no shard serves yet");
-    marks.mark(0, 3);
+    marks.mark(0, 3, 10);
     Thread.sleep(300);
     assertFalse(first.isDone(), "shard 1 does not serve yet");
-    assertFalse(marks.allServing());
-    marks.mark(1, 3);
+    assertFalse(marks.ready());
+    marks.mark(1, 3, 12);
     first.get(5, TimeUnit.SECONDS);
-    assertTrue(marks.allServing());
+    assertTrue(marks.ready());
     Path dir = Path.of(java.net.URI.create(marks.dir()));
-    assertEquals("3", Files.readString(dir.resolve("shard-0")).trim());
-    assertEquals("3", Files.readString(dir.resolve("shard-1")).trim());
+    assertEquals("3 10", Files.readString(dir.resolve("shard-0")).trim());
+    assertEquals("3 12", Files.readString(dir.resolve("shard-1")).trim());
     // Open: 50 per second from now on (Guava's limiter: the first permit at once, then one per 20 ms).
     long t0 = System.nanoTime();
     for (int i = 0; i < 11; i++) {
@@ -52,34 +52,54 @@ class ServingMarksTest {
   }
 
   @Test
+  void gateWaitingForTheCatalogOpensOnceTheShardsAppliedAllOfIt() throws Exception {
+    ServingMarks marks = ServingMarks.fresh(tmp.toString(), 2, 100);
+    assertTrue(marks.waitsForCatalog());
+    RateLimiter<SourceSplit> gate = marks.pacing(0, 60_000).createRateLimiter(1);
+    CompletableFuture<Void> first = gate.acquire().toCompletableFuture();
+    marks.mark(0, 0, 40);
+    marks.mark(1, 0, 30);
+    Thread.sleep(300);
+    assertFalse(first.isDone(), "both serve, but 70 of the 100 catalog records are applied");
+    marks.mark(1, 0, 59);
+    Thread.sleep(300);
+    assertFalse(first.isDone(), "99 of 100");
+    marks.mark(0, 0, 41);
+    first.get(5, TimeUnit.SECONDS);
+    assertTrue(marks.ready());
+  }
+
+  @Test
   void gateOpensAfterTheTimeoutWhenAShardNeverServes() throws Exception {
-    ServingMarks marks = ServingMarks.fresh(tmp.toString(), 2);
-    marks.mark(1, 0);
+    ServingMarks marks = ServingMarks.fresh(tmp.toString(), 2, 0);
+    marks.mark(1, 0, 0);
     long t0 = System.nanoTime();
     RateLimiter<SourceSplit> gate = marks.pacing(0, 400).createRateLimiter(1);
     gate.acquire().toCompletableFuture().get(10, TimeUnit.SECONDS);
     long ms = (System.nanoTime() - t0) / 1_000_000;
     assertTrue(ms >= 400, "opened after " + ms + " ms, before its 400 ms timeout");
-    assertFalse(marks.allServing());
+    assertFalse(marks.ready());
     // Unlimited after opening.
     assertTrue(gate.acquire().toCompletableFuture().isDone());
   }
 
   @Test
   void marksOfAnotherJobDoNotOpenTheGate() throws Exception {
-    ServingMarks older = ServingMarks.fresh(tmp.toString(), 1);
-    older.mark(0, 5);
-    ServingMarks mine = ServingMarks.fresh(tmp.toString(), 1);
-    assertFalse(mine.allServing(), "a fresh job's marks are its own");
-    assertTrue(older.allServing());
+    ServingMarks older = ServingMarks.fresh(tmp.toString(), 1, 0);
+    older.mark(0, 5, 0);
+    ServingMarks mine = ServingMarks.fresh(tmp.toString(), 1, 0);
+    assertFalse(mine.ready(), "a fresh job's marks are its own");
+    assertTrue(older.ready());
   }
 
   @Test
   void badArgumentsAreRejectedByName() {
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> ServingMarks.fresh(tmp.toString(), 0))
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> ServingMarks.fresh(tmp.toString(), 0, 0))
         .getMessage().contains("shards"));
-    ServingMarks marks = ServingMarks.fresh(tmp.toString(), 2);
-    assertTrue(assertThrows(IllegalArgumentException.class, () -> marks.mark(2, 0)).getMessage().contains("shard"));
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> ServingMarks.fresh(tmp.toString(), 1, -1))
+        .getMessage().contains("catalogRecords"));
+    ServingMarks marks = ServingMarks.fresh(tmp.toString(), 2, 0);
+    assertTrue(assertThrows(IllegalArgumentException.class, () -> marks.mark(2, 0, 0)).getMessage().contains("shard"));
     assertTrue(assertThrows(IllegalArgumentException.class, () -> marks.pacing(10, 0)).getMessage()
         .contains("timeoutMillis"));
   }
