@@ -78,6 +78,18 @@ public final class RetrievalStage {
      * warning); 0: at once, the queries of the start-up wait at the shards. Kafka queries are never held back.
      */
     public double readyTimeout = 120;
+    /**
+     * {@code retrieval.ready_for_catalog}: with a generated catalog at full speed ({@code catalog_records_per_second}
+     * 0), the readiness gate also waits until the shards have applied all of it (the initial load, whose ingestion
+     * keeps the shards busy); false, a paced or a Kafka catalog: serving suffices.
+     */
+    public boolean readyForCatalog = true;
+    /**
+     * {@code retrieval.trainer_priority}: the trainer's task thread's scheduling priority while retrieval is on (low,
+     * the default: nice 19, so the shards' query answers, the model updates' way to them and the rebuilds come first
+     * on a TaskManager whose cores the trainer would otherwise fill; normal or idle).
+     */
+    public String trainerPriority = "low";
     /** The rebuild threads' scheduling priority: normal, low or idle ({@link BackgroundPriority}). */
     public String builderPriority = "normal";
     /**
@@ -96,6 +108,16 @@ public final class RetrievalStage {
     /** Whether the job generates both the catalog and the queries (then summary.json re-checks the answers). */
     boolean generated() {
       return blank(catalogTopic) && blank(queryTopic);
+    }
+
+    /** {@code retrieval.trainer_priority} parsed. */
+    BackgroundPriority trainerPriority() {
+      try {
+        return BackgroundPriority.parse(trainerPriority);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("retrieval.trainer_priority must be one of idle, low, normal; got "
+            + trainerPriority, e);
+      }
     }
 
     /** {@code retrieval.ready_timeout} in ms (0: no readiness gate). */
@@ -179,9 +201,11 @@ public final class RetrievalStage {
     }
     GeneratedRecords[] g = blank(rc.catalogTopic) || blank(rc.queryTopic) ? generators(c) : null;
     DataStream<CatalogRecord> catalog;
+    long initialCatalog = 0; // catalog records the readiness gate waits for
     if (blank(rc.catalogTopic)) {
       long catalogN = rc.catalogRecords > 0 ? rc.catalogRecords
           : c.dataset.equals("synthetic") ? 20_000 : g[0].rowsPerEpoch();
+      initialCatalog = rc.readyForCatalog && rc.catalogRecordsPerSecond <= 0 ? catalogN : 0;
       catalog = env.fromSource(Sources.generated(g[0], catalogN, rc.catalogRecordsPerSecond),
           WatermarkStrategy.noWatermarks(), "retrieval-catalog-source").uid("retrieval-catalog-source")
           .setParallelism(1).map(new ToCatalog(), TypeInformation.of(CatalogRecord.class)).name("to-catalog")
@@ -198,7 +222,7 @@ public final class RetrievalStage {
       DataGeneratorSource<LabeledVector> source;
       long readyTimeoutMs = rc.readyTimeoutMillis();
       if (readyTimeoutMs > 0) {
-        marks = ServingMarks.fresh(dir, rc.shards);
+        marks = ServingMarks.fresh(dir, rc.shards, initialCatalog);
         source = Sources.generated(g[1], queryN, marks.pacing(rc.queriesPerSecond, readyTimeoutMs));
       } else {
         source = Sources.generated(g[1], queryN, rc.queriesPerSecond);
