@@ -11,8 +11,9 @@ import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 /**
  * The retrieval topology: validation of catalog and queries, N {@link RetrievalShard}s (catalog keyed by id, so
  * each item is keyed state of one shard; models and queries broadcast), and the {@link AnswerMerger} keyed by qid. The
- * query and model paths (validation, broadcast, shard answers) flush every record (buffer timeout 0) for low query
- * latency and refresh time.
+ * query and model paths (validation, broadcast, shard answers, merged answers) flush every record (buffer timeout 0)
+ * for low query latency and refresh time; so do the trainer's model updates ({@code StreamTopology}) and the generated
+ * query source ({@link RetrievalStage}).
  *
  * @see #apply
  */
