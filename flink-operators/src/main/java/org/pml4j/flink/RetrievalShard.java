@@ -43,6 +43,10 @@ import org.pml4j.onnx.OnnxEncoder;
  *       input: only there can a function read all its keys), and answers only once that build is complete.
  * </ul>
  *
+ * <p>Readiness: given {@link ServingMarks}, the shard writes its mark when it first serves a version (and, when the
+ * marks wait for the catalog, rewrites its applied catalog count every {@value ServingMarks#UPDATE_MILLIS} ms while it
+ * changes), so the generated query source starts once every shard is ready.
+ *
  * <p>Metrics and the refresh timeline: {@link ShardMetrics}.
  */
 public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogRecord, ShardInput, ShardAnswer>
