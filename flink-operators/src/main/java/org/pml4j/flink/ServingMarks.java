@@ -38,8 +38,9 @@ final class ServingMarks implements Serializable {
   private static final org.slf4j.Logger LOGGER = org.slf4j.LoggerFactory.getLogger(ServingMarks.class);
   /** The marks' parent directory in the job's output directory. */
   static final String DIRECTORY = "retrieval-serving";
-  /** How often the query source looks for the marks. */
+  /** How often the query source looks for the marks (on an object store, where each look is a request: 500 ms). */
   static final long POLL_MILLIS = 20;
+  static final long OBJECT_STORE_POLL_MILLIS = 500;
   /** How often a serving shard rewrites its mark while its applied catalog count changes. */
   static final long UPDATE_MILLIS = 200;
 
@@ -165,7 +166,8 @@ final class ServingMarks implements Serializable {
         pace = perSecond > 0 ? new GuavaRateLimiter<>(perSecond) : permits -> CompletableFuture.completedFuture(null);
         open.complete(null);
         poller.shutdown();
-      }, 0, POLL_MILLIS, TimeUnit.MILLISECONDS);
+      }, 0, OutputFileSystem.isObjectStore(OutputFileSystem.path(marks.dir)) ? OBJECT_STORE_POLL_MILLIS : POLL_MILLIS,
+          TimeUnit.MILLISECONDS);
     }
 
     @Override
