@@ -22,6 +22,12 @@ public class Answer {
   /** When the query entered the job, and when the answer was complete (epoch ms). */
   public long queryInMillis;
   public long answeredAtMillis;
+  /**
+   * The hops of the latency (ms): query in to the last shard beginning to answer it (the way to the shards and the
+   * wait in their input queues), the longest a shard took to answer it.
+   */
+  public long toShardMillis;
+  public long inShardMillis;
 
   public Answer() {}
 
@@ -41,6 +47,7 @@ public class Answer {
     }
     return b.append("],\"latency_ms\":").append(answeredAtMillis - queryInMillis).append(",\"catalog_ops\":")
         .append(catalogOps).append(",\"in_ms\":").append(queryInMillis).append(",\"waited\":").append(waited)
+        .append(",\"to_shard_ms\":").append(toShardMillis).append(",\"in_shard_ms\":").append(inShardMillis)
         .append('}').toString();
   }
 

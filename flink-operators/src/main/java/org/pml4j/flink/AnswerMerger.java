@@ -124,6 +124,10 @@ public class AnswerMerger extends KeyedProcessFunction<Long, ShardAnswer, Answer
     out.catalogOps = ops;
     out.queryInMillis = first.queryInMillis;
     out.waited = waited;
+    for (ShardAnswer a : all) {
+      out.toShardMillis = Math.max(out.toShardMillis, a.shardStartMillis - a.queryInMillis);
+      out.inShardMillis = Math.max(out.inShardMillis, a.shardEndMillis - a.shardStartMillis);
+    }
     if (common.isEmpty()) {
       return out;
     }

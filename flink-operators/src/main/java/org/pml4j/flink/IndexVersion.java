@@ -6,8 +6,9 @@ import java.util.Map;
 
 /**
  * The storage of one model version in a {@link VersionedIndex}: the version's encoder and every item's embedding made
- * by it, L2-normalized, in a dense row-major matrix with one slot per item (a removed item's slot is filled by the
- * last row, so the matrix stays dense for {@link ExactTopK}). Not thread-safe: the owning index's lock guards it.
+ * by it, L2-normalized, in a dense column-major matrix ({@code columns[j][slot]}, one array per embedding dimension,
+ * the layout {@link ExactTopK}'s scan vectorizes) with one slot per item (a removed item's slot is filled by the last
+ * one, so the matrix stays dense). Not thread-safe: the owning index's lock guards it.
  */
 final class IndexVersion {
   final long version;
@@ -19,7 +20,8 @@ final class IndexVersion {
   long buildNanos;
   private final Map<Long, Integer> slot = new HashMap<>();
   private long[] ids = new long[16];
-  private float[] rows;
+  private float[][] columns;
+  private float[] unit;
   private int dim = -1;
   private int size;
 
@@ -33,7 +35,8 @@ final class IndexVersion {
   void put(long id, float[] e) {
     if (dim < 0) {
       dim = e.length;
-      rows = new float[16 * dim];
+      columns = new float[dim][ids.length];
+      unit = new float[dim];
     } else if (e.length != dim) {
       throw new IllegalStateException("version " + version + " embedded a row to " + e.length
           + " values, earlier rows to " + dim);
@@ -43,7 +46,9 @@ final class IndexVersion {
     if (s == null) {
       if (size == ids.length) {
         ids = Arrays.copyOf(ids, size * 2);
-        rows = Arrays.copyOf(rows, size * 2 * dim);
+        for (int j = 0; j < dim; j++) {
+          columns[j] = Arrays.copyOf(columns[j], size * 2);
+        }
       }
       at = size++;
       ids[at] = id;
@@ -51,10 +56,13 @@ final class IndexVersion {
     } else {
       at = s;
     }
-    ExactTopK.normalizeInto(e, rows, at * dim);
+    ExactTopK.normalizeInto(e, unit, 0);
+    for (int j = 0; j < dim; j++) {
+      columns[j][at] = unit[j];
+    }
   }
 
-  /** Removes an item's embedding (the last row moves into its slot). */
+  /** Removes an item's embedding (the last slot moves into its slot). */
   void remove(long id) {
     Integer s = slot.remove(id);
     if (s == null) {
@@ -63,7 +71,9 @@ final class IndexVersion {
     int last = --size;
     if (s != last) {
       ids[s] = ids[last];
-      System.arraycopy(rows, last * dim, rows, s * dim, dim);
+      for (int j = 0; j < dim; j++) {
+        columns[j][s] = columns[j][last];
+      }
       slot.put(ids[s], s);
     }
   }
@@ -83,6 +93,6 @@ final class IndexVersion {
       throw new IllegalStateException("version " + version + " embedded the query to " + queryEmbedding.length
           + " values, its items to " + dim);
     }
-    return ExactTopK.search(version, rows, ids, size, dim, queryEmbedding, k);
+    return ExactTopK.search(version, columns, ids, size, queryEmbedding, k);
   }
 }

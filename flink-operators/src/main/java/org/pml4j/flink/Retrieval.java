@@ -11,8 +11,9 @@ import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 /**
  * The retrieval topology: validation of catalog and queries, N {@link RetrievalShard}s (catalog keyed by id, so
  * each item is keyed state of one shard; models and queries broadcast), and the {@link AnswerMerger} keyed by qid. The
- * query and model paths (validation, broadcast, shard answers) flush every record (buffer timeout 0) for low query
- * latency and refresh time.
+ * query and model paths (validation, broadcast, shard answers, merged answers) flush every record (buffer timeout 0)
+ * for low query latency and refresh time; so do the trainer's model updates ({@code StreamTopology}) and the generated
+ * query source ({@link RetrievalStage}).
  *
  * @see #apply
  */
@@ -63,6 +64,15 @@ public final class Retrieval {
   /** Builds the topology (uids "pml4j-retrieval-validate-catalog", "-validate-queries", "-shard", "-merge"). */
   public static Outputs apply(DataStream<CatalogRecord> catalog, DataStream<Query> queries,
       DataStream<ModelUpdate> models, Settings s) {
+    return apply(catalog, queries, models, s, null);
+  }
+
+  /**
+   * {@link #apply(DataStream, DataStream, DataStream, Settings)} whose shards also write {@link ServingMarks} when
+   * they first serve a version ({@code marks} null: none).
+   */
+  static Outputs apply(DataStream<CatalogRecord> catalog, DataStream<Query> queries,
+      DataStream<ModelUpdate> models, Settings s, ServingMarks marks) {
     SingleOutputStreamOperator<CatalogRecord> goodCatalog = catalog
         .process(new RetrievalValidation.Catalog(s.dimension()), TypeInformation.of(CatalogRecord.class))
         .name("pml4j-retrieval-validate-catalog").uid("pml4j-retrieval-validate-catalog");
@@ -79,13 +89,14 @@ public final class Retrieval {
         .keyBy(new CatalogId(), Types.LONG)
         .connect(b)
         .process(new RetrievalShard(s.chunkSize(), s.retained(), s.minRefreshIntervalMs(), s.builderPriority(),
-            s.previousVersionGraceMs()),
+            s.previousVersionGraceMs(), marks),
             TypeInformation.of(ShardAnswer.class))
         .name("pml4j-retrieval-shard").uid("pml4j-retrieval-shard").setParallelism(s.shards())
         .setBufferTimeout(0); // answers leave at once (query latency), not every 100 ms
     SingleOutputStreamOperator<Answer> answers = parts.keyBy(new Qid(), Types.LONG)
         .process(new AnswerMerger(), TypeInformation.of(Answer.class))
-        .name("pml4j-retrieval-merge").uid("pml4j-retrieval-merge");
+        .name("pml4j-retrieval-merge").uid("pml4j-retrieval-merge")
+        .setBufferTimeout(0); // answers reach the sinks (files, Kafka) at once
     DataStream<RejectedRecord> rejected = goodCatalog.getSideOutput(ValidateFunction.REJECTED)
         .union(goodQueries.getSideOutput(ValidateFunction.REJECTED));
     return new Outputs(answers, answers.getSideOutput(AnswerMerger.NO_COMMON_VERSION), rejected);

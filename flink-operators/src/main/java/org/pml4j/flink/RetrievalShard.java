@@ -43,6 +43,10 @@ import org.pml4j.onnx.OnnxEncoder;
  *       input: only there can a function read all its keys), and answers only once that build is complete.
  * </ul>
  *
+ * <p>Readiness: given {@link ServingMarks}, the shard writes its mark when it first serves a version (and, when the
+ * marks wait for the catalog, rewrites its applied catalog count every {@value ServingMarks#UPDATE_MILLIS} ms while it
+ * changes), so the generated query source starts once every shard is ready.
+ *
  * <p>Metrics and the refresh timeline: {@link ShardMetrics}.
  */
 public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogRecord, ShardInput, ShardAnswer>
@@ -74,6 +78,8 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
   private final long minRefreshIntervalMs;
   private final BackgroundPriority builderPriority;
   private final long previousVersionGraceMs;
+  /** Where the shard marks that it serves (the generated queries' readiness gate); null: no marks. */
+  private final ServingMarks servingMarks;
 
   private transient VersionedIndex index;
   private transient ShardMetrics metrics;
@@ -81,10 +87,15 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
   private transient ListState<Long> opsState;
   private transient ListState<Query> pendingState;
   private transient List<Query> pending;
-  private transient long catalogOps;
+  /** Catalog records applied (written by the task thread only; read by the serving-mark updater). */
+  private transient volatile long catalogOps;
   /** The newest selected model at a restore, installed once the items are back in the index (null: none due). */
   private transient ModelUpdate restoredModel;
   private transient boolean itemsToRestore;
+  private transient volatile int subtask;
+  private transient boolean marked;
+  /** Rewrites the serving mark while the applied catalog count changes ({@link ServingMarks#waitsForCatalog}). */
+  private transient volatile java.util.concurrent.ScheduledExecutorService markUpdater;
 
   /**
    * @param chunkSize rows per ONNX Runtime call when re-embedding
@@ -96,6 +107,17 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
    */
   public RetrievalShard(int chunkSize, int retained, long minRefreshIntervalMs, BackgroundPriority builderPriority,
       long previousVersionGraceMs) {
+    this(chunkSize, retained, minRefreshIntervalMs, builderPriority, previousVersionGraceMs, null);
+  }
+
+  /**
+   * A shard that also writes its {@link ServingMarks} mark when it first serves a version (from the builder thread,
+   * at the swap; again after a restore).
+   *
+   * @param servingMarks the marks, or null for none
+   */
+  RetrievalShard(int chunkSize, int retained, long minRefreshIntervalMs, BackgroundPriority builderPriority,
+      long previousVersionGraceMs, ServingMarks servingMarks) {
     if (chunkSize < 1 || retained < 1 || minRefreshIntervalMs < 0 || previousVersionGraceMs < -1) {
       throw new IllegalArgumentException("chunkSize and retained must be >= 1 and minRefreshIntervalMs >= 0, got "
           + chunkSize + ", " + retained + ", " + minRefreshIntervalMs + " (grace >= -1: " + previousVersionGraceMs + ")");
@@ -105,6 +127,7 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
     this.minRefreshIntervalMs = minRefreshIntervalMs;
     this.builderPriority = builderPriority;
     this.previousVersionGraceMs = previousVersionGraceMs;
+    this.servingMarks = servingMarks;
   }
 
   /** A shard whose builder runs at the task threads' priority, answering in every retained version. */
@@ -115,7 +138,7 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
   @Override
   public void initializeState(FunctionInitializationContext context) throws Exception {
     metrics = new ShardMetrics();
-    index = new VersionedIndex(chunkSize, retained, metrics::refreshed, builderPriority);
+    index = new VersionedIndex(chunkSize, retained, this::refreshed, builderPriority);
     index.previousVersionGrace(previousVersionGraceMs);
     pending = new ArrayList<>();
     opsState = context.getOperatorStateStore().getListState(
@@ -135,8 +158,33 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
     }
   }
 
+  /** The index's refresh listener (builder thread): metrics, and the serving mark at the first version. */
+  private void refreshed(long version, long millis, long buildMillis, long buildCpuMillis) {
+    metrics.refreshed(version, millis, buildMillis, buildCpuMillis);
+    if (servingMarks != null && !marked) {
+      marked = true;
+      servingMarks.mark(subtask, version, catalogOps);
+      if (servingMarks.waitsForCatalog()) {
+        markUpdater = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+          Thread t = new Thread(r, "pml4j-retrieval-serving-mark-" + subtask);
+          t.setDaemon(true);
+          return t;
+        });
+        long[] written = {catalogOps};
+        markUpdater.scheduleWithFixedDelay(() -> {
+          long ops = catalogOps;
+          if (ops != written[0]) {
+            written[0] = ops;
+            servingMarks.mark(subtask, version, ops);
+          }
+        }, ServingMarks.UPDATE_MILLIS, ServingMarks.UPDATE_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+      }
+    }
+  }
+
   @Override
   public void open(OpenContext openContext) {
+    subtask = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
     item = getRuntimeContext().getState(ITEM);
     metrics.open(getRuntimeContext(), index);
   }
@@ -250,8 +298,10 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
       throw new IllegalStateException("retrieval shard: no index version complete after " + BUILD_TIMEOUT_MS
           + " ms (building " + index.buildingVersion() + ")");
     }
+    long start = System.currentTimeMillis();
     long cpu = ShardMetrics.cpuNow();
     List<VersionHits> hits = index.search(q.vector, q.k);
+    long end = System.currentTimeMillis();
     int me = getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
     int n = getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks();
     for (VersionHits h : hits) {
@@ -266,6 +316,8 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
       a.scores = h.scores();
       a.catalogOps = catalogOps;
       a.queryInMillis = q.inMillis;
+      a.shardStartMillis = start;
+      a.shardEndMillis = end;
       a.waited = q.inMillis < metrics.firstServingMillis();
       out.collect(a);
     }
@@ -279,6 +331,9 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
 
   @Override
   public void close() throws Exception {
+    if (markUpdater != null) {
+      markUpdater.shutdownNow();
+    }
     if (index != null) {
       ShardMetrics.items(getRuntimeContext(), index.size());
       index.close();

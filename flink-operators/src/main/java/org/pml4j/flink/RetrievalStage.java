@@ -25,7 +25,8 @@ import org.pml4j.data.SyntheticClusters;
  * <p>Sources: {@code retrieval.catalog_topic} and {@code retrieval.query_topic} read the catalog and the queries
  * from Kafka ({@link RetrievalKafka}; broker, consumer group and boundedness from {@code kafka.*}), whatever the
  * training dataset. Without a topic they come from the dataset: Fashion-MNIST's training split is the catalog (ids =
- * row numbers, file order) and t10k the queries (qid = row number); synthetic: catalog ids 0.., queries from ids
+ * row numbers, file order) and t10k the queries (qid = row number), paced at {@code retrieval.queries_per_second} from
+ * the moment every shard serves a version ({@link ServingMarks}, {@code retrieval.ready_timeout}); synthetic: catalog ids 0.., queries from ids
  * {@value #SYNTHETIC_QUERY_OFFSET}. {@code retrieval.answers_topic} also sends every answer to Kafka (keyed by qid).
  */
 public final class RetrievalStage {
@@ -71,6 +72,24 @@ public final class RetrievalStage {
      * 1 s); a shard that lags more than that behind another gives answers without a common version.
      */
     public double previousVersionGrace = -1;
+    /**
+     * {@code retrieval.ready_timeout} in seconds: the generated query stream starts its pacing once every shard serves
+     * a version ({@link ServingMarks}, a readiness probe), or after this long (then it starts anyway and logs a
+     * warning); 0: at once, the queries of the start-up wait at the shards. Kafka queries are never held back.
+     */
+    public double readyTimeout = 120;
+    /**
+     * {@code retrieval.ready_for_catalog}: with a generated catalog at full speed ({@code catalog_records_per_second}
+     * 0), the readiness gate also waits until the shards have applied all of it (the initial load, whose ingestion
+     * keeps the shards busy); false, a paced or a Kafka catalog: serving suffices.
+     */
+    public boolean readyForCatalog = true;
+    /**
+     * {@code retrieval.trainer_priority}: the trainer's task thread's scheduling priority while retrieval is on (low,
+     * the default: nice 19, so the shards' query answers, the model updates' way to them and the rebuilds come first
+     * on a TaskManager whose cores the trainer would otherwise fill; normal or idle).
+     */
+    public String trainerPriority = "low";
     /** The rebuild threads' scheduling priority: normal, low or idle ({@link BackgroundPriority}). */
     public String builderPriority = "normal";
     /**
@@ -89,6 +108,24 @@ public final class RetrievalStage {
     /** Whether the job generates both the catalog and the queries (then summary.json re-checks the answers). */
     boolean generated() {
       return blank(catalogTopic) && blank(queryTopic);
+    }
+
+    /** {@code retrieval.trainer_priority} parsed. */
+    BackgroundPriority trainerPriority() {
+      try {
+        return BackgroundPriority.parse(trainerPriority);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("retrieval.trainer_priority must be one of idle, low, normal; got "
+            + trainerPriority, e);
+      }
+    }
+
+    /** {@code retrieval.ready_timeout} in ms (0: no readiness gate). */
+    long readyTimeoutMillis() {
+      if (!(readyTimeout >= 0)) {
+        throw new IllegalArgumentException("retrieval.ready_timeout must be >= 0 seconds, got " + readyTimeout);
+      }
+      return readyTimeout == 0 ? 0 : Math.max(1, Math.round(readyTimeout * 1000));
     }
 
     Retrieval.Settings settings(int dim) {
@@ -164,9 +201,11 @@ public final class RetrievalStage {
     }
     GeneratedRecords[] g = blank(rc.catalogTopic) || blank(rc.queryTopic) ? generators(c) : null;
     DataStream<CatalogRecord> catalog;
+    long initialCatalog = 0; // catalog records the readiness gate waits for
     if (blank(rc.catalogTopic)) {
       long catalogN = rc.catalogRecords > 0 ? rc.catalogRecords
           : c.dataset.equals("synthetic") ? 20_000 : g[0].rowsPerEpoch();
+      initialCatalog = rc.readyForCatalog && rc.catalogRecordsPerSecond <= 0 ? catalogN : 0;
       catalog = env.fromSource(Sources.generated(g[0], catalogN, rc.catalogRecordsPerSecond),
           WatermarkStrategy.noWatermarks(), "retrieval-catalog-source").uid("retrieval-catalog-source")
           .setParallelism(1).map(new ToCatalog(), TypeInformation.of(CatalogRecord.class)).name("to-catalog")
@@ -176,18 +215,28 @@ public final class RetrievalStage {
           "retrieval-catalog-kafka").uid("retrieval-catalog-kafka");
     }
     DataStream<Query> queries;
+    ServingMarks marks = null;
     if (blank(rc.queryTopic)) {
       long queryN = c.dataset.equals("synthetic") ? rc.queries : Math.min(rc.queries, g[1].rowsPerEpoch());
       long offset = c.dataset.equals("synthetic") ? SYNTHETIC_QUERY_OFFSET : 0;
-      queries = env.fromSource(Sources.generated(g[1], queryN, rc.queriesPerSecond),
-          WatermarkStrategy.noWatermarks(), "retrieval-query-source").uid("retrieval-query-source")
-          .setParallelism(1).map(new ToQuery(rc.k, offset), TypeInformation.of(Query.class)).name("to-query")
-          .uid("to-query");
+      DataGeneratorSource<LabeledVector> source;
+      long readyTimeoutMs = rc.readyTimeoutMillis();
+      if (readyTimeoutMs > 0) {
+        marks = ServingMarks.fresh(dir, rc.shards, initialCatalog);
+        source = Sources.generated(g[1], queryN, marks.pacing(rc.queriesPerSecond, readyTimeoutMs));
+      } else {
+        source = Sources.generated(g[1], queryN, rc.queriesPerSecond);
+      }
+      // Source and to-query at parallelism 1 chain (no buffer between them); their output is flushed per record.
+      queries = env.fromSource(source, WatermarkStrategy.noWatermarks(), "retrieval-query-source")
+          .uid("retrieval-query-source").setParallelism(1).setBufferTimeout(0)
+          .map(new ToQuery(rc.k, offset), TypeInformation.of(Query.class)).name("to-query")
+          .uid("to-query").setParallelism(1).setBufferTimeout(0);
     } else {
       queries = env.fromSource(RetrievalKafka.queries(c.kafka, rc.queryTopic, rc.k), WatermarkStrategy.noWatermarks(),
           "retrieval-query-kafka").uid("retrieval-query-kafka");
     }
-    Retrieval.Outputs o = Retrieval.apply(catalog, queries, models, rc.settings(dim));
+    Retrieval.Outputs o = Retrieval.apply(catalog, queries, models, rc.settings(dim), marks);
     o.answers().union(o.noCommonVersion()).map(Answer::toJson).returns(Types.STRING).name("answer-json")
         .uid("answer-json").setParallelism(1).sinkTo(new TextLinesSink(OutputFileSystem.child(dir, ANSWERS))).name("answers")
         .uid("answers").setParallelism(1);

@@ -26,6 +26,9 @@ public class ShardAnswer {
   public boolean waited;
   /** When the query entered the job (epoch ms). */
   public long queryInMillis;
+  /** When this shard began to answer the query, and when it had answered it (epoch ms; the hops of its latency). */
+  public long shardStartMillis;
+  public long shardEndMillis;
 
   public ShardAnswer() {}
 

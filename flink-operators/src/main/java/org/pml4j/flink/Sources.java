@@ -41,7 +41,13 @@ public final class Sources {
    */
   public static DataGeneratorSource<LabeledVector> generated(GeneratedRecords generator, long count,
       double recordsPerSecond) {
-    return new DataGeneratorSource<>(generator, count, rate(recordsPerSecond), TYPE);
+    return generated(generator, count, rate(recordsPerSecond));
+  }
+
+  /** {@link #generated(GeneratedRecords, long, double)} with another rate limit (e.g. {@link ServingMarks#pacing}). */
+  static DataGeneratorSource<LabeledVector> generated(GeneratedRecords generator, long count,
+      RateLimiterStrategy<?> rate) {
+    return new DataGeneratorSource<>(generator, count, rate, TYPE);
   }
 
   /**

@@ -71,7 +71,8 @@ public final class StreamTopology {
       TrainerFactory factory) {
     TrainerConfig tc = trainerConfig(c);
     TrainerOperator.Settings settings = new TrainerOperator.Settings(c.batchSize, c.publishEverySteps,
-        Math.round(c.publishEverySeconds * 1000), true, c.trainFinalPartialBatch, c.verifyExport);
+        Math.round(c.publishEverySeconds * 1000), true, c.trainFinalPartialBatch, c.verifyExport,
+        c.retrieval.enabled ? c.retrieval.trainerPriority() : BackgroundPriority.NORMAL);
     SingleOutputStreamOperator<ModelUpdate> models = DataParallelTrainer.apply(validTrain, factory, tc, settings,
         c.trainerParallelism == 0 ? 1 : c.trainerParallelism, rendezvousDir(c), c.trainerBindHost, // 0: own env
         java.time.Duration.ofMillis(Math.round(c.trainerReplicaTimeoutSeconds * 1000)), c.trainerEfficient);
@@ -82,6 +83,9 @@ public final class StreamTopology {
     if (models.getParallelism() == 1) {
       models.disableChaining();
     }
+    // Model updates are rare (one per publication): flush each at once rather than after Flink's 100 ms buffer timeout,
+    // so a version reaches the embed operator, the evaluator and the retrieval shards without waiting for a buffer.
+    models.setBufferTimeout(0);
     models.setDescription("pml4j-trainer: online metric learning (" + describe(tc) + "), batches of " + c.batchSize
         + ", a model version every " + c.publishEverySteps + " steps");
     return models;

@@ -99,11 +99,27 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
    * @param verifyExport check every export in ONNX Runtime against LibTorch ({@link OnnxExporter.ExportInfo#verify})
    */
   public record Settings(int batchSize, long publishEverySteps, long publishEveryMillis, boolean publishInitial,
-      boolean trainFinalPartialBatch, boolean verifyExport) implements Serializable {
-    /** Checks the values (as {@link TrainingEngine.Settings} does). */
+      boolean trainFinalPartialBatch, boolean verifyExport, BackgroundPriority taskThreadPriority)
+      implements Serializable {
+    /**
+     * Checks the values (as {@link TrainingEngine.Settings} does).
+     *
+     * @param taskThreadPriority the trainer's task thread's scheduling priority, set in {@code open} (low: latency
+     *     work on the same cores, the retrieval shards, comes first; {@code retrieval.trainer_priority})
+     */
     public Settings {
       new TrainingEngine.Settings(batchSize, publishEverySteps, publishEveryMillis, publishInitial,
           trainFinalPartialBatch);
+      if (taskThreadPriority == null) {
+        throw new IllegalArgumentException("trainer settings: taskThreadPriority is null");
+      }
+    }
+
+    /** Settings whose task thread keeps its priority. */
+    public Settings(int batchSize, long publishEverySteps, long publishEveryMillis, boolean publishInitial,
+        boolean trainFinalPartialBatch, boolean verifyExport) {
+      this(batchSize, publishEverySteps, publishEveryMillis, publishInitial, trainFinalPartialBatch, verifyExport,
+          BackgroundPriority.NORMAL);
     }
 
     /** Publish every {@code everySteps} steps, the untrained model first, no time trigger, verified exports. */
@@ -216,6 +232,7 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
   @Override
   public void open() throws Exception {
     super.open();
+    settings.taskThreadPriority().applyToCurrentThread(); // NORMAL: unchanged
     skipped = TrainerMetrics.register(getMetricGroup(), () -> engine, replicas);
     engine.restartPublishTimer();
   }

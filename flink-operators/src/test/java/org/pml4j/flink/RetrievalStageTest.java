@@ -46,6 +46,32 @@ class RetrievalStageTest {
     assertTrue(r.path("query_latency_ms").path("p99").asLong(-1) >= 0, r.toString());
     assertEquals(300, Files.readAllLines(out.resolve(RetrievalStage.ANSWERS)).size());
     assertTrue(r.path("precision_at_1").size() >= 1, r.toString());
+    // The readiness gate: each shard marked when it first served (and kept its count of applied catalog records up
+    // to date), and the generated queries entered only after the marks said that both serve and hold the whole
+    // catalog of 2,000, so none of them waited for the start-up and every answer ranked the whole catalog.
+    Path[] tokens;
+    try (var l = Files.list(out.resolve(ServingMarks.DIRECTORY))) {
+      tokens = l.toArray(Path[]::new);
+    }
+    assertEquals(1, tokens.length);
+    long lastMark = 0;
+    long applied = 0;
+    for (int shard = 0; shard < 2; shard++) {
+      Path mark = tokens[0].resolve("shard-" + shard);
+      assertTrue(Files.exists(mark), mark.toString());
+      lastMark = Math.max(lastMark, Files.getLastModifiedTime(mark).toMillis());
+      applied += Long.parseLong(Files.readString(mark).trim().split(" ")[1]);
+    }
+    assertEquals(2000, applied);
+    long firstIn = Long.MAX_VALUE;
+    for (String line : Files.readAllLines(out.resolve(RetrievalStage.ANSWERS))) {
+      firstIn = Math.min(firstIn, TestSupport.JSON.readTree(line).path("in_ms").asLong());
+    }
+    assertTrue(firstIn >= lastMark, "first query entered at " + firstIn + ", the last shard served at " + lastMark);
+    assertEquals(0, r.path("queries_waited_for_first_index").asLong(), r.toString());
+    for (String line : Files.readAllLines(out.resolve(RetrievalStage.ANSWERS))) {
+      assertEquals(2000, TestSupport.JSON.readTree(line).path("catalog_ops").asLong(), line);
+    }
   }
 
   @Test
@@ -61,5 +87,12 @@ class RetrievalStageTest {
     c.previousVersionGrace = 0.25;
     assertEquals(250, c.settings(8).previousVersionGraceMs());
     assertEquals(BackgroundPriority.LOW, c.settings(8).builderPriority());
+    c.readyTimeout = -1;
+    e = assertThrows(IllegalArgumentException.class, c::readyTimeoutMillis);
+    assertTrue(e.getMessage().contains("retrieval.ready_timeout"), e.getMessage());
+    c.readyTimeout = 0;
+    assertEquals(0, c.readyTimeoutMillis());
+    c.readyTimeout = 2.5;
+    assertEquals(2500, c.readyTimeoutMillis());
   }
 }
