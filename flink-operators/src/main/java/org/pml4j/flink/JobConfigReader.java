@@ -165,9 +165,14 @@ public final class JobConfigReader {
     }
   }
 
+  /**
+   * A flag's value: JSON when the whole value is JSON (a number, boolean, object...), else the text. Trailing text
+   * makes it text ({@code "4 parsecs"} is not the number 4), so a typed key then refuses it by name.
+   */
   private static JsonNode parseValue(String v) {
     try {
-      JsonNode n = StreamJobConfig.JSON.readTree(v);
+      JsonNode n = StreamJobConfig.JSON.reader()
+          .with(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS).readTree(v);
       return n == null ? TextNode.valueOf(v) : n;
     } catch (IOException e) {
       return TextNode.valueOf(v);

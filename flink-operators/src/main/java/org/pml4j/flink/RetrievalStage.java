@@ -10,6 +10,9 @@ import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.state.rocksdb.RocksDBConfigurableOptions;
+import org.apache.flink.state.rocksdb.RocksDBOptions;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.streaming.api.datastream.DataStream;
@@ -98,12 +101,37 @@ public final class RetrievalStage {
      * checkpoint writes every item).
      */
     public boolean incrementalCheckpoints = true;
+    /**
+     * With {@link #incrementalCheckpoints}: RocksDB's memtable size ({@code state.backend.rocksdb.writebuffer.size},
+     * with RocksDB's memory not taken from Flink's managed memory, so that the size applies). Small memtables are
+     * flushed in the background while the catalog streams in; a checkpoint flushes what is left in them on the shard's
+     * task thread, which then answers no query. With Flink's default (64 MB, or a share of managed memory) the first
+     * checkpoints after loading the catalog held queries for up to a second; empty: Flink's default.
+     */
+    public String rocksdbWriteBuffer = "4mb";
     /** Kafka topic of catalog records (JSON, {@link RetrievalKafka}); null: the dataset's catalog. */
     public String catalogTopic;
     /** Kafka topic of queries (JSON, {@link RetrievalKafka}); null: the dataset's queries. */
     public String queryTopic;
     /** Kafka topic the answers also go to (the JSON of {@value #ANSWERS}, keyed by qid); null: none. */
     public String answersTopic;
+
+    /**
+     * {@link #rocksdbWriteBuffer} parsed, or null when empty.
+     *
+     * @throws IllegalArgumentException when it is not a memory size
+     */
+    MemorySize rocksdbWriteBufferSize() {
+      if (blank(rocksdbWriteBuffer)) {
+        return null;
+      }
+      try {
+        return MemorySize.parse(rocksdbWriteBuffer);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException("retrieval.rocksdb_write_buffer must be a memory size such as 4mb, got '"
+            + rocksdbWriteBuffer + "'", e);
+      }
+    }
 
     /** Whether the job generates both the catalog and the queries (then summary.json re-checks the answers). */
     boolean generated() {
@@ -187,10 +215,15 @@ public final class RetrievalStage {
   public static void attach(StreamExecutionEnvironment env, StreamJobConfig c, DataStream<ModelUpdate> models,
       int dim) {
     Config rc = c.retrieval;
+    MemorySize writeBuffer = rc.rocksdbWriteBufferSize();
     if (rc.incrementalCheckpoints && env.getConfiguration().getOptional(StateBackendOptions.STATE_BACKEND).isEmpty()) {
       Configuration backend = new Configuration();
       backend.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
       backend.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+      if (writeBuffer != null) {
+        backend.set(RocksDBConfigurableOptions.WRITE_BUFFER_SIZE, writeBuffer);
+        backend.set(RocksDBOptions.USE_MANAGED_MEMORY, false);
+      }
       env.configure(backend);
     }
     String dir = OutputFileSystem.uri(c.outputDir);

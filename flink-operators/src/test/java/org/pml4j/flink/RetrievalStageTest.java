@@ -75,6 +75,27 @@ class RetrievalStageTest {
   }
 
   @Test
+  void theCatalogsRocksDbGetsSmallMemtablesUnlessTheClusterNamesABackend() {
+    StreamJobConfig c = StreamJobConfig.fromArgs("--output-dir", tmp.resolve("a").toString(), "--dataset", "synthetic",
+        "--retrieval.enabled", "true");
+    org.apache.flink.streaming.api.environment.StreamExecutionEnvironment env = JobEnvironment.environment(c);
+    StreamingJob.build(env, c, TrainerFactory.DEFAULT);
+    org.apache.flink.configuration.ReadableConfig conf = env.getConfiguration();
+    assertEquals("rocksdb", conf.get(org.apache.flink.configuration.StateBackendOptions.STATE_BACKEND));
+    assertEquals(org.apache.flink.configuration.MemorySize.parse("4mb"),
+        conf.get(org.apache.flink.state.rocksdb.RocksDBConfigurableOptions.WRITE_BUFFER_SIZE));
+    assertEquals(false, conf.get(org.apache.flink.state.rocksdb.RocksDBOptions.USE_MANAGED_MEMORY));
+
+    StreamJobConfig bad = StreamJobConfig.fromArgs("--output-dir", tmp.resolve("b").toString(), "--dataset",
+        "synthetic", "--retrieval.enabled", "true", "--retrieval.rocksdb_write_buffer", "4 parsecs");
+    assertEquals("4 parsecs", bad.retrieval.rocksdbWriteBuffer, "not the number 4 and the rest dropped");
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> StreamingJob.build(JobEnvironment.environment(bad), bad, TrainerFactory.DEFAULT));
+    assertTrue(e.getMessage().contains("retrieval.rocksdb_write_buffer") && e.getMessage().contains("4 parsecs"),
+        e.getMessage());
+  }
+
+  @Test
   void badRetrievalKeysAreRejectedByName() {
     RetrievalStage.Config c = new RetrievalStage.Config();
     c.builderPriority = "urgent";

@@ -46,6 +46,10 @@ class TrainerParallelismTest {
         "--trainer-threads", "-1");
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> StreamTopology.trainerConfig(bad));
     assertTrue(e.getMessage().contains("trainer_threads") && e.getMessage().contains("-1"), e.getMessage());
+    // a value with trailing text is not its leading number: "2 cores" is refused, not read as 2
+    e = assertThrows(IllegalArgumentException.class, () -> StreamJobConfig.fromArgs("--output-dir", tmp.toString(),
+        "--trainer-threads", "2 cores"));
+    assertTrue(e.getMessage().contains("trainer_threads") && e.getMessage().contains("2 cores"), e.getMessage());
   }
 
   @Test
