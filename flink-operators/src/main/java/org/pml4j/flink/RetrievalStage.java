@@ -109,6 +109,14 @@ public final class RetrievalStage {
      * checkpoints after loading the catalog held queries for up to a second; empty: Flink's default.
      */
     public String rocksdbWriteBuffer = "4mb";
+    /**
+     * Unaligned checkpoints ({@code execution.checkpointing.unaligned.enabled}) unless the cluster's configuration
+     * sets them. A shard's broadcast input carries both the queries and the trainer's model versions; with aligned
+     * checkpoints the queries wait at every checkpoint until the barrier has also come through the trainer, which may
+     * be in the middle of a step: the query tail came in bursts at the 2 s checkpoint interval. Unaligned barriers
+     * overtake the queued records (which go into the checkpoint) and block nothing. false: Flink's aligned ones.
+     */
+    public boolean unalignedCheckpoints = true;
     /** Kafka topic of catalog records (JSON, {@link RetrievalKafka}); null: the dataset's catalog. */
     public String catalogTopic;
     /** Kafka topic of queries (JSON, {@link RetrievalKafka}); null: the dataset's queries. */
@@ -216,6 +224,12 @@ public final class RetrievalStage {
       int dim) {
     Config rc = c.retrieval;
     MemorySize writeBuffer = rc.rocksdbWriteBufferSize();
+    if (rc.unalignedCheckpoints
+        && env.getConfiguration().getOptional(CheckpointingOptions.ENABLE_UNALIGNED).isEmpty()) {
+      Configuration unaligned = new Configuration();
+      unaligned.set(CheckpointingOptions.ENABLE_UNALIGNED, true);
+      env.configure(unaligned);
+    }
     if (rc.incrementalCheckpoints && env.getConfiguration().getOptional(StateBackendOptions.STATE_BACKEND).isEmpty()) {
       Configuration backend = new Configuration();
       backend.set(StateBackendOptions.STATE_BACKEND, "rocksdb");

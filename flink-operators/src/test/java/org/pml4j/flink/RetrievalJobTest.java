@@ -117,10 +117,12 @@ class RetrievalJobTest {
     DataStream<CatalogRecord> catalog = rawCatalog.map(new ToCatalog()).uid("to-catalog");
     DataStream<Query> queries = env.fromSource(Sources.generated(GEN.withIdOffset(QUERY_OFFSET), QUERIES, 30),
         WatermarkStrategy.noWatermarks(), "queries").uid("queries").map(new ToQuery()).uid("to-query");
-    if (injectFailure) { // the raw items in RocksDB, incremental checkpoints (the plain run: the heap backend)
+    if (injectFailure) { // as the job: the raw items in RocksDB, incremental and unaligned checkpoints (the plain run:
+      // the heap backend, aligned)
       org.apache.flink.configuration.Configuration backend = new org.apache.flink.configuration.Configuration();
       backend.set(org.apache.flink.configuration.StateBackendOptions.STATE_BACKEND, "rocksdb");
       backend.set(org.apache.flink.configuration.CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+      backend.set(org.apache.flink.configuration.CheckpointingOptions.ENABLE_UNALIGNED, true);
       env.configure(backend);
     }
     Retrieval.Settings s = new Retrieval.Settings(DIM, 2, 100, 16, 2, 0,

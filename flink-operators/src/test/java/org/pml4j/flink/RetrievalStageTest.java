@@ -85,6 +85,7 @@ class RetrievalStageTest {
     assertEquals(org.apache.flink.configuration.MemorySize.parse("4mb"),
         conf.get(org.apache.flink.state.rocksdb.RocksDBConfigurableOptions.WRITE_BUFFER_SIZE));
     assertEquals(false, conf.get(org.apache.flink.state.rocksdb.RocksDBOptions.USE_MANAGED_MEMORY));
+    assertEquals(true, conf.get(org.apache.flink.configuration.CheckpointingOptions.ENABLE_UNALIGNED));
 
     StreamJobConfig bad = StreamJobConfig.fromArgs("--output-dir", tmp.resolve("b").toString(), "--dataset",
         "synthetic", "--retrieval.enabled", "true", "--retrieval.rocksdb_write_buffer", "4 parsecs");
