@@ -1,5 +1,6 @@
 package org.pml4j.losses;
 
+import java.util.Arrays;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.pytorch.GradMode;
@@ -17,16 +18,30 @@ import org.pml4j.reducers.LossInfo;
 import org.pml4j.reducers.MeanReducer;
 import org.pml4j.reducers.ThresholdReducer;
 import org.pml4j.torch.Parallel;
+import org.pml4j.torch.Scope;
 import org.pml4j.torch.Tensors;
 import org.pml4j.torch.Torch;
 
 /**
- * The fused dense {@link ContrastiveLoss} over all pairs: one pass over the {@code [N, M]} distance matrix (on
- * {@link Torch#kernelThreads()} Java threads) computes both reduced sub-losses and the gradient with respect to the
- * matrix, and the gradient reaches the embeddings through one GEMM instead of autograd over a dozen {@code [N, M]}
- * intermediates and cdist's backward (three GEMMs). For LpDistance the matrix is the GEMM of dot products, turned
- * into distances in the kernel with cdist's own formula for large inputs ({@code sqrt(max(|q|^2 + |r|^2 - 2 q.r,
- * 1e-30))}; it agrees with cdist to rounding), so that pass runs on the Java threads too.
+ * The fused dense {@link ContrastiveLoss} over all pairs, tiled over the reference columns so that the {@code [N, M]}
+ * matrix goes through memory twice (written once, read once) instead of being produced, rewritten and reread by
+ * separate whole-matrix steps.
+ *
+ * <p>Two passes over column tiles of {@code T} columns ({@link #tileColumns}: a {@code [N, T]} tile of about 1 MB,
+ * so it stays in a core's cache between the steps that touch it):
+ * <ol>
+ *   <li>per tile, one GEMM of the (normalized) queries and the tile's reference rows writes the tile's dot products
+ *       into the {@code [N, M]} matrix; a Java pass over the tile, on {@link Torch#kernelThreads()} threads (rows
+ *       split among them), turns them into distances (LpDistance: cdist's formula for large inputs,
+ *       {@code sqrt(max(|q|^2 + |r|^2 - 2 q.r, 1e-30))}, which agrees with cdist to rounding), stores them back and
+ *       accumulates both sub-losses' counts, kept counts and sums and the unscaled gradient row sums;</li>
+ *   <li>once the reducers' scales are known (they need the global counts), per tile a Java pass reads the stored
+ *       distances and writes the scaled gradient {@code G = dL/dd} (LpDistance: {@code G / d}) into a tile buffer
+ *       that stays in cache, and one GEMM adds the tile's share {@code G_tile r_tile} to the query gradient (and,
+ *       when the reference set needs a gradient, one GEMM writes that tile's rows of it).</li>
+ * </ol>
+ * Without a gradient the second pass is skipped and the matrix is never stored (each tile goes to the tile buffer).
+ * The GEMMs run on OpenBLAS's threads (pml4j's Java pool, see {@link Torch#setNumThreads}).
  *
  * <p>For {@code LpDistance(p=2, power=1)} with {@code d_ij = ||q_i - r_j||}: {@code dL/dq_i = q_i sum_j W_ij -
  * sum_j W_ij r_j} with {@code W = G / d} ({@code G = dL/dd}, 0 where {@code d = 0}, as cdist's backward); for
@@ -38,6 +53,12 @@ import org.pml4j.torch.Torch;
  * thresholds); sums are accumulated in double.
  */
 final class DenseContrastive {
+  /** Target bytes of one {@code [N, T]} tile. */
+  private static final long TILE_BYTES = 1L << 20;
+
+  /** Tile width forced by tests (0: {@link #tileColumns}'s choice). */
+  static int tileOverride;
+
   private DenseContrastive() {}
 
   /** Reduction of one sub-loss: 0 mean, 1 sum (Sum/Divisor), 2 threshold. */
@@ -61,7 +82,73 @@ final class DenseContrastive {
         && embeddings.is_cpu() && refEmb.is_cpu() && refEmb.size(0) > 0;
   }
 
-  /** Per-chunk accumulators. */
+  /**
+   * Columns per tile: a {@code [n, T]} tile of about {@link #TILE_BYTES}, a multiple of 64 (at least 64), at most
+   * {@code m}.
+   */
+  static int tileColumns(int n, int m, int elementBytes) {
+    if (tileOverride > 0) {
+      return Math.min(tileOverride, m);
+    }
+    long t = TILE_BYTES / ((long) Math.max(1, n) * elementBytes);
+    t = Math.max(64, t / 64 * 64);
+    return (int) Math.min(t, m);
+  }
+
+  /**
+   * What every pass needs: the problem, the labels as codes and the same-label columns of each code, the norms, the
+   * margins and the reducers' intervals.
+   */
+  private static final class Job {
+    int n;
+    int m;
+    boolean lp2;
+    boolean inverted;
+    /** Query row i's label code (index into {@link #cols}). */
+    int[] code;
+    /** Per code, the reference columns with that label, ascending. */
+    int[][] cols;
+    /** Query row i's own reference column (dropped from the positives), or -1. */
+    int[] self;
+    /** Squared norms (LpDistance only), in the tensors' dtype's values. */
+    double[] qNorm;
+    double[] rNorm;
+    float[] rNormF;
+    /** The current tile's slice of {@link #rNorm} (float32: of {@link #rNormF}), from index 0. */
+    double[] rNormTile;
+    float[] rNormTileF;
+    double mp;
+    double mn;
+    Red redPos;
+    Red redNeg;
+    /** Per code, the first index in {@code cols[code]} at or after the current tile's first column. */
+    int[] tileFrom;
+    /** Per code, the first index in {@code cols[code]} at or after the current tile's end. */
+    int[] tileTo;
+    /** Unscaled gradient row sums of the positive and negative pairs. */
+    double[] rowP;
+    double[] rowN;
+
+    void setTile(int c0, int c1) {
+      for (int c = 0; c < cols.length; c++) {
+        tileFrom[c] = lowerBound(cols[c], c0);
+        tileTo[c] = lowerBound(cols[c], c1);
+      }
+      if (rNormTile != null) {
+        System.arraycopy(rNorm, c0, rNormTile, 0, c1 - c0);
+      }
+      if (rNormTileF != null) {
+        System.arraycopy(rNormF, c0, rNormTileF, 0, c1 - c0);
+      }
+    }
+  }
+
+  private static int lowerBound(int[] a, int key) {
+    int i = Arrays.binarySearch(a, key);
+    return i >= 0 ? i : -i - 1;
+  }
+
+  /** Per-chunk (row range) accumulators, kept over all tiles, and the chunk's scratch rows. */
   private static final class Acc {
     long cntPos;
     long cntNeg;
@@ -69,8 +156,10 @@ final class DenseContrastive {
     long keptNeg;
     double sumPos;
     double sumNeg;
-    double[] colP;
-    double[] colN;
+    float[] rowF;
+    float[] sameF;
+    double[] rowD;
+    double[] sameD;
   }
 
   /**
@@ -91,69 +180,95 @@ final class DenseContrastive {
     Tensor q = distance.maybeNormalize(embeddings);
     Tensor r = sameRef ? q : distance.maybeNormalize(refEmb);
     Tensor qd = q.detach();
-    Tensor rd = r.detach();
+    Tensor rd = r.detach().contiguous();
     int n = (int) qd.size(0);
     int m = (int) rd.size(0);
-    long[] lab = Tensors.toLongs(labels);
-    long[] ref = Tensors.toLongs(refLabels);
-    int[] self = new int[n];
-    java.util.Arrays.fill(self, -1);
+    boolean dbl = Tensors.dtype(qd) == ScalarType.Double;
+    Job job = new Job();
+    job.n = n;
+    job.m = m;
+    job.lp2 = lp2;
+    job.inverted = inverted;
+    job.mp = loss.posMargin();
+    job.mn = loss.negMargin();
+    job.redPos = Red.of(loss.reducerFor("pos_loss"));
+    job.redNeg = Red.of(loss.reducerFor("neg_loss"));
+    labelCodes(job, Tensors.toLongs(labels), Tensors.toLongs(refLabels));
+    job.self = new int[n];
+    Arrays.fill(job.self, -1);
     if (selfSlots != null) {
       long[] s = Tensors.toLongs(selfSlots);
       for (int i = 0; i < n && i < s.length; i++) {
-        self[i] = (int) s[i];
+        job.self[i] = (int) s[i];
       }
     } else if (diagonal) {
       for (int i = 0; i < n; i++) {
-        self[i] = i;
+        job.self[i] = i;
       }
     }
-    java.util.Map<Long, int[]> byLabel = columnsByLabel(ref);
-    double[] qn = null;
-    double[] rn = null;
-    if (lp2) {
-      try (NoGradGuard g = new NoGradGuard()) {
-        qn = Tensors.toDoubles(qd.pow(Tensors.s(2.0)).sum(new long[] {1}, false, new org.bytedeco.pytorch.ScalarTypeOptional()));
-        rn = sameRef ? qn : Tensors.toDoubles(rd.pow(Tensors.s(2.0)).sum(new long[] {1}, false,
-            new org.bytedeco.pytorch.ScalarTypeOptional()));
-      }
-    }
-    double[] qNorm = qn;
-    double[] rNorm = rn;
-    boolean dbl = Tensors.dtype(qd) == ScalarType.Double;
-    Tensor mat;
-    Tensor w;
-    try (NoGradGuard g = new NoGradGuard()) {
-      // the matrices of LpDistance.computeMat (cdist) and DotProductSimilarity.computeMat, of the normalized inputs
-      // the dot products; for LpDistance the kernel turns them into distances (cdist's mm formula, below)
-      mat = qd.mm(rd.t()).contiguous();
-      w = torch.empty_like(mat);
-    }
-    Red redPos = Red.of(loss.reducerFor("pos_loss"));
-    Red redNeg = Red.of(loss.reducerFor("neg_loss"));
-    double[] rowP = new double[n];
-    double[] rowN = new double[n];
     int threads = Math.max(1, Torch.kernelThreads());
-    Acc[] accs = new Acc[threads];
-    double mp = loss.posMargin();
-    double mn = loss.negMargin();
-    int used = Parallel.forRows(n, threads, (chunk, from, to) -> {
-      Acc a = new Acc();
-      if (refGrad) {
-        a.colP = new double[m];
-        a.colN = new double[m];
+    if (lp2) {
+      job.qNorm = squaredNorms(qd, n, 1, dbl);
+      job.rNorm = sameRef ? job.qNorm : squaredNorms(rd, m, threads, dbl);
+      if (!dbl) {
+        job.rNormF = new float[m];
+        for (int j = 0; j < m; j++) {
+          job.rNormF[j] = (float) job.rNorm[j];
+        }
       }
-      accs[chunk] = a;
+    }
+    job.rowP = new double[n];
+    job.rowN = new double[n];
+    int tile = tileColumns(n, m, dbl ? 8 : 4);
+    if (lp2) {
       if (dbl) {
-        phase1Double(mat, w, qNorm, rNorm, from, to, m, lab, byLabel, self, inverted, lp2, mp, mn, redPos, redNeg, rowP, rowN, a);
+        job.rNormTile = new double[tile];
       } else {
-        phase1Float(mat, w, qNorm, rNorm, from, to, m, lab, byLabel, self, inverted, lp2, (float) mp, (float) mn, redPos, redNeg,
-            rowP, rowN, a);
+        job.rNormTileF = new float[tile];
       }
-    });
+    }
+    Acc[] accs = new Acc[Math.max(1, Math.min(threads, n))];
+    for (int c = 0; c < accs.length; c++) {
+      Acc a = new Acc();
+      if (dbl) {
+        a.rowD = new double[tile];
+      } else {
+        a.rowF = new float[tile];
+      }
+      accs[c] = a;
+    }
+    Tensor mat = null;
+    Tensor buf;
+    try (NoGradGuard g = new NoGradGuard()) {
+      buf = torch.empty(new long[] {n, tile}, Tensors.options(Tensors.dtype(qd), qd), null);
+      if (needGrad) {
+        mat = torch.empty(new long[] {n, m}, Tensors.options(Tensors.dtype(qd), qd), null);
+      }
+      // pass 1: the dot products tile by tile, turned into distances (stored when a gradient follows) and scored
+      for (int c0 = 0; c0 < m; c0 += tile) {
+        int tw = Math.min(tile, m - c0);
+        int col0 = c0;
+        try (Scope s = Scope.open()) {
+          Tensor out = mat != null ? mat.narrow(1, c0, tw) : buf.narrow(1, 0, tw);
+          torch.mm_out(out, qd, rd.narrow(0, c0, tw).t());
+          job.setTile(c0, c0 + tw);
+          long ld = mat != null ? m : tile;
+          long off = mat != null ? c0 : 0;
+          Tensor base = mat != null ? mat : buf;
+          if (dbl) {
+            DoublePointer p = base.data_ptr_double();
+            Parallel.forRows(n, threads, (chunk, from, to) -> scoreDouble(job, p, ld, off, col0, tw, from, to,
+                needGrad, accs[chunk]));
+          } else {
+            FloatPointer p = base.data_ptr_float();
+            Parallel.forRows(n, threads, (chunk, from, to) -> scoreFloat(job, p, ld, off, col0, tw, from, to,
+                needGrad, accs[chunk]));
+          }
+        }
+      }
+    }
     Acc tot = new Acc();
-    for (int c = 0; c < used; c++) {
-      Acc a = accs[c];
+    for (Acc a : accs) {
       tot.cntPos += a.cntPos;
       tot.cntNeg += a.cntNeg;
       tot.keptPos += a.keptPos;
@@ -164,6 +279,8 @@ final class DenseContrastive {
     if (tot.cntPos <= 1 && tot.cntNeg <= 1) {
       return loss.zeroLosses();
     }
+    Red redPos = job.redPos;
+    Red redNeg = job.redNeg;
     long nPos = redPos.kind == 2 ? tot.keptPos : tot.cntPos;
     long nNeg = redNeg.kind == 2 ? tot.keptNeg : tot.cntNeg;
     boolean zeroPos = tot.cntPos == 0 || nPos == 0;
@@ -172,37 +289,56 @@ final class DenseContrastive {
     double sNeg = zeroNeg ? 0 : redNeg.kind == 1 ? 1 : 1.0 / nNeg;
     Tensor surrogate = null;
     if (needGrad && !(zeroPos && zeroNeg)) {
-      // W holds +-1/d (or +-1): the positive-sign entries are one sub-loss's, the negative-sign ones the other's.
-      double sGt = inverted ? sNeg : sPos;
-      double sLt = inverted ? sPos : sNeg;
-      Parallel.forRows(n, threads, (chunk, from, to) -> scale(w, from, to, m, dbl, sGt, sLt));
-      double[] rowSum = new double[n];
-      for (int i = 0; i < n; i++) {
-        rowSum[i] = rowP[i] * sPos + rowN[i] * sNeg;
-      }
       Tensor gq;
       Tensor gr = null;
       Tensor c;
       try (NoGradGuard g = new NoGradGuard()) {
-        if (lp2) {
-          Tensor rs = Tensors.of(rowSum, Tensors.dtype(qd), n, 1);
-          gq = torch.addmm(qd.mul(rs), w, rd, Tensors.s(1.0), Tensors.s(-1.0));
-        } else {
-          gq = w.mm(rd);
-        }
+        // pass 2: the scaled gradient tile by tile, into the cached tile buffer, then its GEMMs
+        Tensor acc = torch.zeros(new long[] {n, qd.size(1)}, Tensors.options(Tensors.dtype(qd), qd));
         if (refGrad) {
-          if (lp2) {
-            double[] colSum = new double[m];
-            for (int k = 0; k < used; k++) {
-              for (int j = 0; j < m; j++) {
-                colSum[j] += accs[k].colP[j] * sPos + accs[k].colN[j] * sNeg;
+          gr = torch.empty(new long[] {m, rd.size(1)}, Tensors.options(Tensors.dtype(qd), qd), null);
+        }
+        Tensor matRef = mat;
+        for (int c0 = 0; c0 < m; c0 += tile) {
+          int tw = Math.min(tile, m - c0);
+          int col0 = c0;
+          try (Scope s = Scope.open()) {
+            job.setTile(c0, c0 + tw);
+            if (dbl) {
+              DoublePointer src = matRef.data_ptr_double();
+              DoublePointer dst = buf.data_ptr_double();
+              Parallel.forRows(n, threads, (chunk, from, to) -> gradDouble(job, src, dst, tile, col0, tw, from, to,
+                  sPos, sNeg, accs[chunk]));
+            } else {
+              FloatPointer src = matRef.data_ptr_float();
+              FloatPointer dst = buf.data_ptr_float();
+              Parallel.forRows(n, threads, (chunk, from, to) -> gradFloat(job, src, dst, tile, col0, tw, from, to,
+                  (float) sPos, (float) sNeg, accs[chunk]));
+            }
+            Tensor w = buf.narrow(1, 0, tw);
+            Tensor rt = rd.narrow(0, c0, tw);
+            acc.addmm_(w, rt);
+            if (refGrad) {
+              Tensor grt = gr.narrow(0, c0, tw);
+              if (lp2) {
+                // dL/dr_j = r_j sum_i W_ij - sum_i W_ij q_i
+                Tensor cs = w.sum(new long[] {0}, false, new org.bytedeco.pytorch.ScalarTypeOptional()).unsqueeze(1);
+                grt.copy_(torch.addmm(rt.mul(cs), w.t(), qd, Tensors.s(1.0), Tensors.s(-1.0)));
+              } else {
+                torch.mm_out(grt, w.t(), qd);
               }
             }
-            Tensor cs = Tensors.of(colSum, Tensors.dtype(qd), m, 1);
-            gr = torch.addmm(rd.mul(cs), w.t(), qd, Tensors.s(1.0), Tensors.s(-1.0));
-          } else {
-            gr = w.t().mm(qd);
           }
+        }
+        if (lp2) {
+          double[] rowSum = new double[n];
+          for (int i = 0; i < n; i++) {
+            rowSum[i] = job.rowP[i] * sPos + job.rowN[i] * sNeg;
+          }
+          Tensor rs = Tensors.of(rowSum, Tensors.dtype(qd), n, 1);
+          gq = qd.mul(rs).sub(acc);
+        } else {
+          gq = acc;
         }
         if (sameRef && gr != null) {
           gq = gq.add(gr);
@@ -235,20 +371,82 @@ final class DenseContrastive {
     return d;
   }
 
-  /** Reference columns per label value, ascending. */
-  private static java.util.Map<Long, int[]> columnsByLabel(long[] ref) {
-    java.util.Map<Long, Integer> counts = new java.util.HashMap<>();
-    for (long r : ref) {
-      counts.merge(r, 1, Integer::sum);
+  /**
+   * Label codes: the query labels' distinct values, sorted, are codes {@code 0..L-1}; {@code job.code[i]} is row i's
+   * code and {@code job.cols[c]} the reference columns (ascending) whose label has code c. Reference labels that no
+   * query has are never positives and get no list.
+   */
+  private static void labelCodes(Job job, long[] lab, long[] ref) {
+    long[] uniq = Arrays.stream(lab).distinct().sorted().toArray();
+    job.code = new int[lab.length];
+    for (int i = 0; i < lab.length; i++) {
+      job.code[i] = Arrays.binarySearch(uniq, lab[i]);
     }
-    java.util.Map<Long, int[]> cols = new java.util.HashMap<>();
-    java.util.Map<Long, Integer> fill = new java.util.HashMap<>();
+    int[] refCode = new int[ref.length];
+    int[] count = new int[uniq.length];
+    long lo = uniq.length == 0 ? 0 : uniq[0];
+    long hi = uniq.length == 0 ? -1 : uniq[uniq.length - 1];
     for (int j = 0; j < ref.length; j++) {
-      long r = ref[j];
-      int[] c = cols.computeIfAbsent(r, k -> new int[counts.get(k)]);
-      c[fill.merge(r, 1, Integer::sum) - 1] = j;
+      long v = ref[j];
+      int k = v < lo || v > hi ? -1 : Arrays.binarySearch(uniq, v);
+      refCode[j] = k;
+      if (k >= 0) {
+        count[k]++;
+      }
     }
-    return cols;
+    job.cols = new int[uniq.length][];
+    for (int c = 0; c < uniq.length; c++) {
+      job.cols[c] = new int[count[c]];
+    }
+    int[] fill = new int[uniq.length];
+    for (int j = 0; j < ref.length; j++) {
+      int k = refCode[j];
+      if (k >= 0) {
+        job.cols[k][fill[k]++] = j;
+      }
+    }
+    job.tileFrom = new int[uniq.length];
+    job.tileTo = new int[uniq.length];
+  }
+
+  /**
+   * Squared row norms of a contiguous {@code [rows, dim]} matrix, accumulated in double and rounded to the tensor's
+   * dtype (float32 values are then exact in the returned doubles).
+   */
+  private static double[] squaredNorms(Tensor x, int rows, int threads, boolean dbl) {
+    int dim = (int) x.size(1);
+    double[] out = new double[rows];
+    Tensor xc = x.contiguous();
+    if (dbl) {
+      DoublePointer p = xc.data_ptr_double();
+      Parallel.forRows(rows, threads, (chunk, from, to) -> {
+        double[] row = new double[dim];
+        DoublePointer at = new DoublePointer(p);
+        for (int i = from; i < to; i++) {
+          at.position((long) i * dim).get(row, 0, dim);
+          double s = 0;
+          for (int k = 0; k < dim; k++) {
+            s += row[k] * row[k];
+          }
+          out[i] = s;
+        }
+      });
+    } else {
+      FloatPointer p = xc.data_ptr_float();
+      Parallel.forRows(rows, threads, (chunk, from, to) -> {
+        float[] row = new float[dim];
+        FloatPointer at = new FloatPointer(p);
+        for (int i = from; i < to; i++) {
+          at.position((long) i * dim).get(row, 0, dim);
+          double s = 0;
+          for (int k = 0; k < dim; k++) {
+            s += (double) row[k] * row[k];
+          }
+          out[i] = (float) s;
+        }
+      });
+    }
+    return out;
   }
 
   /** The reducer's open interval {@code (low, high)} of kept losses (mean/sum: every pair, as +-infinity). */
@@ -261,264 +459,406 @@ final class DenseContrastive {
   }
 
   /**
-   * Rows {@code [from, to)}: counts, kept sums and unscaled gradient weights (+-1/d, or +-1 for similarities;
-   * positive-pair weights have sign {@code inverted ? -1 : +1}, negative-pair ones the opposite). A pair's loss is
-   * {@code relu(v)} with {@code v = s * x + c} ({@code s = +-1}, {@code c} the negated margin: the same rounding as
-   * ATen's {@code x - m} and {@code m - x}); it is kept when {@code low < relu(v) < high}, and its gradient is
-   * nonzero when it is kept and {@code v > 0}. Each row is first treated as all negatives (a loop without label
-   * tests; the columns of the row's own label, {@code byLabel}, sit it out as NaN), then those columns are scored as
-   * positives (except the row's self column).
+   * Pass 1 on rows {@code [from, to)} of one tile (reference columns {@code [col0, col0 + tw)}; element (i, k) at
+   * {@code p[i * ld + off + k]}): dot products to distances (LpDistance), stored back when {@code store}, then counts,
+   * kept sums and unscaled gradient row sums. A pair's loss is {@code relu(v)} with {@code v = s * x + c}
+   * ({@code s = +-1}, {@code c} the negated margin: the same rounding as ATen's {@code x - m} and {@code m - x}); it is
+   * kept when {@code low < relu(v) < high}, and its gradient is nonzero when it is kept and {@code v > 0}
+   * (positive-pair weights have sign {@code inverted ? -1 : +1}, negative-pair ones the opposite). Each row is first
+   * scored as all negatives (a loop without label tests; the tile's columns of the row's own label sit it out as an
+   * infinite distance, or similarity, whose loss is 0), then those columns are scored as positives (except the row's
+   * self column). The distance loop has no branch
+   * and indexes its arrays alike, so the JIT vectorizes it; cdist's clamp {@code max(d2, 1e-30)} is applied after
+   * the square root as {@code max(x, sqrt(1e-30))} (the same result, NaN included), in the scalar loop.
    */
-  private static void phase1Float(Tensor mat, Tensor w, double[] qNorm, double[] rNorm, int from, int to, int m, long[] lab, java.util.Map<Long, int[]> byLabel,
-      int[] self, boolean inverted, boolean lp2, float mp, float mn, Red redPos, Red redNeg, double[] rowP, double[] rowN,
-      Acc a) {
-    FloatPointer dp = mat.data_ptr_float();
-    FloatPointer wp = w.data_ptr_float();
-    float[] dRow = new float[m];
-    float[] wRow = new float[m];
-    float signPos = inverted ? -1f : 1f;
+  private static void scoreFloat(Job job, FloatPointer base, long ld, long off, int col0, int tw, int from, int to,
+      boolean store, Acc a) {
+    FloatPointer p = new FloatPointer(base);
+    float[] x = a.rowF;
+    boolean lp2 = job.lp2;
+    float floorX = (float) Math.sqrt(1e-30f);
+    float signPos = job.inverted ? -1f : 1f;
     float signNeg = -signPos;
-    float cPos = inverted ? mp : -mp;
-    float cNeg = inverted ? -mn : mn;
-    float lowP = (float) low(redPos);
-    float highP = (float) high(redPos);
-    float lowN = (float) low(redNeg);
-    float highN = (float) high(redNeg);
+    float cPos = (float) (job.inverted ? job.mp : -job.mp);
+    float cNeg = (float) (job.inverted ? -job.mn : job.mn);
+    float lowP = (float) low(job.redPos);
+    float highP = (float) high(job.redPos);
+    float lowN = (float) low(job.redNeg);
+    float highN = (float) high(job.redNeg);
+    float[] rNorm = job.rNormTileF;
+    boolean zeroKeptN = 0 > lowN && 0 < highN;
+    // a distance whose negative-pair loss is relu(-infinity) = 0: no loss, no weight
+    float sitOut = -signNeg * Float.POSITIVE_INFINITY;
     long cntPos = 0;
     long cntNeg = 0;
     long keptPos = 0;
     long keptNeg = 0;
     double sumPos = 0;
     double sumNeg = 0;
-    double[] colP = a.colP;
-    double[] colN = a.colN;
-    int[] none = new int[0];
     for (int i = from; i < to; i++) {
-      dp.position((long) i * m).get(dRow, 0, m);
-      int si = self[i];
-      double rp = 0;
-      double rn = 0;
-      double sp = 0;
-      double sn = 0;
-      long kn = 0;
-      if (qNorm != null) {
-        // cdist's mm formula: sqrt(max(|q|^2 + |r|^2 - 2 q.r, 1e-30)), then the row holds distances
-        float qi = (float) qNorm[i];
-        for (int j = 0; j < m; j++) {
-          float d2 = qi + (float) rNorm[j] - 2f * dRow[j];
-          dRow[j] = (float) Math.sqrt(d2 > 1e-30f ? d2 : 1e-30f);
+      p.position(i * ld + off).get(x, 0, tw);
+      if (lp2) {
+        // cdist's mm formula: sqrt(max(|q|^2 + |r|^2 - 2 q.r, 1e-30))
+        float qi = (float) job.qNorm[i];
+        for (int k = 0; k < tw; k++) {
+          x[k] = (float) Math.sqrt(qi + rNorm[k] - 2f * x[k]);
         }
       }
-      // The row's own label's columns sit out the negatives' loop as NaN (loss 0, weight 0, no label test);
-      // their distances are kept aside for the positives' loop.
-      int[] same = byLabel.getOrDefault(lab[i], none);
-      float[] sameX = new float[same.length];
-      for (int k = 0; k < same.length; k++) {
-        sameX[k] = dRow[same[k]];
-        dRow[same[k]] = Float.NaN;
+      int code = job.code[i];
+      int[] cols = job.cols[code];
+      int s0 = job.tileFrom[code];
+      int s1 = job.tileTo[code];
+      int ns = s1 - s0;
+      if (a.sameF == null || a.sameF.length < ns) {
+        a.sameF = new float[Math.max(ns, 16)];
       }
-      for (int j = 0; j < m; j++) {
-        float x = dRow[j];
-        float v = signNeg * x + cNeg;
-        float l = v > 0f ? v : 0f;
-        float wij = 0;
-        if (l > lowN && l < highN) {
-          kn++;
-          sn += l;
-          if (v > 0) {
-            wij = lp2 ? (x == 0f ? 0f : signNeg / x) : signNeg;
-            rn += wij;
+      // The row's own label's columns sit out the negatives' loop as a distance that scores no loss (loss 0,
+      // weight 0, no label test); their distances are kept aside for the positives' loop.
+      float[] sameX = a.sameF;
+      for (int k = 0; k < ns; k++) {
+        int j = cols[s0 + k] - col0;
+        float xv = x[j];
+        if (lp2 && !(xv >= floorX)) {
+          xv = floorX;
+        }
+        sameX[k] = xv;
+        x[j] = sitOut;
+      }
+      double sn = 0;
+      double rn = 0;
+      long kn = 0;
+      if (lp2) {
+        for (int k = 0; k < tw; k++) {
+          float xv = x[k];
+          if (!(xv >= floorX)) {
+            xv = floorX;
+            x[k] = xv;
+          }
+          float v = signNeg * xv + cNeg;
+          float l = v > 0f ? v : 0f;
+          if (l > lowN && l < highN) {
+            kn++;
+            sn += l;
+            if (v > 0f) {
+              rn += signNeg / xv;
+            }
           }
         }
-        wRow[j] = wij;
-      }
-      if (colN != null) {
-        for (int j = 0; j < m; j++) {
-          colN[j] += wRow[j];
+      } else {
+        for (int k = 0; k < tw; k++) {
+          float v = signNeg * x[k] + cNeg;
+          float l = v > 0f ? v : 0f;
+          if (l > lowN && l < highN) {
+            kn++;
+            sn += l;
+            if (v > 0f) {
+              rn += signNeg;
+            }
+          }
         }
       }
-      long cn = m - same.length;
-      if (0 > lowN && 0 < highN) {
-        kn -= same.length; // the NaN columns counted as kept zero losses
+      if (zeroKeptN) {
+        kn -= ns; // the sat-out columns counted as kept zero losses
       }
-      for (int k = 0; k < same.length; k++) {
-        int j = same[k];
-        float x = sameX[k];
-        float wij = 0;
+      for (int k = 0; k < ns; k++) {
+        x[cols[s0 + k] - col0] = sameX[k];
+      }
+      if (lp2 && store) {
+        p.position(i * ld + off).put(x, 0, tw);
+      }
+      double sp = 0;
+      double rp = 0;
+      int si = job.self[i];
+      for (int k = 0; k < ns; k++) {
+        int j = cols[s0 + k];
         if (j != si) {
           cntPos++;
-          float v = signPos * x + cPos;
+          float xv = sameX[k];
+          float v = signPos * xv + cPos;
           float l = v > 0f ? v : 0f;
           if (l > lowP && l < highP) {
             keptPos++;
             sp += l;
-            if (v > 0) {
-              wij = lp2 ? (x == 0f ? 0f : signPos / x) : signPos;
-              rp += wij;
-              if (colP != null) {
-                colP[j] += wij;
-              }
+            if (v > 0f) {
+              rp += lp2 ? signPos / xv : signPos;
             }
           }
         }
-        wRow[j] = wij;
       }
-      cntNeg += cn;
+      cntNeg += tw - (s1 - s0);
       keptNeg += kn;
       sumPos += sp;
       sumNeg += sn;
-      rowP[i] = rp;
-      rowN[i] = rn;
-      wp.position((long) i * m).put(wRow, 0, m);
+      job.rowP[i] += rp;
+      job.rowN[i] += rn;
     }
-    a.cntPos = cntPos;
-    a.cntNeg = cntNeg;
-    a.keptPos = keptPos;
-    a.keptNeg = keptNeg;
-    a.sumPos = sumPos;
-    a.sumNeg = sumNeg;
+    a.cntPos += cntPos;
+    a.cntNeg += cntNeg;
+    a.keptPos += keptPos;
+    a.keptNeg += keptNeg;
+    a.sumPos += sumPos;
+    a.sumNeg += sumNeg;
   }
 
-  /** {@link #phase1Float} for float64. */
-  private static void phase1Double(Tensor mat, Tensor w, double[] qNorm, double[] rNorm, int from, int to, int m, long[] lab, java.util.Map<Long, int[]> byLabel,
-      int[] self, boolean inverted, boolean lp2, double mp, double mn, Red redPos, Red redNeg, double[] rowP, double[] rowN,
-      Acc a) {
-    DoublePointer dp = mat.data_ptr_double();
-    DoublePointer wp = w.data_ptr_double();
-    double[] dRow = new double[m];
-    double[] wRow = new double[m];
-    double signPos = inverted ? -1 : 1;
+  /**
+   * Pass 2 on rows {@code [from, to)} of one tile: reads the stored distances (row i's tile at
+   * {@code src[i * m + col0]}) and writes the scaled gradient weights to {@code dst[i * ld]} (the tile buffer):
+   * a kept pair with {@code v > 0} weighs {@code sign * scale} ({@code sign / x * scale} for LpDistance), with its
+   * sub-loss's scale; every other pair, and the self column, 0. All columns are first weighed as negatives, then the
+   * row's own label's columns are overwritten with their positive weights.
+   */
+  private static void gradFloat(Job job, FloatPointer srcBase, FloatPointer dstBase, long ld, int col0, int tw,
+      int from, int to, float sPos, float sNeg, Acc a) {
+    FloatPointer src = new FloatPointer(srcBase);
+    FloatPointer dst = new FloatPointer(dstBase);
+    float[] x = a.rowF;
+    long m = job.m;
+    boolean lp2 = job.lp2;
+    float signPos = job.inverted ? -1f : 1f;
+    float signNeg = -signPos;
+    float cPos = (float) (job.inverted ? job.mp : -job.mp);
+    float cNeg = (float) (job.inverted ? -job.mn : job.mn);
+    float lowP = (float) low(job.redPos);
+    float highP = (float) high(job.redPos);
+    float lowN = (float) low(job.redNeg);
+    float highN = (float) high(job.redNeg);
+    float dotNeg = signNeg * sNeg;
+    for (int i = from; i < to; i++) {
+      src.position(i * m + col0).get(x, 0, tw);
+      int code = job.code[i];
+      int[] cols = job.cols[code];
+      int s0 = job.tileFrom[code];
+      int s1 = job.tileTo[code];
+      // the positives' distances, before the row is overwritten
+      if (a.sameF == null || a.sameF.length < s1 - s0) {
+        a.sameF = new float[Math.max(s1 - s0, 16)];
+      }
+      float[] sameX = a.sameF;
+      for (int k = s0; k < s1; k++) {
+        sameX[k - s0] = x[cols[k] - col0];
+      }
+      if (lp2) {
+        for (int k = 0; k < tw; k++) {
+          float xv = x[k];
+          float v = signNeg * xv + cNeg;
+          float l = v > 0f ? v : 0f;
+          x[k] = v > 0f && l > lowN && l < highN ? signNeg / xv * sNeg : 0f;
+        }
+      } else {
+        for (int k = 0; k < tw; k++) {
+          float v = signNeg * x[k] + cNeg;
+          float l = v > 0f ? v : 0f;
+          x[k] = v > 0f && l > lowN && l < highN ? dotNeg : 0f;
+        }
+      }
+      int si = job.self[i];
+      for (int k = s0; k < s1; k++) {
+        int j = cols[k];
+        float w = 0f;
+        if (j != si) {
+          float xv = sameX[k - s0];
+          float v = signPos * xv + cPos;
+          float l = v > 0f ? v : 0f;
+          if (v > 0f && l > lowP && l < highP) {
+            w = (lp2 ? signPos / xv : signPos) * sPos;
+          }
+        }
+        x[j - col0] = w;
+      }
+      dst.position(i * ld).put(x, 0, tw);
+    }
+  }
+
+  /** {@link #scoreFloat} for float64. */
+  private static void scoreDouble(Job job, DoublePointer base, long ld, long off, int col0, int tw, int from, int to,
+      boolean store, Acc a) {
+    DoublePointer p = new DoublePointer(base);
+    double[] x = a.rowD;
+    boolean lp2 = job.lp2;
+    double floorX = Math.sqrt(1e-30);
+    double signPos = job.inverted ? -1 : 1;
     double signNeg = -signPos;
-    double cPos = inverted ? mp : -mp;
-    double cNeg = inverted ? -mn : mn;
-    double lowP = (double) low(redPos);
-    double highP = (double) high(redPos);
-    double lowN = (double) low(redNeg);
-    double highN = (double) high(redNeg);
+    double cPos = (job.inverted ? job.mp : -job.mp);
+    double cNeg = (job.inverted ? -job.mn : job.mn);
+    double lowP = low(job.redPos);
+    double highP = high(job.redPos);
+    double lowN = low(job.redNeg);
+    double highN = high(job.redNeg);
+    double[] rNorm = job.rNormTile;
+    boolean zeroKeptN = 0 > lowN && 0 < highN;
+    // a distance whose negative-pair loss is relu(-infinity) = 0: no loss, no weight
+    double sitOut = -signNeg * Double.POSITIVE_INFINITY;
     long cntPos = 0;
     long cntNeg = 0;
     long keptPos = 0;
     long keptNeg = 0;
     double sumPos = 0;
     double sumNeg = 0;
-    double[] colP = a.colP;
-    double[] colN = a.colN;
-    int[] none = new int[0];
     for (int i = from; i < to; i++) {
-      dp.position((long) i * m).get(dRow, 0, m);
-      int si = self[i];
-      double rp = 0;
-      double rn = 0;
-      double sp = 0;
-      double sn = 0;
-      long kn = 0;
-      if (qNorm != null) {
-        double qi = qNorm[i];
-        for (int j = 0; j < m; j++) {
-          double d2 = qi + rNorm[j] - 2 * dRow[j];
-          dRow[j] = Math.sqrt(d2 > 1e-30 ? d2 : 1e-30);
+      p.position(i * ld + off).get(x, 0, tw);
+      if (lp2) {
+        // cdist's mm formula: sqrt(max(|q|^2 + |r|^2 - 2 q.r, 1e-30))
+        double qi = job.qNorm[i];
+        for (int k = 0; k < tw; k++) {
+          x[k] = Math.sqrt(qi + rNorm[k] - 2 * x[k]);
         }
       }
-      // The row's own label's columns sit out the negatives' loop as NaN (loss 0, weight 0, no label test);
-      // their distances are kept aside for the positives' loop.
-      int[] same = byLabel.getOrDefault(lab[i], none);
-      double[] sameX = new double[same.length];
-      for (int k = 0; k < same.length; k++) {
-        sameX[k] = dRow[same[k]];
-        dRow[same[k]] = Double.NaN;
+      int code = job.code[i];
+      int[] cols = job.cols[code];
+      int s0 = job.tileFrom[code];
+      int s1 = job.tileTo[code];
+      int ns = s1 - s0;
+      if (a.sameD == null || a.sameD.length < ns) {
+        a.sameD = new double[Math.max(ns, 16)];
       }
-      for (int j = 0; j < m; j++) {
-        double x = dRow[j];
-        double v = signNeg * x + cNeg;
-        double l = v > 0 ? v : 0;
-        double wij = 0;
-        if (l > lowN && l < highN) {
-          kn++;
-          sn += l;
-          if (v > 0) {
-            wij = lp2 ? (x == 0 ? 0 : signNeg / x) : signNeg;
-            rn += wij;
+      // The row's own label's columns sit out the negatives' loop as a distance that scores no loss (loss 0,
+      // weight 0, no label test); their distances are kept aside for the positives' loop.
+      double[] sameX = a.sameD;
+      for (int k = 0; k < ns; k++) {
+        int j = cols[s0 + k] - col0;
+        double xv = x[j];
+        if (lp2 && !(xv >= floorX)) {
+          xv = floorX;
+        }
+        sameX[k] = xv;
+        x[j] = sitOut;
+      }
+      double sn = 0;
+      double rn = 0;
+      long kn = 0;
+      if (lp2) {
+        for (int k = 0; k < tw; k++) {
+          double xv = x[k];
+          if (!(xv >= floorX)) {
+            xv = floorX;
+            x[k] = xv;
+          }
+          double v = signNeg * xv + cNeg;
+          double l = v > 0 ? v : 0;
+          if (l > lowN && l < highN) {
+            kn++;
+            sn += l;
+            if (v > 0) {
+              rn += signNeg / xv;
+            }
           }
         }
-        wRow[j] = wij;
-      }
-      if (colN != null) {
-        for (int j = 0; j < m; j++) {
-          colN[j] += wRow[j];
+      } else {
+        for (int k = 0; k < tw; k++) {
+          double v = signNeg * x[k] + cNeg;
+          double l = v > 0 ? v : 0;
+          if (l > lowN && l < highN) {
+            kn++;
+            sn += l;
+            if (v > 0) {
+              rn += signNeg;
+            }
+          }
         }
       }
-      long cn = m - same.length;
-      if (0 > lowN && 0 < highN) {
-        kn -= same.length; // the NaN columns counted as kept zero losses
+      if (zeroKeptN) {
+        kn -= ns; // the sat-out columns counted as kept zero losses
       }
-      for (int k = 0; k < same.length; k++) {
-        int j = same[k];
-        double x = sameX[k];
-        double wij = 0;
+      for (int k = 0; k < ns; k++) {
+        x[cols[s0 + k] - col0] = sameX[k];
+      }
+      if (lp2 && store) {
+        p.position(i * ld + off).put(x, 0, tw);
+      }
+      double sp = 0;
+      double rp = 0;
+      int si = job.self[i];
+      for (int k = 0; k < ns; k++) {
+        int j = cols[s0 + k];
         if (j != si) {
           cntPos++;
-          double v = signPos * x + cPos;
+          double xv = sameX[k];
+          double v = signPos * xv + cPos;
           double l = v > 0 ? v : 0;
           if (l > lowP && l < highP) {
             keptPos++;
             sp += l;
             if (v > 0) {
-              wij = lp2 ? (x == 0 ? 0 : signPos / x) : signPos;
-              rp += wij;
-              if (colP != null) {
-                colP[j] += wij;
-              }
+              rp += lp2 ? signPos / xv : signPos;
             }
           }
         }
-        wRow[j] = wij;
       }
-      cntNeg += cn;
+      cntNeg += tw - (s1 - s0);
       keptNeg += kn;
       sumPos += sp;
       sumNeg += sn;
-      rowP[i] = rp;
-      rowN[i] = rn;
-      wp.position((long) i * m).put(wRow, 0, m);
+      job.rowP[i] += rp;
+      job.rowN[i] += rn;
     }
-    a.cntPos = cntPos;
-    a.cntNeg = cntNeg;
-    a.keptPos = keptPos;
-    a.keptNeg = keptNeg;
-    a.sumPos = sumPos;
-    a.sumNeg = sumNeg;
+    a.cntPos += cntPos;
+    a.cntNeg += cntNeg;
+    a.keptPos += keptPos;
+    a.keptNeg += keptNeg;
+    a.sumPos += sumPos;
+    a.sumNeg += sumNeg;
   }
 
-  /**
-   * Rows {@code [from, to)} of W: positive entries times {@code sGt}, negative ones times {@code sLt}, as
-   * {@code v * sLt + max(v, 0) * (sGt - sLt)} (no branch, so the JIT vectorizes it).
-   */
-  private static void scale(Tensor w, int from, int to, int m, boolean dbl, double sGt, double sLt) {
-    if (dbl) {
-      double dGt = sGt - sLt;
-      DoublePointer wp = w.data_ptr_double();
-      double[] row = new double[m];
-      for (int i = from; i < to; i++) {
-        wp.position((long) i * m).get(row, 0, m);
-        for (int j = 0; j < m; j++) {
-          double v = row[j];
-          row[j] = v * sLt + Math.max(v, 0) * dGt;
-        }
-        wp.position((long) i * m).put(row, 0, m);
+  /** {@link #gradFloat} for float64. */
+  private static void gradDouble(Job job, DoublePointer srcBase, DoublePointer dstBase, long ld, int col0, int tw,
+      int from, int to, double sPos, double sNeg, Acc a) {
+    DoublePointer src = new DoublePointer(srcBase);
+    DoublePointer dst = new DoublePointer(dstBase);
+    double[] x = a.rowD;
+    long m = job.m;
+    boolean lp2 = job.lp2;
+    double signPos = job.inverted ? -1 : 1;
+    double signNeg = -signPos;
+    double cPos = (job.inverted ? job.mp : -job.mp);
+    double cNeg = (job.inverted ? -job.mn : job.mn);
+    double lowP = low(job.redPos);
+    double highP = high(job.redPos);
+    double lowN = low(job.redNeg);
+    double highN = high(job.redNeg);
+    double dotNeg = signNeg * sNeg;
+    for (int i = from; i < to; i++) {
+      src.position(i * m + col0).get(x, 0, tw);
+      int code = job.code[i];
+      int[] cols = job.cols[code];
+      int s0 = job.tileFrom[code];
+      int s1 = job.tileTo[code];
+      // the positives' distances, before the row is overwritten
+      if (a.sameD == null || a.sameD.length < s1 - s0) {
+        a.sameD = new double[Math.max(s1 - s0, 16)];
       }
-    } else {
-      FloatPointer wp = w.data_ptr_float();
-      float lt = (float) sLt;
-      float dgt = (float) (sGt - sLt);
-      float[] row = new float[m];
-      for (int i = from; i < to; i++) {
-        wp.position((long) i * m).get(row, 0, m);
-        for (int j = 0; j < m; j++) {
-          float v = row[j];
-          row[j] = v * lt + Math.max(v, 0f) * dgt;
-        }
-        wp.position((long) i * m).put(row, 0, m);
+      double[] sameX = a.sameD;
+      for (int k = s0; k < s1; k++) {
+        sameX[k - s0] = x[cols[k] - col0];
       }
+      if (lp2) {
+        for (int k = 0; k < tw; k++) {
+          double xv = x[k];
+          double v = signNeg * xv + cNeg;
+          double l = v > 0 ? v : 0;
+          x[k] = v > 0 && l > lowN && l < highN ? signNeg / xv * sNeg : 0;
+        }
+      } else {
+        for (int k = 0; k < tw; k++) {
+          double v = signNeg * x[k] + cNeg;
+          double l = v > 0 ? v : 0;
+          x[k] = v > 0 && l > lowN && l < highN ? dotNeg : 0;
+        }
+      }
+      int si = job.self[i];
+      for (int k = s0; k < s1; k++) {
+        int j = cols[k];
+        double w = 0;
+        if (j != si) {
+          double xv = sameX[k - s0];
+          double v = signPos * xv + cPos;
+          double l = v > 0 ? v : 0;
+          if (v > 0 && l > lowP && l < highP) {
+            w = (lp2 ? signPos / xv : signPos) * sPos;
+          }
+        }
+        x[j - col0] = w;
+      }
+      dst.position(i * ld).put(x, 0, tw);
     }
   }
 }
