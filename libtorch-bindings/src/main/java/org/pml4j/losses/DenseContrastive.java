@@ -1,5 +1,7 @@
 package org.pml4j.losses;
 
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
 import java.util.Arrays;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
@@ -17,6 +19,7 @@ import org.pml4j.reducers.LossDict;
 import org.pml4j.reducers.LossInfo;
 import org.pml4j.reducers.MeanReducer;
 import org.pml4j.reducers.ThresholdReducer;
+import org.pml4j.torch.Owner;
 import org.pml4j.torch.Parallel;
 import org.pml4j.torch.Scope;
 import org.pml4j.torch.Tensors;
@@ -59,7 +62,87 @@ final class DenseContrastive {
   /** Tile width forced by tests (0: {@link #tileColumns}'s choice). */
   static int tileOverride;
 
+  /**
+   * The {@code [N, M]} matrix of each calling thread, kept between calls: a fresh one of tens of MB every step cost
+   * a page fault per 4 KB page on its first write (large allocations come straight from mmap), about a third of the
+   * first GEMM's time. It grows to the largest {@code N x M} the thread has used and stays at that size (a step's
+   * memory stays flat); it is freed with the thread's owner when the thread's last reference goes.
+   */
+  private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+  /** One thread's reused matrix. */
+  private static final class Scratch {
+    private final Owner owner = new Owner();
+    private Tensor flat;
+    private ScalarType type;
+
+    /** An uninitialized {@code [n, m]} matrix of {@code like}'s dtype, valid until this thread's next call. */
+    Tensor matrix(int n, int m, Tensor like) {
+      long need = (long) n * m;
+      ScalarType t = Tensors.dtype(like);
+      if (flat == null || type != t || flat.numel() < need) {
+        flat = owner.replace(flat, torch.empty(new long[] {Math.max(need, 1)}, Tensors.options(t, like), null));
+        type = t;
+      }
+      return flat.narrow(0, 0, need).view(n, m);
+    }
+  }
+
   private DenseContrastive() {}
+
+  /**
+   * Runs of a native matrix, copied to and from Java arrays: through one direct buffer over the whole matrix (a JVM
+   * memory copy per run, no JNI call) when it spans less than 2 GB, else through its pointer (a JNI call per run).
+   * Safe to use from several threads at once.
+   */
+  private static final class Rows {
+    private final FloatPointer fp;
+    private final DoublePointer dp;
+    private final FloatBuffer fb;
+    private final DoubleBuffer db;
+
+    Rows(Tensor t) {
+      long n = t.numel();
+      boolean dbl = Tensors.dtype(t) == ScalarType.Double;
+      boolean fits = n * (dbl ? 8 : 4) < Integer.MAX_VALUE;
+      fp = dbl ? null : t.data_ptr_float();
+      dp = dbl ? t.data_ptr_double() : null;
+      fb = dbl || !fits ? null : new FloatPointer(fp).position(0).limit(n).capacity(n).asBuffer();
+      db = !dbl || !fits ? null : new DoublePointer(dp).position(0).limit(n).capacity(n).asBuffer();
+    }
+
+    void get(long at, float[] dst, int len) {
+      if (fb != null) {
+        fb.get((int) at, dst, 0, len);
+      } else {
+        new FloatPointer(fp).position(at).get(dst, 0, len);
+      }
+    }
+
+    void put(long at, float[] src, int len) {
+      if (fb != null) {
+        fb.put((int) at, src, 0, len);
+      } else {
+        new FloatPointer(fp).position(at).put(src, 0, len);
+      }
+    }
+
+    void get(long at, double[] dst, int len) {
+      if (db != null) {
+        db.get((int) at, dst, 0, len);
+      } else {
+        new DoublePointer(dp).position(at).get(dst, 0, len);
+      }
+    }
+
+    void put(long at, double[] src, int len) {
+      if (db != null) {
+        db.put((int) at, src, 0, len);
+      } else {
+        new DoublePointer(dp).position(at).put(src, 0, len);
+      }
+    }
+  }
 
   /** Reduction of one sub-loss: 0 mean, 1 sum (Sum/Divisor), 2 threshold. */
   private record Red(int kind, Double low, Double high) {
@@ -177,13 +260,25 @@ final class DenseContrastive {
     boolean needGrad = GradMode.is_enabled()
         && (embeddings.requires_grad() || (!sameRef && refEmb.requires_grad()));
     boolean refGrad = needGrad && (sameRef || refEmb.requires_grad());
+    int threads = Math.max(1, Torch.kernelThreads());
+    boolean dbl = Tensors.dtype(embeddings) == ScalarType.Double;
     Tensor q = distance.maybeNormalize(embeddings);
-    Tensor r = sameRef ? q : distance.maybeNormalize(refEmb);
     Tensor qd = q.detach();
+    Tensor r;
+    double[] rSquares = null;
+    if (!sameRef && !refGrad && distance.normalizeEmbeddings() && distance.p() == 2) {
+      // a reference without gradient (a memory bank): F.normalize on the kernel threads, in one pass that also
+      // gives the normalized rows' squared norms
+      rSquares = new double[(int) refEmb.size(0)];
+      try (NoGradGuard g = new NoGradGuard()) {
+        r = normalizeRows(refEmb.detach(), threads, dbl, rSquares);
+      }
+    } else {
+      r = sameRef ? q : distance.maybeNormalize(refEmb);
+    }
     Tensor rd = r.detach().contiguous();
     int n = (int) qd.size(0);
     int m = (int) rd.size(0);
-    boolean dbl = Tensors.dtype(qd) == ScalarType.Double;
     Job job = new Job();
     job.n = n;
     job.m = m;
@@ -206,10 +301,9 @@ final class DenseContrastive {
         job.self[i] = i;
       }
     }
-    int threads = Math.max(1, Torch.kernelThreads());
     if (lp2) {
       job.qNorm = squaredNorms(qd, n, 1, dbl);
-      job.rNorm = sameRef ? job.qNorm : squaredNorms(rd, m, threads, dbl);
+      job.rNorm = sameRef ? job.qNorm : rSquares != null ? rSquares : squaredNorms(rd, m, threads, dbl);
       if (!dbl) {
         job.rNormF = new float[m];
         for (int j = 0; j < m; j++) {
@@ -239,11 +333,16 @@ final class DenseContrastive {
     }
     Tensor mat = null;
     Tensor buf;
+    Rows bufRows;
+    Rows matRows0 = null;
     try (NoGradGuard g = new NoGradGuard()) {
       buf = torch.empty(new long[] {n, tile}, Tensors.options(Tensors.dtype(qd), qd), null);
       if (needGrad) {
-        mat = torch.empty(new long[] {n, m}, Tensors.options(Tensors.dtype(qd), qd), null);
+        mat = SCRATCH.get().matrix(n, m, qd);
       }
+      Rows matRows = mat == null ? null : new Rows(mat);
+      matRows0 = matRows;
+      bufRows = new Rows(buf);
       // pass 1: the dot products tile by tile, turned into distances (stored when a gradient follows) and scored
       for (int c0 = 0; c0 < m; c0 += tile) {
         int tw = Math.min(tile, m - c0);
@@ -255,12 +354,11 @@ final class DenseContrastive {
           long ld = mat != null ? m : tile;
           long off = mat != null ? c0 : 0;
           Tensor base = mat != null ? mat : buf;
+          Rows p = base == mat ? matRows : bufRows;
           if (dbl) {
-            DoublePointer p = base.data_ptr_double();
             Parallel.forRows(n, threads, (chunk, from, to) -> scoreDouble(job, p, ld, off, col0, tw, from, to,
                 needGrad, accs[chunk]));
           } else {
-            FloatPointer p = base.data_ptr_float();
             Parallel.forRows(n, threads, (chunk, from, to) -> scoreFloat(job, p, ld, off, col0, tw, from, to,
                 needGrad, accs[chunk]));
           }
@@ -298,20 +396,19 @@ final class DenseContrastive {
         if (refGrad) {
           gr = torch.empty(new long[] {m, rd.size(1)}, Tensors.options(Tensors.dtype(qd), qd), null);
         }
-        Tensor matRef = mat;
+        Rows matRows1 = matRows0;
+        Rows bufRows1 = bufRows;
         for (int c0 = 0; c0 < m; c0 += tile) {
           int tw = Math.min(tile, m - c0);
           int col0 = c0;
           try (Scope s = Scope.open()) {
             job.setTile(c0, c0 + tw);
+            Rows src = matRows1;
+            Rows dst = bufRows1;
             if (dbl) {
-              DoublePointer src = matRef.data_ptr_double();
-              DoublePointer dst = buf.data_ptr_double();
               Parallel.forRows(n, threads, (chunk, from, to) -> gradDouble(job, src, dst, tile, col0, tw, from, to,
                   sPos, sNeg, accs[chunk]));
             } else {
-              FloatPointer src = matRef.data_ptr_float();
-              FloatPointer dst = buf.data_ptr_float();
               Parallel.forRows(n, threads, (chunk, from, to) -> gradFloat(job, src, dst, tile, col0, tw, from, to,
                   (float) sPos, (float) sNeg, accs[chunk]));
             }
@@ -414,39 +511,126 @@ final class DenseContrastive {
    * dtype (float32 values are then exact in the returned doubles).
    */
   private static double[] squaredNorms(Tensor x, int rows, int threads, boolean dbl) {
-    int dim = (int) x.size(1);
     double[] out = new double[rows];
-    Tensor xc = x.contiguous();
-    if (dbl) {
-      DoublePointer p = xc.data_ptr_double();
-      Parallel.forRows(rows, threads, (chunk, from, to) -> {
-        double[] row = new double[dim];
-        DoublePointer at = new DoublePointer(p);
-        for (int i = from; i < to; i++) {
-          at.position((long) i * dim).get(row, 0, dim);
-          double s = 0;
-          for (int k = 0; k < dim; k++) {
-            s += row[k] * row[k];
-          }
-          out[i] = s;
-        }
-      });
-    } else {
-      FloatPointer p = xc.data_ptr_float();
-      Parallel.forRows(rows, threads, (chunk, from, to) -> {
-        float[] row = new float[dim];
-        FloatPointer at = new FloatPointer(p);
-        for (int i = from; i < to; i++) {
-          at.position((long) i * dim).get(row, 0, dim);
-          double s = 0;
-          for (int k = 0; k < dim; k++) {
-            s += (double) row[k] * row[k];
-          }
-          out[i] = (float) s;
-        }
-      });
-    }
+    normalizeRows(x, threads, dbl, out, false);
     return out;
+  }
+
+  /**
+   * {@code F.normalize(x, p=2, dim=1)} of a {@code [rows, dim]} matrix on {@code threads} threads: each row divided by
+   * {@code max(||row||_2, 1e-12)} (the norm rounded to the dtype, as ATen's), into a new tensor; {@code squares[i]}
+   * gets normalized row i's squared norm (rounded to the dtype). Without {@code normalize}: only the squares of
+   * {@code x}'s rows, and null.
+   */
+  private static Tensor normalizeRows(Tensor x, int threads, boolean dbl, double[] squares) {
+    return normalizeRows(x, threads, dbl, squares, true);
+  }
+
+  private static Tensor normalizeRows(Tensor x, int threads, boolean dbl, double[] squares, boolean normalize) {
+    int rows = (int) x.size(0);
+    int dim = (int) x.size(1);
+    Tensor xc = x.contiguous();
+    Tensor out = normalize ? torch.empty_like(xc) : null;
+    Rows in = new Rows(xc);
+    Rows o = normalize ? new Rows(out) : null;
+    int block = Math.max(1, 8192 / Math.max(1, dim));
+    Parallel.forRows(rows, threads, (chunk, from, to) -> {
+      float[] f = dbl ? null : new float[block * dim];
+      double[] d = dbl ? new double[block * dim] : null;
+      for (int b = from; b < to; b += block) {
+        int nb = Math.min(block, to - b);
+        if (dbl) {
+          in.get((long) b * dim, d, nb * dim);
+          for (int i = 0; i < nb; i++) {
+            int at = i * dim;
+            if (normalize) {
+              double den = Math.max(Math.sqrt(sumSquares(d, at, dim)), 1e-12);
+              for (int k = at; k < at + dim; k++) {
+                d[k] = d[k] / den;
+              }
+            }
+            squares[b + i] = sumSquares(d, at, dim);
+          }
+          if (normalize) {
+            o.put((long) b * dim, d, nb * dim);
+          }
+        } else {
+          in.get((long) b * dim, f, nb * dim);
+          for (int i = 0; i < nb; i++) {
+            int at = i * dim;
+            if (normalize) {
+              float den = Math.max((float) Math.sqrt(sumSquares(f, at, dim)), 1e-12f);
+              for (int k = at; k < at + dim; k++) {
+                f[k] = f[k] / den;
+              }
+            }
+            squares[b + i] = (float) sumSquares(f, at, dim);
+          }
+          if (normalize) {
+            o.put((long) b * dim, f, nb * dim);
+          }
+        }
+      }
+    });
+    return out;
+  }
+
+  /** {@code sum(row[from..from+dim)^2)} in eight independent float partial sums (no dependency chain), added in double. */
+  private static double sumSquares(float[] row, int from, int dim) {
+    float s0 = 0;
+    float s1 = 0;
+    float s2 = 0;
+    float s3 = 0;
+    float s4 = 0;
+    float s5 = 0;
+    float s6 = 0;
+    float s7 = 0;
+    int end = from + dim;
+    int k = from;
+    for (; k + 8 <= end; k += 8) {
+      s0 += row[k] * row[k];
+      s1 += row[k + 1] * row[k + 1];
+      s2 += row[k + 2] * row[k + 2];
+      s3 += row[k + 3] * row[k + 3];
+      s4 += row[k + 4] * row[k + 4];
+      s5 += row[k + 5] * row[k + 5];
+      s6 += row[k + 6] * row[k + 6];
+      s7 += row[k + 7] * row[k + 7];
+    }
+    double s = ((double) s0 + s1) + ((double) s2 + s3) + (((double) s4 + s5) + ((double) s6 + s7));
+    for (; k < end; k++) {
+      s += (double) row[k] * row[k];
+    }
+    return s;
+  }
+
+  /** {@link #sumSquares(float[], int, int)} in double. */
+  private static double sumSquares(double[] row, int from, int dim) {
+    double s0 = 0;
+    double s1 = 0;
+    double s2 = 0;
+    double s3 = 0;
+    double s4 = 0;
+    double s5 = 0;
+    double s6 = 0;
+    double s7 = 0;
+    int end = from + dim;
+    int k = from;
+    for (; k + 8 <= end; k += 8) {
+      s0 += row[k] * row[k];
+      s1 += row[k + 1] * row[k + 1];
+      s2 += row[k + 2] * row[k + 2];
+      s3 += row[k + 3] * row[k + 3];
+      s4 += row[k + 4] * row[k + 4];
+      s5 += row[k + 5] * row[k + 5];
+      s6 += row[k + 6] * row[k + 6];
+      s7 += row[k + 7] * row[k + 7];
+    }
+    double s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7));
+    for (; k < end; k++) {
+      s += row[k] * row[k];
+    }
+    return s;
   }
 
   /** The reducer's open interval {@code (low, high)} of kept losses (mean/sum: every pair, as +-infinity). */
@@ -471,9 +655,8 @@ final class DenseContrastive {
    * and indexes its arrays alike, so the JIT vectorizes it; cdist's clamp {@code max(d2, 1e-30)} is applied after
    * the square root as {@code max(x, sqrt(1e-30))} (the same result, NaN included), in the scalar loop.
    */
-  private static void scoreFloat(Job job, FloatPointer base, long ld, long off, int col0, int tw, int from, int to,
+  private static void scoreFloat(Job job, Rows p, long ld, long off, int col0, int tw, int from, int to,
       boolean store, Acc a) {
-    FloatPointer p = new FloatPointer(base);
     float[] x = a.rowF;
     boolean lp2 = job.lp2;
     float floorX = (float) Math.sqrt(1e-30f);
@@ -496,7 +679,7 @@ final class DenseContrastive {
     double sumPos = 0;
     double sumNeg = 0;
     for (int i = from; i < to; i++) {
-      p.position(i * ld + off).get(x, 0, tw);
+      p.get(i * ld + off, x, tw);
       if (lp2) {
         // cdist's mm formula: sqrt(max(|q|^2 + |r|^2 - 2 q.r, 1e-30))
         float qi = (float) job.qNorm[i];
@@ -564,7 +747,7 @@ final class DenseContrastive {
         x[cols[s0 + k] - col0] = sameX[k];
       }
       if (lp2 && store) {
-        p.position(i * ld + off).put(x, 0, tw);
+        p.put(i * ld + off, x, tw);
       }
       double sp = 0;
       double rp = 0;
@@ -607,10 +790,8 @@ final class DenseContrastive {
    * sub-loss's scale; every other pair, and the self column, 0. All columns are first weighed as negatives, then the
    * row's own label's columns are overwritten with their positive weights.
    */
-  private static void gradFloat(Job job, FloatPointer srcBase, FloatPointer dstBase, long ld, int col0, int tw,
+  private static void gradFloat(Job job, Rows src, Rows dst, long ld, int col0, int tw,
       int from, int to, float sPos, float sNeg, Acc a) {
-    FloatPointer src = new FloatPointer(srcBase);
-    FloatPointer dst = new FloatPointer(dstBase);
     float[] x = a.rowF;
     long m = job.m;
     boolean lp2 = job.lp2;
@@ -624,7 +805,7 @@ final class DenseContrastive {
     float highN = (float) high(job.redNeg);
     float dotNeg = signNeg * sNeg;
     for (int i = from; i < to; i++) {
-      src.position(i * m + col0).get(x, 0, tw);
+      src.get(i * m + col0, x, tw);
       int code = job.code[i];
       int[] cols = job.cols[code];
       int s0 = job.tileFrom[code];
@@ -665,14 +846,13 @@ final class DenseContrastive {
         }
         x[j - col0] = w;
       }
-      dst.position(i * ld).put(x, 0, tw);
+      dst.put(i * ld, x, tw);
     }
   }
 
   /** {@link #scoreFloat} for float64. */
-  private static void scoreDouble(Job job, DoublePointer base, long ld, long off, int col0, int tw, int from, int to,
+  private static void scoreDouble(Job job, Rows p, long ld, long off, int col0, int tw, int from, int to,
       boolean store, Acc a) {
-    DoublePointer p = new DoublePointer(base);
     double[] x = a.rowD;
     boolean lp2 = job.lp2;
     double floorX = Math.sqrt(1e-30);
@@ -695,7 +875,7 @@ final class DenseContrastive {
     double sumPos = 0;
     double sumNeg = 0;
     for (int i = from; i < to; i++) {
-      p.position(i * ld + off).get(x, 0, tw);
+      p.get(i * ld + off, x, tw);
       if (lp2) {
         // cdist's mm formula: sqrt(max(|q|^2 + |r|^2 - 2 q.r, 1e-30))
         double qi = job.qNorm[i];
@@ -763,7 +943,7 @@ final class DenseContrastive {
         x[cols[s0 + k] - col0] = sameX[k];
       }
       if (lp2 && store) {
-        p.position(i * ld + off).put(x, 0, tw);
+        p.put(i * ld + off, x, tw);
       }
       double sp = 0;
       double rp = 0;
@@ -800,10 +980,8 @@ final class DenseContrastive {
   }
 
   /** {@link #gradFloat} for float64. */
-  private static void gradDouble(Job job, DoublePointer srcBase, DoublePointer dstBase, long ld, int col0, int tw,
+  private static void gradDouble(Job job, Rows src, Rows dst, long ld, int col0, int tw,
       int from, int to, double sPos, double sNeg, Acc a) {
-    DoublePointer src = new DoublePointer(srcBase);
-    DoublePointer dst = new DoublePointer(dstBase);
     double[] x = a.rowD;
     long m = job.m;
     boolean lp2 = job.lp2;
@@ -817,7 +995,7 @@ final class DenseContrastive {
     double highN = high(job.redNeg);
     double dotNeg = signNeg * sNeg;
     for (int i = from; i < to; i++) {
-      src.position(i * m + col0).get(x, 0, tw);
+      src.get(i * m + col0, x, tw);
       int code = job.code[i];
       int[] cols = job.cols[code];
       int s0 = job.tileFrom[code];
@@ -858,7 +1036,7 @@ final class DenseContrastive {
         }
         x[j - col0] = w;
       }
-      dst.position(i * ld).put(x, 0, tw);
+      dst.put(i * ld, x, tw);
     }
   }
 }
