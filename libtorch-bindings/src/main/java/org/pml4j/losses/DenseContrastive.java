@@ -63,28 +63,32 @@ final class DenseContrastive {
   static int tileOverride;
 
   /**
-   * The {@code [N, M]} matrix of each calling thread, kept between calls: a fresh one of tens of MB every step cost
-   * a page fault per 4 KB page on its first write (large allocations come straight from mmap), about a third of the
-   * first GEMM's time. It grows to the largest {@code N x M} the thread has used and stays at that size (a step's
-   * memory stays flat); it is freed with the thread's owner when the thread's last reference goes.
+   * The {@code [N, M]} matrix and the normalized reference of each calling thread, kept between calls: a fresh
+   * matrix of tens of MB every step cost a page fault per 4 KB page on its first write (large allocations come
+   * straight from mmap), about a third of the first GEMM's time. Each grows to the largest size the thread has used
+   * and stays there (a step's memory stays flat); it is freed with the thread's owner when the thread's last
+   * reference goes.
    */
   private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
-  /** One thread's reused matrix. */
+  /** One thread's reused buffers: the {@code [N, M]} matrix and the normalized reference. */
   private static final class Scratch {
     private final Owner owner = new Owner();
-    private Tensor flat;
-    private ScalarType type;
+    private final Tensor[] flat = new Tensor[2];
 
-    /** An uninitialized {@code [n, m]} matrix of {@code like}'s dtype, valid until this thread's next call. */
-    Tensor matrix(int n, int m, Tensor like) {
-      long need = (long) n * m;
-      ScalarType t = Tensors.dtype(like);
-      if (flat == null || type != t || flat.numel() < need) {
-        flat = owner.replace(flat, torch.empty(new long[] {Math.max(need, 1)}, Tensors.options(t, like), null));
-        type = t;
+    /**
+     * An uninitialized {@code [rows, cols]} matrix of {@code like}'s dtype in buffer {@code slot}, valid until this
+     * thread's next call.
+     */
+    Tensor matrix(int slot, int rows, int cols, Tensor like) {
+      long need = (long) rows * cols;
+      Tensor f = flat[slot];
+      if (f == null || Tensors.dtype(f) != Tensors.dtype(like) || f.numel() < need) {
+        f = owner.replace(f, torch.empty(new long[] {Math.max(need, 1)}, Tensors.options(Tensors.dtype(like), like),
+            null));
+        flat[slot] = f;
       }
-      return flat.narrow(0, 0, need).view(n, m);
+      return f.narrow(0, 0, need).view(rows, cols);
     }
   }
 
@@ -338,7 +342,7 @@ final class DenseContrastive {
     try (NoGradGuard g = new NoGradGuard()) {
       buf = torch.empty(new long[] {n, tile}, Tensors.options(Tensors.dtype(qd), qd), null);
       if (needGrad) {
-        mat = SCRATCH.get().matrix(n, m, qd);
+        mat = SCRATCH.get().matrix(0, n, m, qd);
       }
       Rows matRows = mat == null ? null : new Rows(mat);
       matRows0 = matRows;
@@ -518,7 +522,8 @@ final class DenseContrastive {
 
   /**
    * {@code F.normalize(x, p=2, dim=1)} of a {@code [rows, dim]} matrix on {@code threads} threads: each row divided by
-   * {@code max(||row||_2, 1e-12)} (the norm rounded to the dtype, as ATen's), into a new tensor; {@code squares[i]}
+   * {@code max(||row||_2, 1e-12)} (the norm rounded to the dtype, as ATen's), into this thread's scratch buffer 1
+   * (valid until its next call); {@code squares[i]}
    * gets normalized row i's squared norm (rounded to the dtype). Without {@code normalize}: only the squares of
    * {@code x}'s rows, and null.
    */
@@ -530,7 +535,7 @@ final class DenseContrastive {
     int rows = (int) x.size(0);
     int dim = (int) x.size(1);
     Tensor xc = x.contiguous();
-    Tensor out = normalize ? torch.empty_like(xc) : null;
+    Tensor out = normalize ? SCRATCH.get().matrix(1, rows, dim, xc) : null;
     Rows in = new Rows(xc);
     Rows o = normalize ? new Rows(out) : null;
     int block = Math.max(1, 8192 / Math.max(1, dim));
