@@ -36,15 +36,17 @@ import org.pml4j.torch.Torch;
  *   <li>per tile, one GEMM of the (normalized) queries and the tile's reference rows writes the tile's dot products
  *       into the {@code [N, M]} matrix; a Java pass over the tile, on {@link Torch#kernelThreads()} threads (rows
  *       split among them), turns them into distances (LpDistance: cdist's formula for large inputs,
- *       {@code sqrt(max(|q|^2 + |r|^2 - 2 q.r, 1e-30))}, which agrees with cdist to rounding), stores them back and
- *       accumulates both sub-losses' counts, kept counts and sums and the unscaled gradient row sums;</li>
- *   <li>once the reducers' scales are known (they need the global counts), per tile a Java pass reads the stored
- *       distances and writes the scaled gradient {@code G = dL/dd} (LpDistance: {@code G / d}) into a tile buffer
- *       that stays in cache, and one GEMM adds the tile's share {@code G_tile r_tile} to the query gradient (and,
- *       when the reference set needs a gradient, one GEMM writes that tile's rows of it).</li>
+ *       {@code sqrt(max(|q|^2 + |r|^2 - 2 q.r, 1e-30))}, which agrees with cdist to rounding), accumulates both
+ *       sub-losses' counts, kept counts and sums and the gradient row sums, and stores each pair's unscaled gradient
+ *       weight in place of its dot product (the two sub-losses' weights have opposite signs);</li>
+ *   <li>once the reducers' scales are known (they need the global counts), per tile a branch-free Java pass scales
+ *       the stored weights by their sub-loss's scale into a tile buffer that stays in cache, and one GEMM adds the
+ *       tile's share {@code W_tile r_tile} to the query gradient (and, when the reference set needs a gradient, one
+ *       GEMM writes that tile's rows of it).</li>
  * </ol>
  * Without a gradient the second pass is skipped and the matrix is never stored (each tile goes to the tile buffer).
- * The GEMMs run on OpenBLAS's threads (pml4j's Java pool, see {@link Torch#setNumThreads}).
+ * The GEMMs run on OpenBLAS's threads (pml4j's Java pool, see {@link Torch#setNumThreads}). A reference set without
+ * a gradient (a memory bank) is normalized on the kernel threads too.
  *
  * <p>For {@code LpDistance(p=2, power=1)} with {@code d_ij = ||q_i - r_j||}: {@code dL/dq_i = q_i sum_j W_ij -
  * sum_j W_ij r_j} with {@code W = G / d} ({@code G = dL/dd}, 0 where {@code d = 0}, as cdist's backward); for
@@ -347,7 +349,7 @@ final class DenseContrastive {
       Rows matRows = mat == null ? null : new Rows(mat);
       matRows0 = matRows;
       bufRows = new Rows(buf);
-      // pass 1: the dot products tile by tile, turned into distances (stored when a gradient follows) and scored
+      // pass 1: the dot products tile by tile, scored; their unscaled weights replace them when a gradient follows
       for (int c0 = 0; c0 < m; c0 += tile) {
         int tw = Math.min(tile, m - c0);
         int col0 = c0;
@@ -395,11 +397,14 @@ final class DenseContrastive {
       Tensor gr = null;
       Tensor c;
       try (NoGradGuard g = new NoGradGuard()) {
-        // pass 2: the scaled gradient tile by tile, into the cached tile buffer, then its GEMMs
+        // pass 2: the weights scaled tile by tile, into the cached tile buffer, then its GEMMs
         Tensor acc = torch.zeros(new long[] {n, qd.size(1)}, Tensors.options(Tensors.dtype(qd), qd));
         if (refGrad) {
           gr = torch.empty(new long[] {m, rd.size(1)}, Tensors.options(Tensors.dtype(qd), qd), null);
         }
+        // W holds +-1/d (or +-1): the positive-sign entries are one sub-loss's, the negative-sign ones the other's
+        double sGt = inverted ? sNeg : sPos;
+        double sLt = inverted ? sPos : sNeg;
         Rows matRows1 = matRows0;
         Rows bufRows1 = bufRows;
         for (int c0 = 0; c0 < m; c0 += tile) {
@@ -411,10 +416,10 @@ final class DenseContrastive {
             Rows dst = bufRows1;
             if (dbl) {
               Parallel.forRows(n, threads, (chunk, from, to) -> gradDouble(job, src, dst, tile, col0, tw, from, to,
-                  sPos, sNeg, accs[chunk]));
+                  sGt, sLt, accs[chunk]));
             } else {
               Parallel.forRows(n, threads, (chunk, from, to) -> gradFloat(job, src, dst, tile, col0, tw, from, to,
-                  (float) sPos, (float) sNeg, accs[chunk]));
+                  sGt, sLt, accs[chunk]));
             }
             Tensor w = buf.narrow(1, 0, tw);
             Tensor rt = rd.narrow(0, c0, tw);
@@ -649,16 +654,17 @@ final class DenseContrastive {
 
   /**
    * Pass 1 on rows {@code [from, to)} of one tile (reference columns {@code [col0, col0 + tw)}; element (i, k) at
-   * {@code p[i * ld + off + k]}): dot products to distances (LpDistance), stored back when {@code store}, then counts,
-   * kept sums and unscaled gradient row sums. A pair's loss is {@code relu(v)} with {@code v = s * x + c}
-   * ({@code s = +-1}, {@code c} the negated margin: the same rounding as ATen's {@code x - m} and {@code m - x}); it is
-   * kept when {@code low < relu(v) < high}, and its gradient is nonzero when it is kept and {@code v > 0}
-   * (positive-pair weights have sign {@code inverted ? -1 : +1}, negative-pair ones the opposite). Each row is first
-   * scored as all negatives (a loop without label tests; the tile's columns of the row's own label sit it out as an
-   * infinite distance, or similarity, whose loss is 0), then those columns are scored as positives (except the row's
-   * self column). The distance loop has no branch
-   * and indexes its arrays alike, so the JIT vectorizes it; cdist's clamp {@code max(d2, 1e-30)} is applied after
-   * the square root as {@code max(x, sqrt(1e-30))} (the same result, NaN included), in the scalar loop.
+   * {@code p[i * ld + off + k]}): dot products to distances (LpDistance), then counts, kept sums and the unscaled
+   * gradient weights, which are stored back in place of the dot products when {@code store}. A pair's loss is
+   * {@code relu(v)} with {@code v = s * x + c} ({@code s = +-1}, {@code c} the negated margin: the same rounding as
+   * ATen's {@code x - m} and {@code m - x}); it is kept when {@code low < relu(v) < high}, and its weight is nonzero
+   * when it is kept and {@code v > 0}: {@code s / x} for LpDistance, {@code s} for similarities, so that positive-pair
+   * weights have sign {@code inverted ? -1 : +1} and negative-pair ones the opposite (pass 2 tells them apart by
+   * sign). Each row is first scored as all negatives (a loop without label tests; the tile's columns of the row's
+   * own label sit it out as an infinite distance, or similarity, whose loss is 0), then those columns are scored as
+   * positives (except the row's self column, weight 0). The distance loop has no branch and indexes its arrays
+   * alike, so the JIT vectorizes it; cdist's clamp {@code max(d2, 1e-30)} is applied after the square root as
+   * {@code max(x, sqrt(1e-30))} (the same result, NaN included), in the scalar loop.
    */
   private static void scoreFloat(Job job, Rows p, long ld, long off, int col0, int tw, int from, int to,
       boolean store, Acc a) {
@@ -700,8 +706,7 @@ final class DenseContrastive {
       if (a.sameF == null || a.sameF.length < ns) {
         a.sameF = new float[Math.max(ns, 16)];
       }
-      // The row's own label's columns sit out the negatives' loop as a distance that scores no loss (loss 0,
-      // weight 0, no label test); their distances are kept aside for the positives' loop.
+      // the row's own label's columns: their distances aside for the positives' loop
       float[] sameX = a.sameF;
       for (int k = 0; k < ns; k++) {
         int j = cols[s0 + k] - col0;
@@ -720,45 +725,45 @@ final class DenseContrastive {
           float xv = x[k];
           if (!(xv >= floorX)) {
             xv = floorX;
-            x[k] = xv;
           }
           float v = signNeg * xv + cNeg;
           float l = v > 0f ? v : 0f;
+          float w = 0f;
           if (l > lowN && l < highN) {
             kn++;
             sn += l;
             if (v > 0f) {
-              rn += signNeg / xv;
+              w = signNeg / xv;
+              rn += w;
             }
           }
+          x[k] = w;
         }
       } else {
         for (int k = 0; k < tw; k++) {
           float v = signNeg * x[k] + cNeg;
           float l = v > 0f ? v : 0f;
+          float w = 0f;
           if (l > lowN && l < highN) {
             kn++;
             sn += l;
             if (v > 0f) {
-              rn += signNeg;
+              w = signNeg;
+              rn += w;
             }
           }
+          x[k] = w;
         }
       }
       if (zeroKeptN) {
         kn -= ns; // the sat-out columns counted as kept zero losses
-      }
-      for (int k = 0; k < ns; k++) {
-        x[cols[s0 + k] - col0] = sameX[k];
-      }
-      if (lp2 && store) {
-        p.put(i * ld + off, x, tw);
       }
       double sp = 0;
       double rp = 0;
       int si = job.self[i];
       for (int k = 0; k < ns; k++) {
         int j = cols[s0 + k];
+        float w = 0f;
         if (j != si) {
           cntPos++;
           float xv = sameX[k];
@@ -768,12 +773,17 @@ final class DenseContrastive {
             keptPos++;
             sp += l;
             if (v > 0f) {
-              rp += lp2 ? signPos / xv : signPos;
+              w = lp2 ? signPos / xv : signPos;
+              rp += w;
             }
           }
         }
+        x[j - col0] = w;
       }
-      cntNeg += tw - (s1 - s0);
+      if (store) {
+        p.put(i * ld + off, x, tw);
+      }
+      cntNeg += tw - ns;
       keptNeg += kn;
       sumPos += sp;
       sumNeg += sn;
@@ -789,67 +799,22 @@ final class DenseContrastive {
   }
 
   /**
-   * Pass 2 on rows {@code [from, to)} of one tile: reads the stored distances (row i's tile at
-   * {@code src[i * m + col0]}) and writes the scaled gradient weights to {@code dst[i * ld]} (the tile buffer):
-   * a kept pair with {@code v > 0} weighs {@code sign * scale} ({@code sign / x * scale} for LpDistance), with its
-   * sub-loss's scale; every other pair, and the self column, 0. All columns are first weighed as negatives, then the
-   * row's own label's columns are overwritten with their positive weights.
+   * Pass 2 on rows {@code [from, to)} of one tile: reads the stored unscaled weights (row i's tile at
+   * {@code src[i * m + col0]}) and writes them scaled to {@code dst[i * ld]} (the tile buffer): positive entries
+   * times {@code sGt}, negative ones times {@code sLt}, as {@code v * sLt + (v + |v|) / 2 * (sGt - sLt)}
+   * ({@code (v + |v|) / 2} is exactly {@code max(v, 0)}; no branch, so the JIT vectorizes it).
    */
-  private static void gradFloat(Job job, Rows src, Rows dst, long ld, int col0, int tw,
-      int from, int to, float sPos, float sNeg, Acc a) {
+  private static void gradFloat(Job job, Rows src, Rows dst, long ld, int col0, int tw, int from, int to,
+      double sGt, double sLt, Acc a) {
     float[] x = a.rowF;
     long m = job.m;
-    boolean lp2 = job.lp2;
-    float signPos = job.inverted ? -1f : 1f;
-    float signNeg = -signPos;
-    float cPos = (float) (job.inverted ? job.mp : -job.mp);
-    float cNeg = (float) (job.inverted ? -job.mn : job.mn);
-    float lowP = (float) low(job.redPos);
-    float highP = (float) high(job.redPos);
-    float lowN = (float) low(job.redNeg);
-    float highN = (float) high(job.redNeg);
-    float dotNeg = signNeg * sNeg;
+    float lt = (float) sLt;
+    float dgt = (float) (sGt - sLt);
     for (int i = from; i < to; i++) {
       src.get(i * m + col0, x, tw);
-      int code = job.code[i];
-      int[] cols = job.cols[code];
-      int s0 = job.tileFrom[code];
-      int s1 = job.tileTo[code];
-      // the positives' distances, before the row is overwritten
-      if (a.sameF == null || a.sameF.length < s1 - s0) {
-        a.sameF = new float[Math.max(s1 - s0, 16)];
-      }
-      float[] sameX = a.sameF;
-      for (int k = s0; k < s1; k++) {
-        sameX[k - s0] = x[cols[k] - col0];
-      }
-      if (lp2) {
-        for (int k = 0; k < tw; k++) {
-          float xv = x[k];
-          float v = signNeg * xv + cNeg;
-          float l = v > 0f ? v : 0f;
-          x[k] = v > 0f && l > lowN && l < highN ? signNeg / xv * sNeg : 0f;
-        }
-      } else {
-        for (int k = 0; k < tw; k++) {
-          float v = signNeg * x[k] + cNeg;
-          float l = v > 0f ? v : 0f;
-          x[k] = v > 0f && l > lowN && l < highN ? dotNeg : 0f;
-        }
-      }
-      int si = job.self[i];
-      for (int k = s0; k < s1; k++) {
-        int j = cols[k];
-        float w = 0f;
-        if (j != si) {
-          float xv = sameX[k - s0];
-          float v = signPos * xv + cPos;
-          float l = v > 0f ? v : 0f;
-          if (v > 0f && l > lowP && l < highP) {
-            w = (lp2 ? signPos / xv : signPos) * sPos;
-          }
-        }
-        x[j - col0] = w;
+      for (int k = 0; k < tw; k++) {
+        float v = x[k];
+        x[k] = v * lt + (v + Math.abs(v)) * 0.5f * dgt;
       }
       dst.put(i * ld, x, tw);
     }
@@ -896,8 +861,7 @@ final class DenseContrastive {
       if (a.sameD == null || a.sameD.length < ns) {
         a.sameD = new double[Math.max(ns, 16)];
       }
-      // The row's own label's columns sit out the negatives' loop as a distance that scores no loss (loss 0,
-      // weight 0, no label test); their distances are kept aside for the positives' loop.
+      // the row's own label's columns: their distances aside for the positives' loop
       double[] sameX = a.sameD;
       for (int k = 0; k < ns; k++) {
         int j = cols[s0 + k] - col0;
@@ -916,45 +880,45 @@ final class DenseContrastive {
           double xv = x[k];
           if (!(xv >= floorX)) {
             xv = floorX;
-            x[k] = xv;
           }
           double v = signNeg * xv + cNeg;
           double l = v > 0 ? v : 0;
+          double w = 0;
           if (l > lowN && l < highN) {
             kn++;
             sn += l;
             if (v > 0) {
-              rn += signNeg / xv;
+              w = signNeg / xv;
+              rn += w;
             }
           }
+          x[k] = w;
         }
       } else {
         for (int k = 0; k < tw; k++) {
           double v = signNeg * x[k] + cNeg;
           double l = v > 0 ? v : 0;
+          double w = 0;
           if (l > lowN && l < highN) {
             kn++;
             sn += l;
             if (v > 0) {
-              rn += signNeg;
+              w = signNeg;
+              rn += w;
             }
           }
+          x[k] = w;
         }
       }
       if (zeroKeptN) {
         kn -= ns; // the sat-out columns counted as kept zero losses
-      }
-      for (int k = 0; k < ns; k++) {
-        x[cols[s0 + k] - col0] = sameX[k];
-      }
-      if (lp2 && store) {
-        p.put(i * ld + off, x, tw);
       }
       double sp = 0;
       double rp = 0;
       int si = job.self[i];
       for (int k = 0; k < ns; k++) {
         int j = cols[s0 + k];
+        double w = 0;
         if (j != si) {
           cntPos++;
           double xv = sameX[k];
@@ -964,12 +928,17 @@ final class DenseContrastive {
             keptPos++;
             sp += l;
             if (v > 0) {
-              rp += lp2 ? signPos / xv : signPos;
+              w = lp2 ? signPos / xv : signPos;
+              rp += w;
             }
           }
         }
+        x[j - col0] = w;
       }
-      cntNeg += tw - (s1 - s0);
+      if (store) {
+        p.put(i * ld + off, x, tw);
+      }
+      cntNeg += tw - ns;
       keptNeg += kn;
       sumPos += sp;
       sumNeg += sn;
@@ -985,61 +954,17 @@ final class DenseContrastive {
   }
 
   /** {@link #gradFloat} for float64. */
-  private static void gradDouble(Job job, Rows src, Rows dst, long ld, int col0, int tw,
-      int from, int to, double sPos, double sNeg, Acc a) {
+  private static void gradDouble(Job job, Rows src, Rows dst, long ld, int col0, int tw, int from, int to,
+      double sGt, double sLt, Acc a) {
     double[] x = a.rowD;
     long m = job.m;
-    boolean lp2 = job.lp2;
-    double signPos = job.inverted ? -1 : 1;
-    double signNeg = -signPos;
-    double cPos = (job.inverted ? job.mp : -job.mp);
-    double cNeg = (job.inverted ? -job.mn : job.mn);
-    double lowP = low(job.redPos);
-    double highP = high(job.redPos);
-    double lowN = low(job.redNeg);
-    double highN = high(job.redNeg);
-    double dotNeg = signNeg * sNeg;
+    double lt = sLt;
+    double dgt = sGt - sLt;
     for (int i = from; i < to; i++) {
       src.get(i * m + col0, x, tw);
-      int code = job.code[i];
-      int[] cols = job.cols[code];
-      int s0 = job.tileFrom[code];
-      int s1 = job.tileTo[code];
-      // the positives' distances, before the row is overwritten
-      if (a.sameD == null || a.sameD.length < s1 - s0) {
-        a.sameD = new double[Math.max(s1 - s0, 16)];
-      }
-      double[] sameX = a.sameD;
-      for (int k = s0; k < s1; k++) {
-        sameX[k - s0] = x[cols[k] - col0];
-      }
-      if (lp2) {
-        for (int k = 0; k < tw; k++) {
-          double xv = x[k];
-          double v = signNeg * xv + cNeg;
-          double l = v > 0 ? v : 0;
-          x[k] = v > 0 && l > lowN && l < highN ? signNeg / xv * sNeg : 0;
-        }
-      } else {
-        for (int k = 0; k < tw; k++) {
-          double v = signNeg * x[k] + cNeg;
-          double l = v > 0 ? v : 0;
-          x[k] = v > 0 && l > lowN && l < highN ? dotNeg : 0;
-        }
-      }
-      int si = job.self[i];
-      for (int k = s0; k < s1; k++) {
-        int j = cols[k];
-        double w = 0;
-        if (j != si) {
-          double xv = sameX[k - s0];
-          double v = signPos * xv + cPos;
-          double l = v > 0 ? v : 0;
-          if (v > 0 && l > lowP && l < highP) {
-            w = (lp2 ? signPos / xv : signPos) * sPos;
-          }
-        }
-        x[j - col0] = w;
+      for (int k = 0; k < tw; k++) {
+        double v = x[k];
+        x[k] = v * lt + (v + Math.abs(v)) * 0.5 * dgt;
       }
       dst.put(i * ld, x, tw);
     }
