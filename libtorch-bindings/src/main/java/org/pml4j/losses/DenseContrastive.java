@@ -5,6 +5,7 @@ import java.nio.FloatBuffer;
 import java.util.Arrays;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.openblas.global.openblas_full;
 import org.bytedeco.pytorch.GradMode;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
@@ -58,8 +59,11 @@ import org.pml4j.torch.Torch;
  * thresholds); sums are accumulated in double.
  */
 final class DenseContrastive {
-  /** Target bytes of one {@code [N, T]} tile. */
-  private static final long TILE_BYTES = 1L << 20;
+  /**
+   * Target bytes of one {@code [N, T]} tile: 1 MiB (a core's L2 cache here), or the system property
+   * {@code pml4j.dense.tileBytes} (for measurements).
+   */
+  private static final long TILE_BYTES = Long.getLong("pml4j.dense.tileBytes", 1L << 20);
 
   /** Tile width forced by tests (0: {@link #tileColumns}'s choice). */
   static int tileOverride;
@@ -150,6 +154,39 @@ final class DenseContrastive {
     }
   }
 
+  /** Nesting depth of {@link #singleThreadedBlas} across threads, and OpenBLAS's thread count before it. */
+  private static int blasHolds;
+  private static int blasThreadsBefore;
+
+  /**
+   * Runs {@code body} with OpenBLAS at 1 thread when {@code on}: the kernel's threads each run their own tiles' GEMMs,
+   * which must not fork again (a 2-job GEMM per small tile synchronized its jobs by spinning, and on a busy machine
+   * a 2-thread step took 3x the CPU time of 1). OpenBLAS's count is process-wide: concurrent callers nest, and the
+   * count set before the first is restored when the last leaves; other GEMMs of the process meanwhile run on 1
+   * thread.
+   */
+  private static void singleThreadedBlas(boolean on, Runnable body) {
+    if (!on) {
+      body.run();
+      return;
+    }
+    synchronized (DenseContrastive.class) {
+      if (blasHolds++ == 0) {
+        blasThreadsBefore = openblas_full.openblas_get_num_threads();
+        openblas_full.openblas_set_num_threads(1);
+      }
+    }
+    try {
+      body.run();
+    } finally {
+      synchronized (DenseContrastive.class) {
+        if (--blasHolds == 0) {
+          openblas_full.openblas_set_num_threads(blasThreadsBefore);
+        }
+      }
+    }
+  }
+
   /** Reduction of one sub-loss: 0 mean, 1 sum (Sum/Divisor), 2 threshold. */
   private record Red(int kind, Double low, Double high) {
     static Red of(BaseReducer r) {
@@ -203,33 +240,10 @@ final class DenseContrastive {
     double[] qNorm;
     double[] rNorm;
     float[] rNormF;
-    /** The current tile's slice of {@link #rNorm} (float32: of {@link #rNormF}), from index 0. */
-    double[] rNormTile;
-    float[] rNormTileF;
     double mp;
     double mn;
     Red redPos;
     Red redNeg;
-    /** Per code, the first index in {@code cols[code]} at or after the current tile's first column. */
-    int[] tileFrom;
-    /** Per code, the first index in {@code cols[code]} at or after the current tile's end. */
-    int[] tileTo;
-    /** Unscaled gradient row sums of the positive and negative pairs. */
-    double[] rowP;
-    double[] rowN;
-
-    void setTile(int c0, int c1) {
-      for (int c = 0; c < cols.length; c++) {
-        tileFrom[c] = lowerBound(cols[c], c0);
-        tileTo[c] = lowerBound(cols[c], c1);
-      }
-      if (rNormTile != null) {
-        System.arraycopy(rNorm, c0, rNormTile, 0, c1 - c0);
-      }
-      if (rNormTileF != null) {
-        System.arraycopy(rNormF, c0, rNormTileF, 0, c1 - c0);
-      }
-    }
   }
 
   private static int lowerBound(int[] a, int key) {
@@ -237,7 +251,10 @@ final class DenseContrastive {
     return i >= 0 ? i : -i - 1;
   }
 
-  /** Per-chunk (row range) accumulators, kept over all tiles, and the chunk's scratch rows. */
+  /**
+   * One thread's accumulators over its tiles (counts, sums, the unscaled gradient row sums), its current tile (the
+   * per-code ranges of same-label columns, the slice of reference norms) and its scratch rows and tile buffer.
+   */
   private static final class Acc {
     long cntPos;
     long cntNeg;
@@ -245,10 +262,39 @@ final class DenseContrastive {
     long keptNeg;
     double sumPos;
     double sumNeg;
+    /** Unscaled gradient row sums of the positive and negative pairs. */
+    double[] rowP;
+    double[] rowN;
     float[] rowF;
     float[] sameF;
     double[] rowD;
     double[] sameD;
+    /** Per code, the first index in {@code job.cols[code]} at or after the current tile's first column. */
+    int[] tileFrom;
+    /** Per code, the first index in {@code job.cols[code]} at or after the current tile's end. */
+    int[] tileTo;
+    /** The current tile's slice of {@code job.rNorm} (float32: of {@code job.rNormF}), from index 0. */
+    double[] rNormTile;
+    float[] rNormTileF;
+    /** The thread's {@code [N, T]} tile buffer. */
+    Tensor buf;
+    Rows bufRows;
+    /** The thread's share of {@code W r} ({@code [N, dim]}). */
+    Tensor acc;
+
+    void setTile(Job job, int c0, int c1) {
+      int[][] cols = job.cols;
+      for (int c = 0; c < cols.length; c++) {
+        tileFrom[c] = lowerBound(cols[c], c0);
+        tileTo[c] = lowerBound(cols[c], c1);
+      }
+      if (rNormTile != null) {
+        System.arraycopy(job.rNorm, c0, rNormTile, 0, c1 - c0);
+      }
+      if (rNormTileF != null) {
+        System.arraycopy(job.rNormF, c0, rNormTileF, 0, c1 - c0);
+      }
+    }
   }
 
   /**
@@ -317,61 +363,62 @@ final class DenseContrastive {
         }
       }
     }
-    job.rowP = new double[n];
-    job.rowN = new double[n];
     int tile = tileColumns(n, m, dbl ? 8 : 4);
-    if (lp2) {
-      if (dbl) {
-        job.rNormTile = new double[tile];
-      } else {
-        job.rNormTileF = new float[tile];
-      }
-    }
-    Acc[] accs = new Acc[Math.max(1, Math.min(threads, n))];
-    for (int c = 0; c < accs.length; c++) {
-      Acc a = new Acc();
-      if (dbl) {
-        a.rowD = new double[tile];
-      } else {
-        a.rowF = new float[tile];
-      }
-      accs[c] = a;
-    }
+    int tiles = (m + tile - 1) / tile;
+    Acc[] accs = new Acc[Math.max(1, Math.min(threads, tiles))];
     Tensor mat = null;
-    Tensor buf;
-    Rows bufRows;
-    Rows matRows0 = null;
+    Rows matRows = null;
     try (NoGradGuard g = new NoGradGuard()) {
-      buf = torch.empty(new long[] {n, tile}, Tensors.options(Tensors.dtype(qd), qd), null);
+      for (int c = 0; c < accs.length; c++) {
+        Acc a = new Acc();
+        a.rowP = new double[n];
+        a.rowN = new double[n];
+        a.tileFrom = new int[job.cols.length];
+        a.tileTo = new int[job.cols.length];
+        if (dbl) {
+          a.rowD = new double[tile];
+          a.rNormTile = lp2 ? new double[tile] : null;
+        } else {
+          a.rowF = new float[tile];
+          a.rNormTileF = lp2 ? new float[tile] : null;
+        }
+        a.buf = torch.empty(new long[] {n, tile}, Tensors.options(Tensors.dtype(qd), qd), null);
+        a.bufRows = new Rows(a.buf);
+        accs[c] = a;
+      }
       if (needGrad) {
         mat = SCRATCH.get().matrix(0, n, m, qd);
+        matRows = new Rows(mat);
       }
-      Rows matRows = mat == null ? null : new Rows(mat);
-      matRows0 = matRows;
-      bufRows = new Rows(buf);
-      // pass 1: the dot products tile by tile, scored; their unscaled weights replace them when a gradient follows
-      for (int c0 = 0; c0 < m; c0 += tile) {
-        int tw = Math.min(tile, m - c0);
-        int col0 = c0;
-        try (Scope s = Scope.open()) {
-          Tensor out = mat != null ? mat.narrow(1, c0, tw) : buf.narrow(1, 0, tw);
+    }
+    Tensor matT = mat;
+    Rows matR = matRows;
+    // Pass 1: each thread takes a run of tiles; per tile one single-threaded GEMM of the dot products (into the
+    // matrix, or the thread's tile buffer without a gradient), then the tile's rows scored while cache-hot; their
+    // unscaled weights replace the dot products when a gradient follows.
+    singleThreadedBlas(accs.length > 1, () -> Parallel.forRows(tiles, accs.length, (chunk, t0, t1) -> {
+      Acc a = accs[chunk];
+      try (Scope s = Scope.open(); NoGradGuard g = new NoGradGuard()) {
+        for (int t = t0; t < t1; t++) {
+          int c0 = t * tile;
+          int tw = Math.min(tile, m - c0);
+          Tensor out = matT != null ? matT.narrow(1, c0, tw) : a.buf.narrow(1, 0, tw);
           torch.mm_out(out, qd, rd.narrow(0, c0, tw).t());
-          job.setTile(c0, c0 + tw);
-          long ld = mat != null ? m : tile;
-          long off = mat != null ? c0 : 0;
-          Tensor base = mat != null ? mat : buf;
-          Rows p = base == mat ? matRows : bufRows;
+          a.setTile(job, c0, c0 + tw);
+          Rows p = matT != null ? matR : a.bufRows;
+          long ld = matT != null ? m : tile;
+          long off = matT != null ? c0 : 0;
           if (dbl) {
-            Parallel.forRows(n, threads, (chunk, from, to) -> scoreDouble(job, p, ld, off, col0, tw, from, to,
-                needGrad, accs[chunk]));
+            scoreDouble(job, p, ld, off, c0, tw, 0, n, needGrad, a);
           } else {
-            Parallel.forRows(n, threads, (chunk, from, to) -> scoreFloat(job, p, ld, off, col0, tw, from, to,
-                needGrad, accs[chunk]));
+            scoreFloat(job, p, ld, off, c0, tw, 0, n, needGrad, a);
           }
         }
       }
-    }
+    }));
     Acc tot = new Acc();
+    double[] rowP = new double[n];
+    double[] rowN = new double[n];
     for (Acc a : accs) {
       tot.cntPos += a.cntPos;
       tot.cntNeg += a.cntNeg;
@@ -379,6 +426,10 @@ final class DenseContrastive {
       tot.keptNeg += a.keptNeg;
       tot.sumPos += a.sumPos;
       tot.sumNeg += a.sumNeg;
+      for (int i = 0; i < n; i++) {
+        rowP[i] += a.rowP[i];
+        rowN[i] += a.rowN[i];
+      }
     }
     if (tot.cntPos <= 1 && tot.cntNeg <= 1) {
       return loss.zeroLosses();
@@ -397,49 +448,53 @@ final class DenseContrastive {
       Tensor gr = null;
       Tensor c;
       try (NoGradGuard g = new NoGradGuard()) {
-        // pass 2: the weights scaled tile by tile, into the cached tile buffer, then its GEMMs
-        Tensor acc = torch.zeros(new long[] {n, qd.size(1)}, Tensors.options(Tensors.dtype(qd), qd));
+        for (Acc a : accs) {
+          a.acc = torch.zeros(new long[] {n, qd.size(1)}, Tensors.options(Tensors.dtype(qd), qd));
+        }
         if (refGrad) {
           gr = torch.empty(new long[] {m, rd.size(1)}, Tensors.options(Tensors.dtype(qd), qd), null);
         }
         // W holds +-1/d (or +-1): the positive-sign entries are one sub-loss's, the negative-sign ones the other's
         double sGt = inverted ? sNeg : sPos;
         double sLt = inverted ? sPos : sNeg;
-        Rows matRows1 = matRows0;
-        Rows bufRows1 = bufRows;
-        for (int c0 = 0; c0 < m; c0 += tile) {
-          int tw = Math.min(tile, m - c0);
-          int col0 = c0;
-          try (Scope s = Scope.open()) {
-            job.setTile(c0, c0 + tw);
-            Rows src = matRows1;
-            Rows dst = bufRows1;
-            if (dbl) {
-              Parallel.forRows(n, threads, (chunk, from, to) -> gradDouble(job, src, dst, tile, col0, tw, from, to,
-                  sGt, sLt, accs[chunk]));
-            } else {
-              Parallel.forRows(n, threads, (chunk, from, to) -> gradFloat(job, src, dst, tile, col0, tw, from, to,
-                  sGt, sLt, accs[chunk]));
-            }
-            Tensor w = buf.narrow(1, 0, tw);
-            Tensor rt = rd.narrow(0, c0, tw);
-            acc.addmm_(w, rt);
-            if (refGrad) {
-              Tensor grt = gr.narrow(0, c0, tw);
-              if (lp2) {
-                // dL/dr_j = r_j sum_i W_ij - sum_i W_ij q_i
-                Tensor cs = w.sum(new long[] {0}, false, new org.bytedeco.pytorch.ScalarTypeOptional()).unsqueeze(1);
-                grt.copy_(torch.addmm(rt.mul(cs), w.t(), qd, Tensors.s(1.0), Tensors.s(-1.0)));
+        Tensor grT = gr;
+        // Pass 2: per tile, the weights scaled into the thread's tile buffer, then its single-threaded GEMMs into
+        // the thread's share of the query gradient (and the tile's rows of the reference gradient).
+        singleThreadedBlas(accs.length > 1, () -> Parallel.forRows(tiles, accs.length, (chunk, t0, t1) -> {
+          Acc a = accs[chunk];
+          try (Scope s = Scope.open(); NoGradGuard ng = new NoGradGuard()) {
+            for (int t = t0; t < t1; t++) {
+              int c0 = t * tile;
+              int tw = Math.min(tile, m - c0);
+              if (dbl) {
+                gradDouble(job, matR, a.bufRows, tile, c0, tw, 0, n, sGt, sLt, a);
               } else {
-                torch.mm_out(grt, w.t(), qd);
+                gradFloat(job, matR, a.bufRows, tile, c0, tw, 0, n, sGt, sLt, a);
+              }
+              Tensor w = a.buf.narrow(1, 0, tw);
+              Tensor rt = rd.narrow(0, c0, tw);
+              a.acc.addmm_(w, rt);
+              if (grT != null) {
+                Tensor grt = grT.narrow(0, c0, tw);
+                if (lp2) {
+                  // dL/dr_j = r_j sum_i W_ij - sum_i W_ij q_i
+                  Tensor cs = w.sum(new long[] {0}, false, new org.bytedeco.pytorch.ScalarTypeOptional()).unsqueeze(1);
+                  grt.copy_(torch.addmm(rt.mul(cs), w.t(), qd, Tensors.s(1.0), Tensors.s(-1.0)));
+                } else {
+                  torch.mm_out(grt, w.t(), qd);
+                }
               }
             }
           }
+        }));
+        Tensor acc = accs[0].acc;
+        for (int k = 1; k < accs.length; k++) {
+          acc = acc.add(accs[k].acc);
         }
         if (lp2) {
           double[] rowSum = new double[n];
           for (int i = 0; i < n; i++) {
-            rowSum[i] = job.rowP[i] * sPos + job.rowN[i] * sNeg;
+            rowSum[i] = rowP[i] * sPos + rowN[i] * sNeg;
           }
           Tensor rs = Tensors.of(rowSum, Tensors.dtype(qd), n, 1);
           gq = qd.mul(rs).sub(acc);
@@ -511,8 +566,6 @@ final class DenseContrastive {
         job.cols[k][fill[k]++] = j;
       }
     }
-    job.tileFrom = new int[uniq.length];
-    job.tileTo = new int[uniq.length];
   }
 
   /**
@@ -679,7 +732,7 @@ final class DenseContrastive {
     float highP = (float) high(job.redPos);
     float lowN = (float) low(job.redNeg);
     float highN = (float) high(job.redNeg);
-    float[] rNorm = job.rNormTileF;
+    float[] rNorm = a.rNormTileF;
     boolean zeroKeptN = 0 > lowN && 0 < highN;
     // a distance whose negative-pair loss is relu(-infinity) = 0: no loss, no weight
     float sitOut = -signNeg * Float.POSITIVE_INFINITY;
@@ -700,8 +753,8 @@ final class DenseContrastive {
       }
       int code = job.code[i];
       int[] cols = job.cols[code];
-      int s0 = job.tileFrom[code];
-      int s1 = job.tileTo[code];
+      int s0 = a.tileFrom[code];
+      int s1 = a.tileTo[code];
       int ns = s1 - s0;
       if (a.sameF == null || a.sameF.length < ns) {
         a.sameF = new float[Math.max(ns, 16)];
@@ -787,8 +840,8 @@ final class DenseContrastive {
       keptNeg += kn;
       sumPos += sp;
       sumNeg += sn;
-      job.rowP[i] += rp;
-      job.rowN[i] += rn;
+      a.rowP[i] += rp;
+      a.rowN[i] += rn;
     }
     a.cntPos += cntPos;
     a.cntNeg += cntNeg;
@@ -834,7 +887,7 @@ final class DenseContrastive {
     double highP = high(job.redPos);
     double lowN = low(job.redNeg);
     double highN = high(job.redNeg);
-    double[] rNorm = job.rNormTile;
+    double[] rNorm = a.rNormTile;
     boolean zeroKeptN = 0 > lowN && 0 < highN;
     // a distance whose negative-pair loss is relu(-infinity) = 0: no loss, no weight
     double sitOut = -signNeg * Double.POSITIVE_INFINITY;
@@ -855,8 +908,8 @@ final class DenseContrastive {
       }
       int code = job.code[i];
       int[] cols = job.cols[code];
-      int s0 = job.tileFrom[code];
-      int s1 = job.tileTo[code];
+      int s0 = a.tileFrom[code];
+      int s1 = a.tileTo[code];
       int ns = s1 - s0;
       if (a.sameD == null || a.sameD.length < ns) {
         a.sameD = new double[Math.max(ns, 16)];
@@ -942,8 +995,8 @@ final class DenseContrastive {
       keptNeg += kn;
       sumPos += sp;
       sumNeg += sn;
-      job.rowP[i] += rp;
-      job.rowN[i] += rn;
+      a.rowP[i] += rp;
+      a.rowN[i] += rn;
     }
     a.cntPos += cntPos;
     a.cntNeg += cntNeg;
