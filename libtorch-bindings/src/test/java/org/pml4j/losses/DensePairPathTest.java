@@ -28,6 +28,7 @@ import org.pml4j.reducers.ThresholdReducer;
 import org.pml4j.regularizers.LpRegularizer;
 import org.pml4j.torch.Scope;
 import org.pml4j.torch.Tensors;
+import org.pml4j.torch.Torch;
 
 /**
  * The dense path of the pair losses (fused kernel and masked operations) against PML's indexed pairs, on random
@@ -39,6 +40,8 @@ class DensePairPathTest {
   @AfterEach
   void restoreMode() {
     GenericPairLoss.mode = GenericPairLoss.DenseMode.FUSED;
+    DenseContrastive.tileOverride = 0;
+    Torch.setNumThreads(1);
   }
 
   /** Inputs of one comparison: batch, labels, and an optional reference set. */
@@ -272,6 +275,97 @@ class DensePairPathTest {
     }
     for (int i = 0; i < res[0].length; i++) {
       assertEquals(res[0][i], res[1][i], 2e-5 * Math.max(1, Math.abs(res[0][i])), "float32 entry " + i);
+    }
+  }
+
+  /**
+   * The fused ContrastiveLoss kernel tiles the reference columns: with tiles of 1, 3, 7 and 64 columns (the cases'
+   * 1 to 40 columns: M below, equal to and not a multiple of the tile; same-label and self columns on every side of
+   * a tile boundary) on 1 and 2 threads, it equals the indexed path, values and both gradients.
+   */
+  @Test
+  void fusedContrastiveTilesEqualIndexed() {
+    List<Supplier<MetricLoss>> losses = List.of(ContrastiveLoss::new,
+        () -> new ContrastiveLoss(0.3, 0.8, with(new ThresholdReducer(0.1, 0.9))),
+        () -> new ContrastiveLoss(0.3, 0.8, with(new MeanReducer())),
+        () -> new ContrastiveLoss(0.5, 2.5, LossOptions.defaults().withDistance(new LpDistance(false, 2, 1))),
+        () -> new ContrastiveLoss(0.9, 0.2, with(new SumReducer()).withDistance(new CosineSimilarity())));
+    for (int threads : new int[] {1, 2}) {
+      Torch.setNumThreads(threads);
+      for (int tile : new int[] {1, 3, 7, 64}) {
+        for (int k = 0; k < losses.size(); k++) {
+          for (Case c : cases()) {
+            DenseContrastive.tileOverride = 0;
+            double[][] indexed = run(losses.get(k), c, GenericPairLoss.DenseMode.INDEXED);
+            DenseContrastive.tileOverride = tile;
+            assertClose(indexed, run(losses.get(k), c, GenericPairLoss.DenseMode.FUSED),
+                "loss " + k + ", " + c.name() + ", tile " + tile + ", threads " + threads);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * CrossBatchMemory's self slots (the batch's own memory columns, dropped from the positives) wherever the tiles
+   * cut the memory: 20 slots in tiles of 3 and 7, the queue wrapping around, on 1 and 2 threads.
+   */
+  @Test
+  void fusedCrossBatchMemoryTilesEqualIndexed() {
+    for (int threads : new int[] {1, 2}) {
+      Torch.setNumThreads(threads);
+      for (int tile : new int[] {3, 7}) {
+        CrossBatchMemory dense = new CrossBatchMemory(new ContrastiveLoss(), 6, 20, null);
+        CrossBatchMemory indexed = new CrossBatchMemory(new ContrastiveLoss(), 6, 20, null);
+        java.util.Random r = new java.util.Random(11);
+        for (int step = 0; step < 6; step++) {
+          double[][] e = rand(r, 8, 6);
+          long[] y = labels(r, 8, 3);
+          DenseContrastive.tileOverride = tile;
+          double[][] a = cbmStep(dense, e, y, null, GenericPairLoss.DenseMode.FUSED);
+          DenseContrastive.tileOverride = 0;
+          double[][] b = cbmStep(indexed, e, y, null, GenericPairLoss.DenseMode.INDEXED);
+          assertClose(b, a, "CBM step " + step + ", tile " + tile + ", threads " + threads);
+        }
+      }
+    }
+  }
+
+  /**
+   * float32 through tiles: 600 reference columns in tiles of 64 (the last one 24 wide) and of 1,000 (M below the
+   * tile), on 1 and 2 threads, against the indexed path at float32 precision.
+   */
+  @Test
+  void float32FusedTilesMatchIndexed() {
+    for (int threads : new int[] {1, 2}) {
+      Torch.setNumThreads(threads);
+      for (int tile : new int[] {64, 1000}) {
+        double[][] res = new double[2][];
+        for (GenericPairLoss.DenseMode mode : new GenericPairLoss.DenseMode[] {GenericPairLoss.DenseMode.INDEXED,
+            GenericPairLoss.DenseMode.FUSED}) {
+          GenericPairLoss.mode = mode;
+          DenseContrastive.tileOverride = tile;
+          try (Scope s = Scope.open()) {
+            torch.manual_seed(6);
+            Tensor emb = torch.randn(48, 16).requires_grad_(true);
+            Tensor ref = torch.randn(600, 16);
+            Tensor y = torch.randint(5, new long[] {48});
+            Tensor ry = torch.randint(5, new long[] {600});
+            Tensor l = new ContrastiveLoss(0.2, 1.3, LossOptions.defaults()).forward(emb, y, null, ref, ry);
+            l.backward();
+            double[] g = Tensors.toDoubles(emb.grad());
+            double[] out = new double[g.length + 1];
+            out[0] = l.item_double();
+            System.arraycopy(g, 0, out, 1, g.length);
+            res[mode == GenericPairLoss.DenseMode.INDEXED ? 0 : 1] = out;
+          }
+        }
+        assertTrue(Math.abs(res[0][0]) > 1e-3, "a nonzero loss");
+        for (int i = 0; i < res[0].length; i++) {
+          assertEquals(res[0][i], res[1][i], 2e-5 * Math.max(1, Math.abs(res[0][i])),
+              "float32 entry " + i + ", tile " + tile + ", threads " + threads);
+        }
+      }
     }
   }
 }
