@@ -205,7 +205,9 @@ final class DenseContrastive {
         && d.power() == 1;
     ScalarType t = Tensors.dtype(embeddings);
     return (lp2 || dot) && (t == ScalarType.Float || t == ScalarType.Double) && Tensors.dtype(refEmb) == t
-        && embeddings.is_cpu() && refEmb.is_cpu() && refEmb.size(0) > 0;
+        && embeddings.is_cpu() && refEmb.is_cpu() && refEmb.size(0) > 0
+        // zero-width embeddings have no data to view (the buffers are null): the masked path handles them as PML
+        && embeddings.dim() == 2 && embeddings.size(1) > 0 && embeddings.size(0) > 0;
   }
 
   /**
