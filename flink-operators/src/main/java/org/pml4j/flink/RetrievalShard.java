@@ -158,31 +158,10 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
     }
   }
 
-  /**
-   * Runs {@value #WARM_UP_SEARCHES} searches of a catalog vector before the first serving mark (builder thread), as a
-   * service warms up before its readiness probe passes: the first queries after the gate opened otherwise ran the
-   * exact scan and the query embedding interpreted or half-compiled, and took 40-250 ms each.
-   */
-  private void warmUp() {
-    float[] q = warmUpQuery;
-    if (q == null) {
-      return;
-    }
-    for (int i = 0; i < WARM_UP_SEARCHES; i++) {
-      index.search(q, 10);
-    }
-  }
-
-  /** Searches run before the first serving mark ({@link #warmUp}). */
-  static final int WARM_UP_SEARCHES = 300;
-  /** A catalog vector for {@link #warmUp} (the first upserted). */
-  private transient volatile float[] warmUpQuery;
-
   /** The index's refresh listener (builder thread): metrics, and the serving mark at the first version. */
   private void refreshed(long version, long millis, long buildMillis, long buildCpuMillis) {
     metrics.refreshed(version, millis, buildMillis, buildCpuMillis);
     if (servingMarks != null && !marked) {
-      warmUp();
       marked = true;
       servingMarks.mark(subtask, version, catalogOps);
       if (servingMarks.waitsForCatalog()) {
@@ -224,9 +203,6 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
     } else {
       item.update(r);
       index.upsert(r.id, r.vector, r.label);
-      if (warmUpQuery == null) {
-        warmUpQuery = r.vector.clone();
-      }
     }
     catalogOps++;
     metrics.drain();
