@@ -124,27 +124,18 @@ public abstract class GenericPairLoss extends BaseMetricLossFunction {
   protected LossDict computeLoss(Tensor embeddings, Tensor labels, IndicesTuple indicesTuple, Tensor refEmb,
       Tensor refLabels) {
     labelsOrIndicesTupleRequired(labels, indicesTuple);
-    if (matBasedLoss && indicesTuple == null && mode != DenseMode.INDEXED) {
-      // All pairs: the masks come straight from the labels (same 0/1 masks as from the pair indices).
-      Tensor[] masks = pairMasks(labels, refLabels, null);
+    // Mat-based losses take 0/1 pair masks: straight from the labels for all pairs, or the masks of mined pairs
+    // (IndicesTuple.pairsFromMasks) — the same masks as writing ones at the pair indices; "every index tensor has at
+    // most one entry" is then "at most one positive and one negative pair".
+    Tensor[] masks = !matBasedLoss || mode == DenseMode.INDEXED ? null
+        : indicesTuple == null ? pairMasks(labels, refLabels, null) : indicesTuple.pairMasks();
+    if (masks != null) {
       if (masks[0].sum().item_long() <= 1 && masks[1].sum().item_long() <= 1) {
         return zeroLosses();
       }
       Tensor mat = distance.forward(embeddings, refEmb);
       ScalarType dtype = Tensors.dtype(mat);
       return computeMatLoss(mat, masks[0].to(dtype), masks[1].to(dtype));
-    }
-    Tensor[] given = matBasedLoss && indicesTuple != null && mode != DenseMode.INDEXED ? indicesTuple.pairMasks()
-        : null;
-    if (given != null) {
-      // Mined pairs as masks (IndicesTuple.pairsFromMasks): the same 0/1 masks as writing ones at the pair indices,
-      // and "every index tensor has at most one entry" is "at most one positive and one negative pair".
-      if (given[0].sum().item_long() <= 1 && given[1].sum().item_long() <= 1) {
-        return zeroLosses();
-      }
-      Tensor mat = distance.forward(embeddings, refEmb);
-      ScalarType dtype = Tensors.dtype(mat);
-      return computeMatLoss(mat, given[0].to(dtype), given[1].to(dtype));
     }
     IndicesTuple pairs = Lmu.convertToPairs(indicesTuple, labels, refLabels);
     boolean allSmall = true;
