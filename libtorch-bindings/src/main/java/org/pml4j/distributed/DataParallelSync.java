@@ -10,7 +10,6 @@ import java.util.Map;
 import org.bytedeco.pytorch.OptimizerParamGroupVector;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
-import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.pml4j.losses.CrossBatchMemory;
 import org.pml4j.losses.MetricLoss;
 import org.pml4j.miners.BaseMiner;
@@ -50,8 +49,8 @@ public final class DataParallelSync implements ReplicaSync, AutoCloseable {
   /** Between a {@link #beginStep} that let the step go on and its {@link #afterBackward}. */
   private boolean inStep;
 
-  /** The encoder's buffers (BatchNorm running statistics), by dtype: each group moves as one flat tensor. */
-  private final List<List<Tensor>> buffers;
+  /** Broadcasts the encoder's buffers (BatchNorm running statistics), or null when it has none. */
+  private final GradientAverager buffers;
 
   private DataParallelSync(Collective collective, Owner handles, List<Tensor> parameters, List<Tensor> buffers,
       boolean efficient) {
@@ -60,11 +59,7 @@ public final class DataParallelSync implements ReplicaSync, AutoCloseable {
     this.efficient = efficient;
     this.parameters = parameters;
     this.averager = new GradientAverager(collective, parameters);
-    Map<ScalarType, List<Tensor>> byType = new java.util.LinkedHashMap<>();
-    for (Tensor b : buffers) {
-      byType.computeIfAbsent(Tensors.dtype(b), t -> new ArrayList<>()).add(b);
-    }
-    this.buffers = new ArrayList<>(byType.values());
+    this.buffers = buffers.isEmpty() ? null : GradientAverager.forBroadcast(collective, buffers);
   }
 
   /**
@@ -124,30 +119,16 @@ public final class DataParallelSync implements ReplicaSync, AutoCloseable {
   /**
    * Copies rank 0's encoder buffers (BatchNorm's running statistics and batch count) to every replica, as PyTorch
    * DDP does with {@code broadcast_buffers=True} (its default): each replica's forward updates them from its own
-   * shard, and without this they would drift apart. One broadcast per buffer dtype.
+   * shard, and without this they would drift apart. One broadcast per bucket (buffers of one dtype).
    */
   private void broadcastBuffers(boolean agreed) {
-    if (buffers.isEmpty() || collective.worldSize() <= 1) {
+    if (buffers == null) {
       return;
     }
-    try (Scope s = Scope.open(); org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
-      for (List<Tensor> group : buffers) {
-        Tensor[] parts = new Tensor[group.size()];
-        for (int i = 0; i < parts.length; i++) {
-          parts[i] = group.get(i).reshape(-1);
-        }
-        Tensor flat = Tensors.cat(0, parts).contiguous();
-        if (agreed) {
-          Agreed.broadcast(collective, flat);
-        } else {
-          collective.broadcast(flat);
-        }
-        long offset = 0;
-        for (Tensor b : group) {
-          b.copy_(flat.narrow(0, offset, b.numel()).view_as(b));
-          offset += b.numel();
-        }
-      }
+    if (agreed) {
+      buffers.broadcastParametersAgreed();
+    } else {
+      buffers.broadcastParameters();
     }
   }
 

@@ -44,6 +44,18 @@ public final class GradientAverager {
    *     undefined tensor, or {@code bucketBytes} is not positive
    */
   public GradientAverager(Collective collective, List<Tensor> parameters, long bucketBytes) {
+    this(collective, parameters, bucketBytes, true);
+  }
+
+  /**
+   * Buckets of any dtype, for {@link #broadcastParameters} alone: a model's buffers (BatchNorm's running statistics
+   * and its int64 batch count), which are copied from rank 0, never averaged.
+   */
+  static GradientAverager forBroadcast(Collective collective, List<Tensor> tensors) {
+    return new GradientAverager(collective, tensors, DEFAULT_BUCKET_BYTES, false);
+  }
+
+  private GradientAverager(Collective collective, List<Tensor> parameters, long bucketBytes, boolean floatingOnly) {
     if (collective == null) {
       throw new IllegalArgumentException("collective must not be null");
     }
@@ -61,7 +73,7 @@ public final class GradientAverager {
       if (p == null || p.isNull() || !p.defined()) {
         throw new IllegalArgumentException("parameters[" + i + "] is " + (p == null ? "null" : "undefined"));
       }
-      if (!Tensors.isFloating(Tensors.dtype(p))) {
+      if (floatingOnly && !Tensors.isFloating(Tensors.dtype(p))) {
         throw new IllegalArgumentException("parameters[" + i + "] must be floating, got " + Tensors.dtype(p));
       }
       // An owned handle on the same TensorImpl: the caller's handle may point into a temporary (a parameter dict).
@@ -102,13 +114,26 @@ public final class GradientAverager {
    * @throws IllegalStateException when a collective fails or times out
    */
   public void broadcastParameters() {
+    broadcast(false);
+  }
+
+  /** {@link #broadcastParameters()} inside {@link DataParallelSync}'s step: without the per-call shape agreement. */
+  void broadcastParametersAgreed() {
+    broadcast(true);
+  }
+
+  private void broadcast(boolean agreed) {
     if (collective.worldSize() <= 1) {
       return;
     }
     try (NoGradGuard g = new NoGradGuard()) {
       for (List<Tensor> bucket : buckets) {
         Tensor flat = flatten(bucket, false);
-        collective.broadcast(flat);
+        if (agreed) {
+          Agreed.broadcast(collective, flat);
+        } else {
+          collective.broadcast(flat);
+        }
         unflatten(flat, bucket, false);
       }
     }
