@@ -64,10 +64,10 @@ public class ContrastiveLoss extends GenericPairLoss {
   }
 
   @Override
-  protected LossDict computeFusedDenseLoss(Tensor embeddings, Tensor labels, Tensor refEmb, Tensor refLabels,
-      Tensor selfSlots) {
+  LossDict computeFusedDenseLoss(Tensor embeddings, Tensor labels, Tensor refEmb, Tensor refLabels,
+      Tensor selfSlots, DenseContrastive.BankNorms bankNorms) {
     return DenseContrastive.applies(this, embeddings, refEmb)
-        ? DenseContrastive.forward(this, embeddings, labels, refEmb, refLabels, selfSlots) : null;
+        ? DenseContrastive.forward(this, embeddings, labels, refEmb, refLabels, selfSlots, bankNorms) : null;
   }
 
   @Override

@@ -198,8 +198,9 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss, Owned {
         && GenericPairLoss.mode != GenericPairLoss.DenseMode.INDEXED) {
       // Every (batch, memory) pair is used: masked operations over the [B, M] matrix, no pair indices.
       Inputs in = Inputs.validate(embeddings, labels, null, eMem, lMem);
+      bankNorms.attach(embeddingMemory);
       return pairLoss.denseForward(in.embeddings(), in.labels(), in.refEmb(), in.refLabels(),
-          removeSelf ? currBatchIdx : null);
+          removeSelf ? currBatchIdx : null, bankNorms);
     }
     IndicesTuple tuple = createIndicesTuple(embeddings, labels, eMem, lMem, indicesTuple, removeSelf, currBatchIdx);
     return loss.forward(embeddings, labels, tuple, eMem, lMem);
@@ -231,7 +232,9 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss, Owned {
     Tensor idx = torch.remainder(torch.arange(Tensors.s(queueIdx), Tensors.s(queueIdx + b),
         Tensors.options(ScalarType.Long, labels)), Tensors.s((long) memorySize));
     try (NoGradGuard g = new NoGradGuard()) {
+      long version = embeddingMemory.__dispatch__version();
       Tensors.put(embeddingMemory, idx, emb.detach());
+      bankNorms.written(embeddingMemory, idx, version);
       Tensors.put(labelMemory, idx, labels.detach());
     }
     long prev = queueIdx;
@@ -409,6 +412,7 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss, Owned {
    */
   public void releaseQueue() {
     natives.close();
+    bankNorms.reset();
   }
 
   // ---------------------------------------------------------------- native lifetimes
@@ -417,6 +421,12 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss, Owned {
    * The owner of the queue (embeddings and labels): a trainer adopts it, so closing the trainer frees them.
    */
   private final Owner natives = new Owner();
+
+  /**
+   * The memory's rows normalized, kept across calls for the fused dense kernel (only the rows written since are
+   * normalized again); its tensor is the queue's, owned by {@link #natives}.
+   */
+  final DenseContrastive.BankNorms bankNorms = new DenseContrastive.BankNorms(natives);
 
   @Override
   public final Owner natives() {

@@ -47,7 +47,7 @@ public abstract class GenericPairLoss extends BaseMetricLossFunction {
       return super.forward(embeddings, labels, indicesTuple, refEmb, refLabels);
     }
     Inputs in = Inputs.validate(embeddings, labels, null, refEmb, refLabels);
-    return denseForward(in.embeddings(), in.labels(), in.refEmb(), in.refLabels(), null);
+    return denseForward(in.embeddings(), in.labels(), in.refEmb(), in.refLabels(), null, null);
   }
 
   /**
@@ -76,13 +76,15 @@ public abstract class GenericPairLoss extends BaseMetricLossFunction {
    *
    * @param selfSlots {@code [N]} int64: the reference column holding query row i itself (a memory bank's slots of
    *     the current batch), whose positive pair is dropped as PML's {@code remove_self_comparisons} does; or null
+   * @param bankNorms the memory bank's normalized rows kept by its owner, for a fused kernel; or null
    */
-  Tensor denseForward(Tensor embeddings, Tensor labels, Tensor refEmb, Tensor refLabels, Tensor selfSlots) {
+  Tensor denseForward(Tensor embeddings, Tensor labels, Tensor refEmb, Tensor refLabels, Tensor selfSlots,
+      DenseContrastive.BankNorms bankNorms) {
     LossDict dict;
     if (embeddings.size(0) == 0) {
       dict = zeroLosses();
     } else if (mode == DenseMode.FUSED
-        && (dict = computeFusedDenseLoss(embeddings, labels, refEmb, refLabels, selfSlots)) != null) {
+        && (dict = computeFusedDenseLoss(embeddings, labels, refEmb, refLabels, selfSlots, bankNorms)) != null) {
       // the subclass's fused kernel did it all
     } else {
       Tensor[] masks = pairMasks(labels, refLabels, selfSlots);
@@ -195,10 +197,10 @@ public abstract class GenericPairLoss extends BaseMetricLossFunction {
   /**
    * Optional fused kernel of the dense path: the whole loss dict over all pairs (sub-losses already reduced), or
    * null when it does not handle these inputs (then the masked operations run). Inputs as for
-   * {@link #denseForward}.
+   * {@link #denseForward}. Package-private: a fused kernel works on this package's internals.
    */
-  protected LossDict computeFusedDenseLoss(Tensor embeddings, Tensor labels, Tensor refEmb, Tensor refLabels,
-      Tensor selfSlots) {
+  LossDict computeFusedDenseLoss(Tensor embeddings, Tensor labels, Tensor refEmb, Tensor refLabels,
+      Tensor selfSlots, DenseContrastive.BankNorms bankNorms) {
     return null;
   }
 
