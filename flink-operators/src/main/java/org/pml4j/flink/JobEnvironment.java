@@ -63,7 +63,7 @@ public final class JobEnvironment {
   /**
    * A fresh environment for the job. The configuration it starts with (under {@code flink run}: the cluster's) is
    * kept; the job adds {@link #jobConfiguration(StreamJobConfig, ReadableConfig)} and enables checkpointing every
-   * {@code checkpoint_interval_ms} unless that configuration sets {@code execution.checkpointing.interval}. The job's
+   * {@code checkpoint_interval_ms} ({@link StreamJobConfig#checkpointInterval()}) unless that configuration sets {@code execution.checkpointing.interval}. The job's
    * configuration is set as global job parameters (the Web UI's Configuration tab shows it). Every operator runs at
    * parallelism 1 except the trainer's replicas and those with a parallelism key of their own; an unset {@code
    * trainer_parallelism} (0) is resolved in {@code c} here ({@link #trainerParallelism(int, int, boolean)}).
@@ -74,8 +74,9 @@ public final class JobEnvironment {
     ReadableConfig cluster = submitted.getConfiguration();
     StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(jobConfiguration(c, cluster));
     env.setParallelism(1);
-    if (c.checkpointIntervalMs > 0 && cluster.getOptional(CheckpointingOptions.CHECKPOINTING_INTERVAL).isEmpty()) {
-      env.enableCheckpointing(c.checkpointIntervalMs);
+    long interval = c.checkpointInterval();
+    if (interval > 0 && cluster.getOptional(CheckpointingOptions.CHECKPOINTING_INTERVAL).isEmpty()) {
+      env.enableCheckpointing(interval);
     }
     env.getConfig().setGlobalJobParameters(Configuration.fromMap(c.toFlatMap()));
     return env;

@@ -111,10 +111,12 @@ public final class RetrievalStage {
     public String rocksdbWriteBuffer = "4mb";
     /**
      * Unaligned checkpoints ({@code execution.checkpointing.unaligned.enabled}) unless the cluster's configuration
-     * sets them. A shard's broadcast input carries both the queries and the trainer's model versions; with aligned
-     * checkpoints the queries wait at every checkpoint until the barrier has also come through the trainer, which may
-     * be in the middle of a step: the query tail came in bursts at the 2 s checkpoint interval. Unaligned barriers
-     * overtake the queued records (which go into the checkpoint) and block nothing. false: Flink's aligned ones.
+     * sets them, for the job's keyed exchanges (barriers overtake queued records, which go into the checkpoint).
+     * They do not reach the shards: Flink takes no unaligned checkpoint over a broadcast edge and then aligns every
+     * input of the operator that has one, so at each checkpoint a shard holds its queries until the barrier has also
+     * come through the trainer (measured: alignments of 0.1-1.7 s at the shards with this on). What bounds those
+     * stalls is the longer checkpoint interval of a job with retrieval ({@link StreamJobConfig#checkpointIntervalMs}).
+     * false: Flink's aligned checkpoints everywhere.
      */
     public boolean unalignedCheckpoints = true;
     /** Kafka topic of catalog records (JSON, {@link RetrievalKafka}); null: the dataset's catalog. */

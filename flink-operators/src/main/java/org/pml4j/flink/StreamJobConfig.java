@@ -143,7 +143,32 @@ public class StreamJobConfig {
   /** With {@code queries = train}: embed the training records whose id is a multiple of this. */
   public int queryEvery = 10;
   public int keepModels = 100;
-  public long checkpointIntervalMs = 2000;
+  /**
+   * Checkpoint interval in ms; 0: no checkpoints. Unset (null, the default): {@value #DEFAULT_CHECKPOINT_INTERVAL_MS},
+   * or {@value #RETRIEVAL_CHECKPOINT_INTERVAL_MS} with {@code retrieval.enabled}: every checkpoint holds the queries
+   * at the retrieval shards until its barrier has come through the trainer (Flink aligns every input of an operator
+   * with a broadcast input: the shards'), so fewer checkpoints mean fewer query stalls (measured: query p99 16-35 ms at
+   * 10 s, against 62-290 ms at 2 s). See {@link #checkpointInterval()}.
+   */
+  public Long checkpointIntervalMs;
+  /** The checkpoint interval when {@code checkpoint_interval_ms} is unset and retrieval is off. */
+  public static final long DEFAULT_CHECKPOINT_INTERVAL_MS = 2000;
+  /** The checkpoint interval when {@code checkpoint_interval_ms} is unset and retrieval is on. */
+  public static final long RETRIEVAL_CHECKPOINT_INTERVAL_MS = 10_000;
+
+  /**
+   * {@code checkpoint_interval_ms}, or its default for this job when unset (see {@link #checkpointIntervalMs}).
+   *
+   * @throws IllegalArgumentException when it is negative
+   */
+  public long checkpointInterval() {
+    if (checkpointIntervalMs != null && checkpointIntervalMs < 0) {
+      throw new IllegalArgumentException("checkpoint_interval_ms must be >= 0 (0: no checkpoints), got "
+          + checkpointIntervalMs);
+    }
+    return checkpointIntervalMs != null ? checkpointIntervalMs
+        : retrieval != null && retrieval.enabled ? RETRIEVAL_CHECKPOINT_INTERVAL_MS : DEFAULT_CHECKPOINT_INTERVAL_MS;
+  }
   /** Web UI port (0: any free port). */
   public int webUiPort = 8081;
   /**

@@ -59,6 +59,27 @@ class JobConfigurationTest {
     assertEquals(1500, env.getCheckpointConfig().getCheckpointInterval());
   }
 
+  /**
+   * An unset checkpoint_interval_ms is 2 s, or 10 s with retrieval on (its shards' inputs are aligned at every
+   * checkpoint); a set one wins either way; 0 turns checkpoints off; a negative one is refused by name.
+   */
+  @Test
+  void checkpointIntervalDefaultsToTenSecondsWithRetrieval() {
+    String out = tmp.toString();
+    assertEquals(2000, JobEnvironment.environment(StreamJobConfig.fromArgs("--output-dir", out))
+        .getCheckpointConfig().getCheckpointInterval());
+    assertEquals(10_000, JobEnvironment.environment(StreamJobConfig.fromArgs("--output-dir", out,
+        "--retrieval.enabled", "true")).getCheckpointConfig().getCheckpointInterval());
+    assertEquals(300, JobEnvironment.environment(StreamJobConfig.fromArgs("--output-dir", out,
+        "--retrieval.enabled", "true", "--checkpoint-interval-ms", "300")).getCheckpointConfig().getCheckpointInterval());
+    assertFalse(JobEnvironment.environment(StreamJobConfig.fromArgs("--output-dir", out, "--checkpoint-interval-ms",
+        "0")).getCheckpointConfig().isCheckpointingEnabled());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> JobEnvironment.environment(StreamJobConfig.fromArgs("--output-dir", out, "--checkpoint-interval-ms",
+            "-5")));
+    assertTrue(e.getMessage().contains("checkpoint_interval_ms"), e.getMessage());
+  }
+
   @Test
   void outputDirectoryRules() throws Exception {
     // A user's directory: refused, untouched.
