@@ -122,7 +122,8 @@ public final class JobConfigReader {
     b.append("dataset: ").append(String.join(" | ", StreamJobConfig.DATASETS)).append("; trainer = null: the "
         + "dataset's default trainer (encoder, loss, miner, optimizer, memory_size, seed, threads as JSON); "
         + "restore_from: a checkpoint (DIR/checkpoints/<job>/chk-N) or savepoint (DIR/savepoints/savepoint-...) to "
-        + "continue from.\n");
+        + "continue from; checkpoint_interval_ms = null: " + StreamJobConfig.DEFAULT_CHECKPOINT_INTERVAL_MS
+        + ", or " + StreamJobConfig.RETRIEVAL_CHECKPOINT_INTERVAL_MS + " with retrieval.enabled (0: no checkpoints).\n");
     return b.toString();
   }
 
