@@ -158,10 +158,14 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
     }
   }
 
-  /** The index's refresh listener (builder thread): metrics, and the serving mark at the first version. */
+  /**
+   * The index's refresh listener (builder thread): metrics, and the serving mark at the first version, after the
+   * scan's JIT warm-up ({@link ExactTopK#warmUp}).
+   */
   private void refreshed(long version, long millis, long buildMillis, long buildCpuMillis) {
     metrics.refreshed(version, millis, buildMillis, buildCpuMillis);
     if (servingMarks != null && !marked) {
+      ExactTopK.warmUp();
       marked = true;
       servingMarks.mark(subtask, version, catalogOps);
       if (servingMarks.waitsForCatalog()) {
