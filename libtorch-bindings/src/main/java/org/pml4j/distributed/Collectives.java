@@ -1,5 +1,7 @@
 package org.pml4j.distributed;
 
+import java.util.function.IntConsumer;
+
 /** Picks the collective for a device: one process needs none, CPU uses Gloo, CUDA uses NCCL. */
 public final class Collectives {
   private Collectives() {}
@@ -12,6 +14,17 @@ public final class Collectives {
    * @throws IllegalStateException when the group cannot be formed (see the implementations)
    */
   public static Collective connect(Rendezvous rendezvous, String device) {
+    return connect(rendezvous, device, null);
+  }
+
+  /**
+   * As {@link #connect(Rendezvous, String)}, handing the store's bound TCP port to {@code onStorePort} as soon as the
+   * store is up (with {@code port} 0 on rank 0: how the other ranks learn it; see {@link
+   * GlooCollective#connect(Rendezvous, IntConsumer)}). Not called at world size 1 (no store).
+   *
+   * @param onStorePort called once with the store's port, or null
+   */
+  public static Collective connect(Rendezvous rendezvous, String device, IntConsumer onStorePort) {
     if (rendezvous == null) {
       throw new IllegalArgumentException("rendezvous must not be null");
     }
@@ -25,6 +38,6 @@ public final class Collectives {
     if (rendezvous.worldSize() == 1) {
       return new SingleProcessCollective();
     }
-    return cuda ? NcclCollective.connect(rendezvous) : GlooCollective.connect(rendezvous);
+    return cuda ? NcclCollective.connect(rendezvous, onStorePort) : GlooCollective.connect(rendezvous, onStorePort);
   }
 }
