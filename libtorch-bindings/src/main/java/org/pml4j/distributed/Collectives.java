@@ -8,7 +8,9 @@ public final class Collectives {
 
   /**
    * The collective for {@code rendezvous} on {@code device}: a {@link SingleProcessCollective} at world size 1, else a
-   * {@link GlooCollective} for {@code "cpu"} and an {@link NcclCollective} for {@code "cuda"} / {@code "cuda:N"}.
+   * {@link GlooCollective} for {@code "cpu"} and an {@link NcclCollective} for {@code "cuda"} / {@code "cuda:N"} (the
+   * rank's GPU: {@code cuda:N} as given, plain {@code cuda} {@code cuda:(rank % GPUs)}; a CPU tensor handed to an NCCL
+   * collective goes through it and comes back on the CPU).
    *
    * @throws IllegalArgumentException when an argument is null or the device is neither cpu nor cuda
    * @throws IllegalStateException when the group cannot be formed (see the implementations)
@@ -38,6 +40,7 @@ public final class Collectives {
     if (rendezvous.worldSize() == 1) {
       return new SingleProcessCollective();
     }
-    return cuda ? NcclCollective.connect(rendezvous, onStorePort) : GlooCollective.connect(rendezvous, onStorePort);
+    return cuda ? NcclCollective.connect(rendezvous, onStorePort, device)
+        : GlooCollective.connect(rendezvous, onStorePort);
   }
 }
