@@ -82,7 +82,7 @@ final class StreamCommand implements Callable<Integer> {
   Integer threads;
 
   @Option(names = "--device", paramLabel = "DEVICE", description = "where the trainer runs (job key device): cpu "
-      + "(default), cuda (replica r of --parallelism N on cuda:(r % GPUs), all-reducing through NCCL), cuda:N or auto; "
+      + "(default), cuda (replica r of --parallelism N on cuda:(r mod GPUs), all-reducing through NCCL), cuda:N or auto; "
       + "CUDA needs a build with -Pcuda and a GPU")
   String device;
 

@@ -123,7 +123,7 @@ public class StreamJobConfig {
    * cuda:N} or {@code auto} (cuda when LibTorch sees a GPU, else cpu); null (unset): the trainer config's {@code
    * device}, cpu by default. With {@code trainer_parallelism} N and {@code cuda}, replica r uses {@code cuda:(r %
    * GPUs)} and the replicas all-reduce through NCCL instead of Gloo. CUDA needs the {@code cuda} Maven profile's
-   * LibTorch and a GPU; without them the job fails at construction, naming this key.
+   * LibTorch and a GPU; without them reading the config fails, naming this key.
    */
   public String device;
   /**
@@ -264,7 +264,8 @@ public class StreamJobConfig {
           + trainerReplicaTimeoutSeconds);
     }
     if (device != null) {
-      org.pml4j.train.TrainerConfig.normalizeDevice(device); // the form only; availability: StreamTopology
+      // The form, and for cuda / cuda:N that LibTorch sees the GPU: a CPU-only build fails here, before any cluster.
+      org.pml4j.train.Trainers.checkDevice(device);
     }
     if (queryEvery < 1) {
       throw new IllegalArgumentException("query_every must be >= 1");

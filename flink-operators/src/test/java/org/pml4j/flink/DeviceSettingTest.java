@@ -15,8 +15,8 @@ import org.pml4j.train.Trainers;
 /**
  * The job key {@code device} (issue 13, item 6): unset, the trainer config's device (cpu by default); set, it wins
  * over the trainer config's; a value of another form is refused by the config reader naming the allowed values, and
- * a CUDA device that this LibTorch does not see fails at job construction ({@link StreamTopology#trainerConfig}),
- * naming the key and the reason.
+ * a CUDA device that this LibTorch does not see fails when the config is read (the job key) or the job is built (a
+ * trainer config's device, {@link StreamTopology#trainerConfig}), naming the key and the reason.
  */
 class DeviceSettingTest {
   @TempDir
@@ -64,8 +64,14 @@ class DeviceSettingTest {
   void cudaWithoutCudaFailsAtJobConstruction() {
     assumeFalse(Torch.cudaAvailable(), "this machine has CUDA");
     for (String d : new String[] {"cuda", "cuda:1"}) {
-      StreamJobConfig c = args("--device", d, "--trainer-parallelism", "2");
-      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> StreamTopology.trainerConfig(c));
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> args("--device", d, "--trainer-parallelism", "2"), "the config reader refuses it");
+      assertTrue(e.getMessage().contains("device=" + d + " but LibTorch sees no CUDA device (CPU-only build or no "
+          + "GPU); use device=cpu"), e.getMessage());
+      // A trainer config's own device is checked when the job is built.
+      String trainer = TrainerConfigs.toJson(StreamTopology.trainerConfig(args()).withDevice(d));
+      StreamJobConfig c = args("--trainer", trainer);
+      e = assertThrows(IllegalArgumentException.class, () -> StreamTopology.trainerConfig(c));
       assertTrue(e.getMessage().startsWith("device=" + d + " but LibTorch sees no CUDA device (CPU-only build or no "
           + "GPU); use device=cpu"), e.getMessage());
     }
