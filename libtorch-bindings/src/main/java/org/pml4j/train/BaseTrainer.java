@@ -768,7 +768,9 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
           || mem.queueIdx >= memory.memorySize())) {
         throw new IllegalArgumentException("snapshot's memory does not fit this CrossBatchMemory");
       }
-      optimizer.loadState(p.sections().get("optimizer"), device);
+      // Onto this trainer's device whatever device wrote it (the CPU too: an archive written on CUDA records CUDA).
+      optimizer.loadState(p.sections().get("optimizer"),
+          device != null ? device : new Device(torch.DeviceType.CPU, (byte) -1));
       encoder.loadState(p.sections().get("encoder"));
       if (head != null) {
         head.loadState(p.sections().get("head"));
