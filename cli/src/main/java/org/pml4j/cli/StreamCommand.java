@@ -81,6 +81,11 @@ final class StreamCommand implements Callable<Integer> {
       + "should not exceed the cores")
   Integer threads;
 
+  @Option(names = "--device", paramLabel = "DEVICE", description = "where the trainer runs (job key device): cpu "
+      + "(default), cuda (replica r of --parallelism N on cuda:(r mod GPUs), all-reducing through NCCL), cuda:N or auto; "
+      + "CUDA needs a build with -Pcuda and a GPU")
+  String device;
+
   @Option(names = "--web-ui-port", paramLabel = "PORT", description = "Flink Web UI port, 0 for any free one "
       + "(default: 8081, or a free one when 8081 is taken)")
   Integer webUiPort;
@@ -168,6 +173,9 @@ final class StreamCommand implements Callable<Integer> {
     }
     if (threads != null) {
       add(args, "trainer_threads", Integer.toString(threads));
+    }
+    if (device != null) {
+      add(args, "device", device);
     }
     for (String s : sets) {
       int eq = s.indexOf('=');

@@ -85,6 +85,11 @@ final class TrainCommand implements Callable<Integer> {
   @Option(names = "--threads", paramLabel = "T", description = "ATen and OpenBLAS threads (default: ${DEFAULT-VALUE})")
   int threads = 1;
 
+  @Option(names = "--device", paramLabel = "DEVICE", description = "where the trainer runs (trainer config key "
+      + "device): cpu (default), cuda, cuda:N or auto (cuda when LibTorch sees a GPU); CUDA needs a build with -Pcuda "
+      + "and a GPU. The checkpoint is device-free: --resume may change it")
+  String device;
+
   @Option(names = "--seed", paramLabel = "S", description = "seed of the initialization, the batch order and "
       + "LibTorch's generator (default: ${DEFAULT-VALUE})")
   long seed = 0;
@@ -153,13 +158,13 @@ final class TrainCommand implements Callable<Integer> {
           throw new IllegalArgumentException(o + " cannot be combined with --resume: the checkpoint defines the model");
         }
       }
-      built = Checkpoints.load(resume);
+      built = Checkpoints.load(resume, device);
     } else {
       JsonNode enc = encoder == null ? Trainers.defaultEncoder(train.numFeatures())
           : SpecArgs.read("--encoder", encoder);
       JsonNode minerSpec = miner.trim().equalsIgnoreCase("none") ? null : SpecArgs.read("--miner", miner);
       built = Trainers.fromConfig(new TrainerConfig(enc, SpecArgs.read("--loss", loss), minerSpec,
-          SpecArgs.read("--optimizer", optimizer), memorySize, seed, threads));
+          SpecArgs.read("--optimizer", optimizer), memorySize, seed, threads, device));
     }
     try (TrainingEngine engine = new TrainingEngine(built, TrainingEngine.Settings.batchesOnly(batchSize), null)) {
       BaseTrainer trainer = built;

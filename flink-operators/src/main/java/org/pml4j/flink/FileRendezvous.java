@@ -9,7 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import org.pml4j.distributed.Collective;
-import org.pml4j.distributed.GlooCollective;
+import org.pml4j.distributed.Collectives;
 import org.pml4j.distributed.Rendezvous;
 
 /**
@@ -31,18 +31,21 @@ final class FileRendezvous {
   }
 
   /**
-   * Forms the Gloo group of {@code rank} among {@code worldSize} replicas. Every rank binds its Gloo device on {@code
-   * host}, its own address; rank 0 also publishes it as the store's address, and the others connect there.
+   * Forms the group of {@code rank} among {@code worldSize} replicas: Gloo for {@code device} {@code cpu}, NCCL for
+   * {@code cuda:N} ({@link Collectives#connect(Rendezvous, String, java.util.function.IntConsumer)}). Every rank binds
+   * its Gloo device on {@code host}, its own address; rank 0 also publishes it as the store's address, and the others
+   * connect there.
    *
+   * @param device this replica's trainer device ({@code BaseTrainer.deviceName()}): {@code cpu} or {@code cuda:N}
    * @throws IllegalStateException when rank 0's address does not appear within {@code timeout} or the group does not
    *     form within it
    */
   static Collective join(Path dir, String jobId, int attempt, int rank, int worldSize, String host,
-      Duration timeout) {
+      Duration timeout, String device) {
     Path file = file(dir, jobId, attempt);
     String prefix = "attempt-" + attempt;
     if (rank == 0) {
-      Collective c = GlooCollective.connect(new Rendezvous(host, 0, 0, worldSize, prefix, timeout),
+      Collective c = Collectives.connect(new Rendezvous(host, 0, 0, worldSize, prefix, timeout), device,
           port -> publish(file, host, port));
       try {
         Files.deleteIfExists(file); // every peer has joined: the address is not needed any more
@@ -52,8 +55,8 @@ final class FileRendezvous {
       return c;
     }
     String[] hostPort = await(file, timeout);
-    return GlooCollective.connect(new Rendezvous(hostPort[0], Integer.parseInt(hostPort[1]), rank, worldSize, prefix,
-        timeout, host));
+    return Collectives.connect(new Rendezvous(hostPort[0], Integer.parseInt(hostPort[1]), rank, worldSize, prefix,
+        timeout, host), device);
   }
 
   private static void publish(Path file, String host, int port) {

@@ -120,7 +120,8 @@ public final class JobConfigReader {
           : e.getValue().toString()).append('\n');
     }
     b.append("dataset: ").append(String.join(" | ", StreamJobConfig.DATASETS)).append("; trainer = null: the "
-        + "dataset's default trainer (encoder, loss, miner, optimizer, memory_size, seed, threads as JSON); "
+        + "dataset's default trainer (encoder, loss, miner, optimizer, memory_size, seed, threads, device as JSON); "
+        + "device: cpu | cuda | cuda:N | auto (null: the trainer's, cpu); "
         + "restore_from: a checkpoint (DIR/checkpoints/<job>/chk-N) or savepoint (DIR/savepoints/savepoint-...) to "
         + "continue from; checkpoint_interval_ms = null: " + StreamJobConfig.DEFAULT_CHECKPOINT_INTERVAL_MS
         + ", or " + StreamJobConfig.RETRIEVAL_CHECKPOINT_INTERVAL_MS + " with retrieval.enabled (0: no checkpoints).\n");

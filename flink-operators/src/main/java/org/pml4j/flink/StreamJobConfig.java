@@ -119,6 +119,14 @@ public class StreamJobConfig {
    */
   public int trainerThreads = 0;
   /**
+   * Where the trainer keeps its parameters and runs its steps ({@code --device}): {@code cpu}, {@code cuda}, {@code
+   * cuda:N} or {@code auto} (cuda when LibTorch sees a GPU, else cpu); null (unset): the trainer config's {@code
+   * device}, cpu by default. With {@code trainer_parallelism} N and {@code cuda}, replica r uses {@code cuda:(r %
+   * GPUs)} and the replicas all-reduce through NCCL instead of Gloo. CUDA needs the {@code cuda} Maven profile's
+   * LibTorch and a GPU; without them reading the config fails, naming this key.
+   */
+  public String device;
+  /**
    * Where data-parallel trainer replicas bind their Gloo devices and rank 0 its store's published address ({@link
    * TrainerReplicas#bindAddress}): {@code taskmanager} (the TaskManager's own address), {@code hostname}, or a host.
    */
@@ -279,6 +287,10 @@ public class StreamJobConfig {
     if (!(trainerReplicaTimeoutSeconds > 0) || Double.isInfinite(trainerReplicaTimeoutSeconds)) {
       throw new IllegalArgumentException("trainer_replica_timeout_seconds must be a positive number of seconds, got "
           + trainerReplicaTimeoutSeconds);
+    }
+    if (device != null) {
+      // The form, and for cuda / cuda:N that LibTorch sees the GPU: a CPU-only build fails here, before any cluster.
+      org.pml4j.train.Trainers.checkDevice(device);
     }
     if (queryEvery < 1) {
       throw new IllegalArgumentException("query_every must be >= 1");

@@ -127,7 +127,12 @@ public final class StreamTopology {
         .sinkTo(new TextLinesSink(OutputFileSystem.child(dir, file))).name(sinkName).uid(sinkName).setParallelism(1);
   }
 
-  /** The trainer config: the configured one, or the dataset's default ({@link #defaultTrainer}). */
+  /**
+   * The trainer config: the configured one, or the dataset's default ({@link #defaultTrainer}), with the job keys
+   * {@code trainer_threads} and {@code device} over its {@code threads} and {@code device}.
+   *
+   * @throws IllegalArgumentException for a bad trainer config, or a CUDA {@code device} that LibTorch does not see here
+   */
   public static TrainerConfig trainerConfig(StreamJobConfig c) {
     if (c.trainerThreads < 0) {
       throw new IllegalArgumentException("trainer_threads must be >= 1 (or 0: the trainer config's threads), got "
@@ -135,8 +140,15 @@ public final class StreamTopology {
     }
     TrainerConfig tc = TrainerConfigs.fromTree(c.trainer != null ? c.trainer
         : defaultTrainer(c.dataset, StreamInputs.dimension(c)));
-    return c.trainerThreads == 0 ? tc : new TrainerConfig(tc.encoder(), tc.loss(), tc.miner(), tc.optimizer(),
-        tc.memorySize(), tc.seed(), c.trainerThreads);
+    tc = c.trainerThreads == 0 ? tc : new TrainerConfig(tc.encoder(), tc.loss(), tc.miner(), tc.optimizer(),
+        tc.memorySize(), tc.seed(), c.trainerThreads, tc.device());
+    if (c.device != null) {
+      tc = tc.withDevice(c.device);
+    }
+    // A CUDA device that this process's LibTorch does not see fails now, at job construction, naming the key; the
+    // task checks again where it builds the trainer.
+    org.pml4j.train.Trainers.checkDevice(tc.device());
+    return tc;
   }
 
   /**

@@ -195,7 +195,11 @@ public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     super.initializeState(context);
     state = context.getOperatorStateStore().getListState(
         new ListStateDescriptor<>("pml4j-trainer-state", PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO));
-    TrainerConfig config = TrainerConfigs.fromJson(configJson);
+    TrainerConfig parsed = TrainerConfigs.fromJson(configJson);
+    // A replica of device=cuda takes cuda:(rank % devices), so the replicas of one host spread over its GPUs (NCCL
+    // needs one per rank).
+    TrainerConfig config = replicaSpec == null ? parsed
+        : org.pml4j.train.Trainers.forRank(parsed, getRuntimeContext().getTaskInfo().getIndexOfThisSubtask());
     Torch.ensureLoaded();
     Torch.setNumThreads(Math.max(1, config.threads()));
     CheckpointableTrainer built = TrainerReplicas.build(() -> factory.apply(config));

@@ -20,7 +20,8 @@ import org.pml4j.train.TrainingEngine;
 
 /**
  * The group of trainer replicas one {@link TrainerOperator} subtask belongs to for one restart attempt (issue 13):
- * the rendezvous ({@link FileRendezvous}, one key prefix per attempt), the c10d collective, the {@link
+ * the rendezvous ({@link FileRendezvous}, one key prefix per attempt), the c10d collective (Gloo for a trainer on the
+ * CPU, NCCL for one on CUDA: the trainer's {@code device}), the {@link
  * DataParallelSync} attached to the trainer, its per-replica metrics and the publication metrics rank 0 adds. The
  * operator makes one per attempt in {@code initializeState} (after restoring its engine, so rank 0's restored
  * parameters are the ones broadcast) and closes it in {@code close}.
@@ -136,8 +137,10 @@ final class TrainerReplicas implements AutoCloseable {
     int attempt = task.getAttemptNumber();
     String jobId = context.getJobInfo().getJobId().toHexString();
     String address = bindAddress(spec.bindHost(), context.getTaskManagerRuntimeInfo().getTaskManagerExternalAddress());
+    // The trainer's device picks the backend: Gloo on the CPU, NCCL on CUDA (each rank on cuda:(rank % devices) when
+    // the job says plain cuda: TrainerOperator builds the replica's trainer with Trainers.forRank).
     Collective collective = FileRendezvous.join(Path.of(spec.rendezvousDir()), jobId, attempt, rank, parallelism,
-        address, Duration.ofMillis(spec.timeoutMillis()));
+        address, Duration.ofMillis(spec.timeoutMillis()), base.deviceName());
     DataParallelSync sync;
     try {
       sync = DataParallelSync.attach(base, collective, spec.efficient());

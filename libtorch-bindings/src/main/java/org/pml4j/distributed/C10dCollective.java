@@ -100,10 +100,18 @@ abstract class C10dCollective implements Collective {
 
   /**
    * {@code cpu} moved to where this backend's collectives run: Gloo keeps it on the CPU, NCCL moves it to the CUDA
-   * device of {@code like} (or the current CUDA device when {@code like} is null).
+   * device of {@code like} (or its rank's CUDA device when {@code like} is null or on the CPU).
    */
   Tensor onBackendDevice(Tensor cpu, Tensor like) {
     return cpu;
+  }
+
+  /**
+   * Whether {@code t} must be copied to {@link #onBackendDevice} for this backend (a CPU tensor on NCCL); never on
+   * Gloo, so the CPU path copies nothing.
+   */
+  boolean needsMove(Tensor t) {
+    return false;
   }
 
   /** The rendezvous this group was formed with. */
@@ -138,6 +146,10 @@ abstract class C10dCollective implements Collective {
     CollectiveChecks.requireGatherable(local, "local");
     checkOpen("all-gather");
     Tensor in = local.detach();
+    boolean moved = needsMove(in); // a CPU tensor on NCCL: gathered on the rank's GPU, handed back on the CPU
+    if (moved) {
+      in = onBackendDevice(in, null);
+    }
     boolean bool = Tensors.dtype(in) == ScalarType.Bool;
     if (bool) {
       in = in.to(ScalarType.Byte); // Gloo has no bool reduction type; bytes round-trip exactly
@@ -150,7 +162,8 @@ abstract class C10dCollective implements Collective {
     shape[0] *= worldSize();
     Tensor out = Tensors.zeros(src, shape);
     run("all-gather", () -> backend._allgather_base(out, src));
-    return bool ? out.to(ScalarType.Bool) : out;
+    Tensor result = bool ? out.to(ScalarType.Bool) : out;
+    return moved ? result.cpu() : result;
   }
 
   @Override
@@ -169,10 +182,16 @@ abstract class C10dCollective implements Collective {
     if (check) {
       agree(OP_ALL_REDUCE, tensor);
     }
+    Tensor on = needsMove(tensor) ? onBackendDevice(tensor, null) : tensor; // NCCL: a CPU tensor via the GPU
     try (AllreduceOptions opts = new AllreduceOptions(); ReduceOp sum = new ReduceOp(ReduceOp.RedOpType.SUM);
-        TensorVector tensors = new TensorVector(tensor)) {
+        TensorVector tensors = new TensorVector(on)) {
       opts.reduceOp(sum);
       run("all-reduce", () -> backend.allreduce(tensors, opts));
+    }
+    if (on != tensor) {
+      try (org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+        tensor.copy_(on);
+      }
     }
     if (reduction == Reduction.AVG && worldSize() > 1) {
       tensor.div_(Tensors.s((double) worldSize()));
@@ -195,9 +214,15 @@ abstract class C10dCollective implements Collective {
     if (check) {
       agree(OP_BROADCAST, tensor);
     }
-    try (BroadcastOptions opts = new BroadcastOptions(); TensorVector tensors = new TensorVector(tensor)) {
+    Tensor on = needsMove(tensor) ? onBackendDevice(tensor, null) : tensor; // NCCL: a CPU tensor via the GPU
+    try (BroadcastOptions opts = new BroadcastOptions(); TensorVector tensors = new TensorVector(on)) {
       opts.rootRank(0);
       run("broadcast", () -> backend.broadcast(tensors, opts));
+    }
+    if (on != tensor) {
+      try (org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+        tensor.copy_(on);
+      }
     }
   }
 

@@ -1,7 +1,10 @@
 package org.pml4j.distributed;
 
+import java.util.function.IntConsumer;
 import org.bytedeco.javacpp.chrono.Milliseconds;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.nccl.ProcessGroupNCCL;
 import org.pml4j.torch.Torch;
 
@@ -11,7 +14,10 @@ import org.pml4j.torch.Torch;
  * when {@link Collectives#connect(Rendezvous, String)} is asked for a CUDA device. Not exercised by the CPU-only tests.
  */
 public final class NcclCollective extends C10dCollective {
-  private NcclCollective(Rendezvous r) {
+  /** This rank's CUDA device index: where CPU tensors handed to a collective are moved (NCCL takes CUDA only). */
+  private final byte cudaIndex;
+
+  private NcclCollective(Rendezvous r, IntConsumer onStorePort, int cudaIndex) {
     super(r, (store, rv) -> {
       // As in GlooCollective: the group keeps its own reference to the options; free our handles now.
       try (ProcessGroupNCCL.Options opts = ProcessGroupNCCL.Options.create();
@@ -19,7 +25,8 @@ public final class NcclCollective extends C10dCollective {
         opts.timeout(timeout);
         return new ProcessGroupNCCL(store, rv.rank(), rv.worldSize(), opts);
       }
-    }, null);
+    }, onStorePort);
+    this.cudaIndex = (byte) cudaIndex;
   }
 
   /**
@@ -29,18 +36,57 @@ public final class NcclCollective extends C10dCollective {
    * @throws IllegalStateException when CUDA is not available or the rendezvous does not complete within its timeout
    */
   public static NcclCollective connect(Rendezvous rendezvous) {
+    return connect(rendezvous, null);
+  }
+
+  /**
+   * Joins the group on {@code device} ({@code cuda:N}; {@code cuda}: {@code cuda:(rank % GPUs)}, as {@code
+   * Trainers.forRank} places a replica's trainer): the GPU that CPU tensors handed to a collective go through.
+   *
+   * @throws IllegalArgumentException when {@code rendezvous} is null or {@code device} is not cuda or cuda:N
+   * @throws IllegalStateException when CUDA is not available or the rendezvous does not complete within its timeout
+   */
+  public static NcclCollective connect(Rendezvous rendezvous, IntConsumer onStorePort, String device) {
     if (rendezvous == null) {
       throw new IllegalArgumentException("rendezvous must not be null");
+    }
+    if (device == null || !(device.equals("cuda") || device.matches("cuda:[0-9]{1,3}"))) {
+      throw new IllegalArgumentException("NCCL device must be 'cuda' or 'cuda:N', got " + device);
     }
     if (!Torch.cudaAvailable()) {
       throw new IllegalStateException("NCCL needs CUDA, which is not available in this process");
     }
-    return new NcclCollective(rendezvous);
+    int index = device.equals("cuda") ? rendezvous.rank() % Math.max(1, Torch.cudaDeviceCount())
+        : Integer.parseInt(device.substring(5));
+    return new NcclCollective(rendezvous, onStorePort, index);
+  }
+
+  /**
+   * Joins the group, handing the store's bound TCP port to {@code onStorePort} before waiting for the peers (as {@link
+   * GlooCollective#connect(Rendezvous, IntConsumer)}). NCCL needs one GPU per rank: replicas of one host take {@code
+   * cuda:(rank % devices)} (see {@code Trainers.forRank}), so more ranks than GPUs on a host fail in NCCL.
+   *
+   * @param onStorePort called once with the store's port, or null
+   * @throws IllegalArgumentException when {@code rendezvous} is null
+   * @throws IllegalStateException when CUDA is not available or the rendezvous does not complete within its timeout
+   */
+  public static NcclCollective connect(Rendezvous rendezvous, IntConsumer onStorePort) {
+    return connect(rendezvous, onStorePort, "cuda");
   }
 
   @Override
   Tensor onBackendDevice(Tensor cpu, Tensor like) {
-    return cpu.to(like != null ? like.device() : Torch.device("cuda"), cpu.scalar_type().intern());
+    if (like != null && like.is_cuda()) {
+      return cpu.to(like.device(), cpu.scalar_type().intern());
+    }
+    try (Device d = new Device(torch.DeviceType.CUDA, cudaIndex)) {
+      return cpu.to(d, cpu.scalar_type().intern());
+    }
+  }
+
+  @Override
+  boolean needsMove(Tensor t) {
+    return !t.is_cuda();
   }
 
   @Override

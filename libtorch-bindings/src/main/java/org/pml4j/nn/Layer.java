@@ -129,6 +129,18 @@ public abstract class Layer {
     }
   }
 
+  /**
+   * The device of this layer's first parameter or buffer (where {@link #forward} expects its input), or null when it
+   * has none or they are on the CPU, so that a caller on the CPU path moves nothing.
+   */
+  public Device deviceOrNull() {
+    for (Tensor t : stateDict().values()) {
+      Device d = t.device();
+      return d.is_cpu() ? null : d;
+    }
+    return null;
+  }
+
   /** Parameters and buffers as bytes; {@link #loadState(byte[])} restores them bit-exactly. See {@link StateDicts}. */
   public byte[] saveState() {
     return StateDicts.save(stateDict());

@@ -156,10 +156,23 @@ public final class Torch {
     }
   }
 
+  /** The CUDA devices this LibTorch build sees: 0 on a CPU-only build or a machine without a GPU. */
+  public static int cudaDeviceCount() {
+    if (!cudaAvailable()) {
+      return 0;
+    }
+    try {
+      return torch.cuda_device_count() & 0xff;
+    } catch (Throwable t) {
+      return 0;
+    }
+  }
+
   /**
    * Parses a device name: {@code cpu}, {@code cuda}, {@code cuda:N}, or {@code auto} (CUDA when available, else CPU).
    *
-   * @throws IllegalArgumentException for an unknown name, or a CUDA device when this build has none
+   * @throws IllegalArgumentException for an unknown name, or a CUDA device when this build has none, or a CUDA index
+   *     beyond the devices it sees
    */
   public static Device device(String name) {
     ensureLoaded();
@@ -171,11 +184,6 @@ public final class Torch {
       return new Device(torch.DeviceType.CPU, (byte) -1);
     }
     if (n.equals("cuda") || n.startsWith("cuda:")) {
-      if (!cudaAvailable()) {
-        throw new IllegalArgumentException(
-            "device '" + name + "' requested but no CUDA device is available to this LibTorch build"
-                + " (build with -Pcuda and run on a machine with an NVIDIA GPU)");
-      }
       byte index = 0;
       if (n.startsWith("cuda:")) {
         try {
@@ -183,6 +191,19 @@ public final class Torch {
         } catch (NumberFormatException e) {
           throw new IllegalArgumentException("bad CUDA device index in '" + name + "'", e);
         }
+        if (index < 0) {
+          throw new IllegalArgumentException("bad CUDA device index in '" + name + "'");
+        }
+      }
+      if (!cudaAvailable()) {
+        throw new IllegalArgumentException(
+            "device '" + name + "' requested but LibTorch sees no CUDA device (CPU-only build or no GPU);"
+                + " use cpu, or build with the cuda Maven profile (-Pcuda) and run on a machine with an NVIDIA GPU");
+      }
+      int count = cudaDeviceCount();
+      if (index >= count) {
+        throw new IllegalArgumentException("device '" + name + "' requested but LibTorch sees " + count
+            + " CUDA device(s): cuda:0.." + "cuda:" + (count - 1));
       }
       return new Device(torch.DeviceType.CUDA, index);
     }

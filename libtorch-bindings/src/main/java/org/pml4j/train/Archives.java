@@ -4,6 +4,8 @@ import java.io.ByteArrayOutputStream;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.ArchiveWriter;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.OutputArchive;
 
@@ -35,10 +37,24 @@ final class Archives {
 
   /** An archive read from bytes. */
   static InputArchive fromBytes(byte[] bytes) {
+    return fromBytes(bytes, null);
+  }
+
+  /**
+   * An archive read from bytes, its tensors on {@code device} whatever device they were saved from (LibTorch's
+   * {@code map_location}); null: where they were saved.
+   */
+  static InputArchive fromBytes(byte[] bytes, Device device) {
     InputArchive in = new InputArchive();
     try (BytePointer p = new BytePointer(bytes.length)) {
       p.put(bytes, 0, bytes.length);
-      in.load_from(p, bytes.length);
+      if (device == null) {
+        in.load_from(p, bytes.length);
+      } else {
+        try (DeviceOptional d = new DeviceOptional(device)) {
+          in.load_from(p, bytes.length, d);
+        }
+      }
     } catch (RuntimeException e) {
       throw new IllegalArgumentException("not a LibTorch archive: " + e.getMessage(), e);
     }

@@ -18,6 +18,7 @@ import java.util.Objects;
 import java.util.Random;
 import java.util.function.LongFunction;
 import java.util.zip.CRC32;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
@@ -67,6 +68,18 @@ import org.pml4j.tuples.IndicesTuple;
  * Dropout and random miners), {@code java_rng} (the serialized {@link #random()}). Restoring copies into the existing
  * tensors, so the optimizer keeps its parameters.
  *
+ * <p><b>Device</b> ({@link TrainerConfig#device()}, config key {@code device}): on {@code cpu} (the default) nothing
+ * is moved or copied. On CUDA the encoder, the head, the loss's learnable parameters (and so the optimizer's state,
+ * which LibTorch makes beside them) and every batch (features and labels) live on the device; the CrossBatchMemory
+ * queue follows the embeddings there. A device that this LibTorch build does not see fails at construction with an
+ * {@link IllegalArgumentException} naming the key and the reason. Snapshots stay device-free: the state dicts
+ * ({@code encoder}, {@code head}, {@code loss_parameters}, {@code memory}) are written from CPU copies, the config
+ * without its device, and the {@code optimizer} archive (LibTorch's own, which records where its tensors were) is
+ * read onto this trainer's device, as {@code map_location} does: a state trained on CUDA restores on a CPU-only machine
+ * and the other way round. The {@code torch_rng} section is the CPU generator's; the CUDA generator (Dropout on the
+ * device) is not in it, so only a CPU run continues bit-identically after a restore. Export and evaluation read the
+ * parameters through CPU copies ({@code Tensors.toFloats}) and move their inputs to the encoder's device.
+ *
  * <p>Determinism: LibTorch's CPU kernels give bit-identical results for the same inputs and the same thread count;
  * run the straight and the restored run with the same {@code threads}.
  *
@@ -101,6 +114,8 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
   private final Owner natives = new Owner();
   /** Data-parallel replicas (issue 13), or null for a trainer of its own. */
   private ReplicaSync replicas;
+  /** The device of the trainer's tensors, or null on the CPU (the default path: no moves, no copies). */
+  private final Device device;
 
   /**
    * @param config the configuration (encoder required; null optimizer: Adam lr 1e-3), stored as given and written
@@ -119,6 +134,8 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
       throw new IllegalArgumentException("memorySize must be >= 0, got " + config.memorySize());
     }
     Torch.ensureLoaded();
+    Device d = resolveDevice(config.device());
+    this.device = d == null ? null : natives.own(d); // outlives any scope the caller has open
     if (config.threads() > 0) {
       Torch.setNumThreads(config.threads());
       threadsSetFor = Thread.currentThread();
@@ -164,6 +181,13 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
             + "cannot checkpoint yet; it cannot be trained by a CheckpointableTrainer");
       }
       this.head = headFactory == null ? null : headFactory.apply(embeddingSize);
+      if (device != null) { // before the optimizer is built over the parameters, as in PyTorch
+        encoder.to(device);
+        if (head != null) {
+          head.to(device);
+        }
+        moveTo(loss.parameters(), device);
+      }
       // One owner of the trainer's native memory. Adopted first, closed last: the components' owners (loss
       // parameters, the CrossBatchMemory queue, a miner's stored tuple), then the encoder and head modules; adopted
       // last, closed first: the optimizer (its state and its handles of the parameters).
@@ -190,6 +214,45 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
       }
       this.hasBuffers = !encoder.namedBuffers().isEmpty() || (head != null && !head.namedBuffers().isEmpty());
     }
+  }
+
+  /**
+   * The device a {@code device} setting names, or null for the CPU ({@code cpu}, or {@code auto} without CUDA).
+   *
+   * @throws IllegalArgumentException naming the key and the reason when this LibTorch build does not see the device
+   */
+  static Device resolveDevice(String setting) {
+    if (setting.equals("cpu") || (setting.equals("auto") && !Torch.cudaAvailable())) {
+      return null;
+    }
+    String d = setting.equals("auto") ? "cuda" : setting;
+    if (!Torch.cudaAvailable()) {
+      throw new IllegalArgumentException("device=" + setting + " but LibTorch sees no CUDA device (CPU-only build or "
+          + "no GPU); use device=cpu, or build with the cuda Maven profile (-Pcuda) and run where an NVIDIA GPU is "
+          + "visible");
+    }
+    try {
+      return Torch.device(d);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("device=" + setting + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Moves tensors to {@code d} in place (their identity, and so the handles that loss modules hold, kept). */
+  private static void moveTo(Map<String, Tensor> tensors, Device d) {
+    try (NoGradGuard g = new NoGradGuard()) {
+      for (Tensor t : tensors.values()) {
+        t.__dispatch_set_data(t.detach().to(d, t.scalar_type().intern()));
+      }
+    }
+  }
+
+  /**
+   * The device of the trainer's tensors: {@code cpu}, or {@code cuda:N} (the resolved form of {@link
+   * TrainerConfig#device()}: {@code cuda} is {@code cuda:0}, {@code auto} what it chose).
+   */
+  public String deviceName() {
+    return device == null ? "cpu" : device.str().getString();
   }
 
   private static void checkWidth(long memoryWidth, long embeddingSize) {
@@ -311,6 +374,10 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
       System.arraycopy(inputShape, 0, shape, 1, inputShape.length);
       Tensor x = Tensor.create(flat, shape);
       Tensor y = Tensors.longs(labels);
+      if (device != null) {
+        x = x.to(device, x.scalar_type().intern());
+        y = y.to(device, y.scalar_type().intern());
+      }
       encoder.train(true);
       if (head != null) {
         head.train(true);
@@ -542,7 +609,9 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
     try (DataOutputStream out = new DataOutputStream(bytes)) {
       out.write(MAGIC);
       out.writeUTF(kind());
-      byte[] json = Trainers.toJson(config).toString().getBytes(StandardCharsets.UTF_8);
+      // Device-free: a snapshot restores on any device (see the class comment).
+      byte[] json = Trainers.toJson(config.onCpu() ? config : config.withDevice("cpu")).toString()
+          .getBytes(StandardCharsets.UTF_8);
       out.writeInt(json.length);
       out.write(json);
       out.writeLong(steps);
@@ -699,7 +768,9 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
           || mem.queueIdx >= memory.memorySize())) {
         throw new IllegalArgumentException("snapshot's memory does not fit this CrossBatchMemory");
       }
-      optimizer.loadState(p.sections().get("optimizer"));
+      // Onto this trainer's device whatever device wrote it (the CPU too: an archive written on CUDA records CUDA).
+      optimizer.loadState(p.sections().get("optimizer"),
+          device != null ? device : new Device(torch.DeviceType.CPU, (byte) -1));
       encoder.loadState(p.sections().get("encoder"));
       if (head != null) {
         head.loadState(p.sections().get("head"));

@@ -37,6 +37,14 @@ public final class Checkpoints {
     return Trainers.fromSnapshot(read(file));
   }
 
+  /**
+   * Rebuilds the trainer a checkpoint file holds on {@code device} (null: cpu); see {@link
+   * Trainers#fromSnapshot(byte[], String)}.
+   */
+  public static BaseTrainer load(Path file, String device) {
+    return Trainers.fromSnapshot(read(file), device);
+  }
+
   /** Restores {@code trainer} from {@code file}. */
   public static void restore(CheckpointableTrainer trainer, Path file) {
     trainer.restore(read(file));

@@ -49,6 +49,10 @@ public final class RetrievalEval {
           shape[0] = n;
           System.arraycopy(inShape, 0, shape, 1, inShape.length);
           Tensor x = Tensors.floats(Arrays.copyOfRange(data.features(), from, from + n)).reshape(shape);
+          org.bytedeco.pytorch.Device dev = encoder.deviceOrNull(); // a CUDA-trained encoder: its input there too
+          if (dev != null) {
+            x = x.to(dev, x.scalar_type().intern());
+          }
           Tensor e = encoder.forward(x).contiguous();
           int width = (int) e.size(1);
           float[] flat = Tensors.toFloats(e);

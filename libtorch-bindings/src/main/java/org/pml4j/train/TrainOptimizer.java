@@ -54,8 +54,19 @@ public final class TrainOptimizer implements AutoCloseable {
    * @throws IllegalArgumentException when LibTorch cannot read the bytes into this optimizer
    */
   public void loadState(byte[] state) {
+    loadState(state, null);
+  }
+
+  /**
+   * As {@link #loadState(byte[])}, with the archive's tensors read onto {@code device} (LibTorch's {@code
+   * map_location}), wherever they were saved: the device of this optimizer's parameters, or null to keep the saved
+   * devices (the CPU path).
+   *
+   * @throws IllegalArgumentException when LibTorch cannot read the bytes into this optimizer
+   */
+  public void loadState(byte[] state, org.bytedeco.pytorch.Device device) {
     try (Scope s = Scope.open()) {
-      InputArchive archive = Archives.fromBytes(state);
+      InputArchive archive = Archives.fromBytes(state, device);
       try {
         optimizer.load(archive);
       } catch (RuntimeException e) {
