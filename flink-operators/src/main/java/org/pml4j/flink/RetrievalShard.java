@@ -52,6 +52,7 @@ import org.pml4j.onnx.OnnxEncoder;
 public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogRecord, ShardInput, ShardAnswer>
     implements CheckpointedFunction {
   private static final long serialVersionUID = 1L;
+  private static final org.slf4j.Logger LOGGER = org.slf4j.LoggerFactory.getLogger(RetrievalShard.class);
 
   /** Broadcast state: selected models by version. */
   public static final MapStateDescriptor<Long, ModelUpdate> MODELS =
@@ -167,19 +168,26 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
     if (servingMarks != null && !marked) {
       ExactTopK.warmUp();
       marked = true;
-      servingMarks.mark(subtask, version, catalogOps);
+      // One read of the count for the mark and the updater's "written": reading it twice lost the records applied
+      // between the two reads (the mark stayed short of the catalog, and the gate waited for its time-out).
+      long ops0 = catalogOps;
+      servingMarks.mark(subtask, version, ops0);
       if (servingMarks.waitsForCatalog()) {
         markUpdater = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
           Thread t = new Thread(r, "pml4j-retrieval-serving-mark-" + subtask);
           t.setDaemon(true);
           return t;
         });
-        long[] written = {catalogOps};
+        long[] written = {ops0};
         markUpdater.scheduleWithFixedDelay(() -> {
           long ops = catalogOps;
           if (ops != written[0]) {
-            written[0] = ops;
-            servingMarks.mark(subtask, version, ops);
+            try {
+              servingMarks.mark(subtask, version, ops);
+              written[0] = ops;
+            } catch (RuntimeException e) { // a scheduled task that throws is never run again: log and retry
+              LOGGER.warn("retrieval shard {}: cannot update its serving mark", subtask, e);
+            }
           }
         }, ServingMarks.UPDATE_MILLIS, ServingMarks.UPDATE_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
       }
