@@ -2,6 +2,7 @@ package org.pml4j.losses;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
@@ -55,6 +56,30 @@ class BankNormsTest {
       return step(fresh, emb, labels, mask);
     } finally {
       fresh.releaseQueue();
+    }
+  }
+
+  /**
+   * The dense path does not scan the memory for NaN/Inf each step (it holds only validated batches), so a restored
+   * snapshot is checked when restored: one with a NaN is refused by name and the memory stays as it was.
+   */
+  @Test
+  void restoredMemoryWithNaNIsRefused() {
+    CrossBatchMemory cbm = new CrossBatchMemory(new ContrastiveLoss(), DIM, MEMORY, null);
+    try (Scope s = Scope.open()) {
+      step(cbm, torch.randn(BATCH, DIM), torch.randint(4, new long[] {BATCH}), null);
+      Map<String, Object> before = cbm.stateSnapshot();
+      Tensor bad = torch.randn(MEMORY, DIM);
+      bad.index_put_(new org.bytedeco.pytorch.TensorIndexVector(new org.bytedeco.pytorch.TensorIndex(7L)),
+          Tensors.s(Double.NaN));
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> cbm.restoreState(bad, torch.zeros(MEMORY).to(ScalarType.Long), 0, true));
+      assertTrue(e.getMessage().contains("NaN"), e.getMessage());
+      assertEquals(BATCH, cbm.queueIdx());
+      assertArrayEquals(Tensors.toDoubles((Tensor) before.get("embedding_memory")),
+          Tensors.toDoubles((Tensor) cbm.stateSnapshot().get("embedding_memory")), "memory unchanged");
+    } finally {
+      cbm.releaseQueue();
     }
   }
 
