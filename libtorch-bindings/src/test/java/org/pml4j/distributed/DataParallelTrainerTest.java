@@ -50,6 +50,23 @@ class DataParallelTrainerTest {
     return out;
   }
 
+  /**
+   * Trains replica {@code rank} for {@code steps} steps on its shard ({@code b} rows from {@code rank * b}) and returns
+   * the parameter hash after the broadcast and after every step; detaches the sync at the end.
+   */
+  static List<String> trainAndHash(BaseTrainer t, DataParallelSync sync, int rank, int b, int steps) {
+    List<String> mine = new ArrayList<>();
+    mine.add(sync.parameterHash());
+    for (int s = 0; s < steps; s++) {
+      StepResult r = t.trainStep(features(s, rank * b, b), labels(rank * b, b));
+      assertTrue(!r.wasSkipped(), r.toString());
+      mine.add(sync.parameterHash());
+    }
+    assertTrue(sync.replicasIdentical());
+    t.setReplicaSync(null);
+    return mine;
+  }
+
   static long[] labels(int from, int n) {
     long[] out = new long[n];
     for (int k = 0; k < n; k++) {
@@ -82,17 +99,7 @@ class DataParallelTrainerTest {
       BaseTrainer t = replicas.get(rank);
       try (Collective c = GlooCollective.connect(
           new Rendezvous("127.0.0.1", port, rank, 2, "trainer", Duration.ofSeconds(60)))) {
-        DataParallelSync sync = DataParallelSync.attach(t, c, efficient);
-        List<String> mine = new ArrayList<>();
-        mine.add(sync.parameterHash());
-        for (int s = 0; s < STEPS; s++) {
-          StepResult r = t.trainStep(features(s, rank * B, B), labels(rank * B, B));
-          assertTrue(!r.wasSkipped(), r.toString());
-          mine.add(sync.parameterHash());
-        }
-        assertTrue(sync.replicasIdentical());
-        t.setReplicaSync(null);
-        return mine;
+        return trainAndHash(t, DataParallelSync.attach(t, c, efficient), rank, B, STEPS);
       }
     });
     assertEquals(hashes.get(0), hashes.get(1), "replica parameter hashes per step (the first: after the broadcast)");

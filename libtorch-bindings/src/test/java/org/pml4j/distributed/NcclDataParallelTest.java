@@ -49,18 +49,7 @@ class NcclDataParallelTest {
       try (Collective c = Collectives.connect(
           new Rendezvous("127.0.0.1", port, rank, 2, "nccl-trainer", Duration.ofSeconds(60)), t.deviceName())) {
         assertInstanceOf(NcclCollective.class, c);
-        DataParallelSync sync = DataParallelSync.attach(t, c);
-        List<String> mine = new ArrayList<>();
-        mine.add(sync.parameterHash());
-        for (int s = 0; s < steps; s++) {
-          StepResult r = t.trainStep(DataParallelTrainerTest.features(s, rank * b, b),
-              DataParallelTrainerTest.labels(rank * b, b));
-          assertTrue(!r.wasSkipped(), r.toString());
-          mine.add(sync.parameterHash());
-        }
-        assertTrue(sync.replicasIdentical());
-        t.setReplicaSync(null);
-        return mine;
+        return DataParallelTrainerTest.trainAndHash(t, DataParallelSync.attach(t, c), rank, b, steps);
       }
     });
     assertEquals(hashes.get(0), hashes.get(1), "replica parameter hashes per step (the first: after the broadcast)");
