@@ -104,9 +104,16 @@ public final class DataParallelSync implements ReplicaSync, AutoCloseable {
     return sync;
   }
 
-  /** Frees this sync's parameter handles (not the parameters, nor the collective, which its caller owns). */
+  /**
+   * Frees this sync's parameter handles and its averagers' (not the parameters, nor the collective, which its caller
+   * owns).
+   */
   @Override
   public void close() {
+    averager.close();
+    if (buffers != null) {
+      buffers.close();
+    }
     handles.close();
   }
 

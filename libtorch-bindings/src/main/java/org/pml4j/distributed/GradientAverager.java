@@ -21,7 +21,7 @@ import org.pml4j.torch.Tensors;
  *
  * <p>Include the loss's parameters (ArcFace's W, ...) when it has any: they are trained data-parallel too.
  */
-public final class GradientAverager {
+public final class GradientAverager implements AutoCloseable {
   /** The default bucket size: 25 MiB, as PyTorch DDP's {@code bucket_cap_mb}. */
   public static final long DEFAULT_BUCKET_BYTES = 25L << 20;
 
@@ -234,5 +234,14 @@ public final class GradientAverager {
   @Override
   public String toString() {
     return "GradientAverager{" + buckets.size() + " buckets, " + bytesPerStep + " bytes, " + collective + "}";
+  }
+
+  /**
+   * Frees the averager's handles of its tensors (not the tensors themselves, which their modules own); the averager
+   * cannot be used afterwards. Idempotent.
+   */
+  @Override
+  public void close() {
+    natives.close();
   }
 }

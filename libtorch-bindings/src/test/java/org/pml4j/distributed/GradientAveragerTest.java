@@ -38,6 +38,21 @@ class GradientAveragerTest {
     }
   }
 
+  /** Closing frees the averager's own handles only: the parameters it averaged stay usable; a second close is a no-op. */
+  @Test
+  void closeLeavesTheParametersUsable() {
+    try (Scope s = Scope.open(); Collective one = new SingleProcessCollective()) {
+      Tensor a = param(1, 2, 3);
+      GradientAverager avg = new GradientAverager(one, List.of(a));
+      a.sum().mul(Tensors.s(2.0)).backward();
+      avg.averageGradients();
+      avg.close();
+      avg.close();
+      assertArrayEquals(new double[] {1, 2, 3}, Tensors.toDoubles(a.detach()));
+      assertArrayEquals(new double[] {2, 2, 2}, Tensors.toDoubles(a.grad()));
+    }
+  }
+
   @Test
   void gradientsAreAveragedAndParametersBroadcastAcrossTwoRanks() throws Exception {
     int port = Ranks.freePort();
