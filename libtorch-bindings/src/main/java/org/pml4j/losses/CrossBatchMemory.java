@@ -343,10 +343,7 @@ public class CrossBatchMemory implements MetricLoss, StatefulLoss, Owned {
     if (queueIdx < 0 || queueIdx >= memorySize) {
       throw new IllegalArgumentException("queue_idx " + queueIdx + " out of range [0, " + memorySize + ")");
     }
-    Tensors.requireFloatMatrix(embeddingMemory, "embedding_memory");
-    if (embeddingMemory.numel() > 0 && !embeddingMemory.detach().isfinite().all().item_bool()) {
-      throw new IllegalArgumentException("memory snapshot's embedding_memory contains NaN or Inf values");
-    }
+    Checks.checkEmbeddingsAndLabels(embeddingMemory, null, "embedding_memory", "label_memory");
     try (NoGradGuard g = new NoGradGuard()) {
       this.embeddingMemory = natives.replace(this.embeddingMemory, embeddingMemory.detach().clone());
       this.labelMemory = natives.replace(this.labelMemory, labelMemory.detach().to(ScalarType.Long).clone());
