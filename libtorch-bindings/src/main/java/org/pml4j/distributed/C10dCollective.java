@@ -114,6 +114,20 @@ abstract class C10dCollective implements Collective {
     return false;
   }
 
+  /** {@code t} where this backend's collectives run: itself, or (a CPU tensor on NCCL) a copy on the rank's GPU. */
+  private Tensor toBackend(Tensor t) {
+    return needsMove(t) ? onBackendDevice(t, null) : t;
+  }
+
+  /** Copies an in-place collective's result back into {@code tensor} when it ran on a {@link #toBackend} copy. */
+  private static void copyBack(Tensor on, Tensor tensor) {
+    if (on != tensor) {
+      try (org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
+        tensor.copy_(on);
+      }
+    }
+  }
+
   /** The rendezvous this group was formed with. */
   public Rendezvous rendezvous() {
     return rendezvous;
@@ -145,11 +159,9 @@ abstract class C10dCollective implements Collective {
   private Tensor allGather(Tensor local, boolean check) {
     CollectiveChecks.requireGatherable(local, "local");
     checkOpen("all-gather");
-    Tensor in = local.detach();
-    boolean moved = needsMove(in); // a CPU tensor on NCCL: gathered on the rank's GPU, handed back on the CPU
-    if (moved) {
-      in = onBackendDevice(in, null);
-    }
+    Tensor detached = local.detach();
+    Tensor in = toBackend(detached); // a CPU tensor on NCCL: gathered on the rank's GPU, handed back on the CPU
+    boolean moved = in != detached;
     boolean bool = Tensors.dtype(in) == ScalarType.Bool;
     if (bool) {
       in = in.to(ScalarType.Byte); // Gloo has no bool reduction type; bytes round-trip exactly
@@ -182,17 +194,13 @@ abstract class C10dCollective implements Collective {
     if (check) {
       agree(OP_ALL_REDUCE, tensor);
     }
-    Tensor on = needsMove(tensor) ? onBackendDevice(tensor, null) : tensor; // NCCL: a CPU tensor via the GPU
+    Tensor on = toBackend(tensor);
     try (AllreduceOptions opts = new AllreduceOptions(); ReduceOp sum = new ReduceOp(ReduceOp.RedOpType.SUM);
         TensorVector tensors = new TensorVector(on)) {
       opts.reduceOp(sum);
       run("all-reduce", () -> backend.allreduce(tensors, opts));
     }
-    if (on != tensor) {
-      try (org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
-        tensor.copy_(on);
-      }
-    }
+    copyBack(on, tensor);
     if (reduction == Reduction.AVG && worldSize() > 1) {
       tensor.div_(Tensors.s((double) worldSize()));
     }
@@ -214,16 +222,12 @@ abstract class C10dCollective implements Collective {
     if (check) {
       agree(OP_BROADCAST, tensor);
     }
-    Tensor on = needsMove(tensor) ? onBackendDevice(tensor, null) : tensor; // NCCL: a CPU tensor via the GPU
+    Tensor on = toBackend(tensor);
     try (BroadcastOptions opts = new BroadcastOptions(); TensorVector tensors = new TensorVector(on)) {
       opts.rootRank(0);
       run("broadcast", () -> backend.broadcast(tensors, opts));
     }
-    if (on != tensor) {
-      try (org.bytedeco.pytorch.NoGradGuard g = new org.bytedeco.pytorch.NoGradGuard()) {
-        tensor.copy_(on);
-      }
-    }
+    copyBack(on, tensor);
   }
 
   @Override
