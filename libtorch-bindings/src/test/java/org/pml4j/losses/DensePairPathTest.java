@@ -251,20 +251,22 @@ class DensePairPathTest {
     }
   }
 
-  /** float32: the fused kernel against the indexed path at float32 precision, at a CrossBatchMemory-like size. */
-  @Test
-  void float32FusedMatchesIndexed() {
+  /**
+   * A float32 loss of {@code n} random [16] embeddings against a random reference of 600 rows (5 classes, seeded),
+   * in the indexed mode and then the fused one: for each, the loss value followed by the embeddings' gradient.
+   */
+  private static double[][] float32IndexedAndFused(long seed, int n, Supplier<ContrastiveLoss> loss) {
     double[][] res = new double[2][];
     for (GenericPairLoss.DenseMode mode : new GenericPairLoss.DenseMode[] {GenericPairLoss.DenseMode.INDEXED,
         GenericPairLoss.DenseMode.FUSED}) {
       GenericPairLoss.mode = mode;
       try (Scope s = Scope.open()) {
-        torch.manual_seed(5);
-        Tensor emb = torch.randn(64, 16).requires_grad_(true);
+        torch.manual_seed(seed);
+        Tensor emb = torch.randn(n, 16).requires_grad_(true);
         Tensor ref = torch.randn(600, 16);
-        Tensor y = torch.randint(5, new long[] {64});
+        Tensor y = torch.randint(5, new long[] {n});
         Tensor ry = torch.randint(5, new long[] {600});
-        Tensor l = new ContrastiveLoss().forward(emb, y, null, ref, ry);
+        Tensor l = loss.get().forward(emb, y, null, ref, ry);
         l.backward();
         double[] g = Tensors.toDoubles(emb.grad());
         double[] out = new double[g.length + 1];
@@ -273,6 +275,13 @@ class DensePairPathTest {
         res[mode == GenericPairLoss.DenseMode.INDEXED ? 0 : 1] = out;
       }
     }
+    return res;
+  }
+
+  /** float32: the fused kernel against the indexed path at float32 precision, at a CrossBatchMemory-like size. */
+  @Test
+  void float32FusedMatchesIndexed() {
+    double[][] res = float32IndexedAndFused(5, 64, ContrastiveLoss::new);
     for (int i = 0; i < res[0].length; i++) {
       assertEquals(res[0][i], res[1][i], 2e-5 * Math.max(1, Math.abs(res[0][i])), "float32 entry " + i);
     }
@@ -340,26 +349,8 @@ class DensePairPathTest {
     for (int threads : new int[] {1, 2}) {
       Torch.setNumThreads(threads);
       for (int tile : new int[] {64, 1000}) {
-        double[][] res = new double[2][];
-        for (GenericPairLoss.DenseMode mode : new GenericPairLoss.DenseMode[] {GenericPairLoss.DenseMode.INDEXED,
-            GenericPairLoss.DenseMode.FUSED}) {
-          GenericPairLoss.mode = mode;
-          DenseContrastive.tileOverride = tile;
-          try (Scope s = Scope.open()) {
-            torch.manual_seed(6);
-            Tensor emb = torch.randn(48, 16).requires_grad_(true);
-            Tensor ref = torch.randn(600, 16);
-            Tensor y = torch.randint(5, new long[] {48});
-            Tensor ry = torch.randint(5, new long[] {600});
-            Tensor l = new ContrastiveLoss(0.2, 1.3, LossOptions.defaults()).forward(emb, y, null, ref, ry);
-            l.backward();
-            double[] g = Tensors.toDoubles(emb.grad());
-            double[] out = new double[g.length + 1];
-            out[0] = l.item_double();
-            System.arraycopy(g, 0, out, 1, g.length);
-            res[mode == GenericPairLoss.DenseMode.INDEXED ? 0 : 1] = out;
-          }
-        }
+        DenseContrastive.tileOverride = tile;
+        double[][] res = float32IndexedAndFused(6, 48, () -> new ContrastiveLoss(0.2, 1.3, LossOptions.defaults()));
         assertTrue(Math.abs(res[0][0]) > 1e-3, "a nonzero loss");
         for (int i = 0; i < res[0].length; i++) {
           assertEquals(res[0][i], res[1][i], 2e-5 * Math.max(1, Math.abs(res[0][i])),
