@@ -143,12 +143,19 @@ class S3OutputTest {
     JobClient job = env.executeAsync("checkpoints-to-s3");
     Path jobDir = new Path(out + "/checkpoints/" + job.getJobID());
     String metadata = null;
+    byte[] bytes = null;
     try {
-      for (int i = 0; i < 600 && metadata == null; i++) {
+      for (int i = 0; i < 600 && bytes == null; i++) {
         Thread.sleep(100);
         for (String chk : OutputFileSystem.list(jobDir)) {
-          if (chk.startsWith("chk-") && OutputFileSystem.exists(jobDir + "/" + chk + "/_metadata")) {
+          if (bytes == null && chk.startsWith("chk-") && OutputFileSystem.exists(jobDir + "/" + chk + "/_metadata")) {
             metadata = jobDir + "/" + chk + "/_metadata";
+            try {
+              // read while the job runs: a newer checkpoint subsumes (deletes) this one, as the cancel may
+              bytes = OutputFileSystem.read(new Path(metadata));
+            } catch (java.nio.file.NoSuchFileException subsumed) {
+              metadata = null; // gone between the listing and the read: take the next one
+            }
           }
         }
       }
@@ -156,7 +163,7 @@ class S3OutputTest {
       job.cancel().get();
     }
     assertTrue(metadata != null, "a completed checkpoint under " + jobDir);
-    assertTrue(OutputFileSystem.read(new Path(metadata)).length > 0);
+    assertTrue(bytes.length > 0);
   }
 
   /** The output directory's rules on a bucket prefix: a foreign prefix is refused, a run's own outputs deleted. */
