@@ -191,6 +191,14 @@ public abstract class BaseMetricLossFunction implements MetricLoss {
   @Override
   public void toParameters(org.bytedeco.pytorch.global.torch.ScalarType dtype, org.bytedeco.pytorch.Device device) {}
 
+  /** The reducer that reduces sub-loss {@code name} (the entry of a {@link MultipleReducers}, or the reducer). */
+  protected BaseReducer reducerFor(String name) {
+    if (reducer instanceof MultipleReducers m) {
+      return m.reducers().getOrDefault(name, m.defaultReducer());
+    }
+    return reducer;
+  }
+
   public BaseDistance distance() {
     return distance;
   }

@@ -222,14 +222,6 @@ public abstract class GenericPairLoss extends BaseMetricLossFunction {
     throw new IllegalStateException(getClass().getSimpleName() + " has no dense pair loss");
   }
 
-  /** The reducer that reduces sub-loss {@code name} (the entry of a {@link MultipleReducers}, or the reducer). */
-  protected BaseReducer reducerFor(String name) {
-    if (reducer instanceof MultipleReducers m) {
-      return m.reducers().getOrDefault(name, m.defaultReducer());
-    }
-    return reducer;
-  }
-
   /** Reducers whose pair reduction depends only on the loss values (so a masked sum and count give it). */
   static boolean isDenseReducer(BaseReducer r) {
     Class<?> c = r.getClass();

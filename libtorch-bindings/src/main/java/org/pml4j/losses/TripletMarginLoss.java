@@ -11,6 +11,7 @@ import org.pml4j.spec.Params;
 import org.pml4j.torch.Tensors;
 import org.pml4j.tuples.IndicesTuple;
 import org.pml4j.tuples.Lmu;
+import org.pml4j.validation.Inputs;
 
 /**
  * PML's {@code TripletMarginLoss}: {@code relu(margin(d_ap, d_an) + margin)} per triplet (softplus with
@@ -87,6 +88,50 @@ public class TripletMarginLoss extends BaseMetricLossFunction {
    */
   public TripletMarginLoss withSwapFromRef(boolean fix) {
     return new TripletMarginLoss(margin, swap, smoothLoss, tripletsPerAnchor, options, fix);
+  }
+
+  /** Whether {@link #forward} may take the {@link MaskedTriplets} kernel; only tests turn it off (to compare). */
+  static volatile boolean maskedKernel = true;
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Every triplet of a pair-mask tuple (a miner's, such as MultiSimilarityMiner's) or, without a tuple, every
+   * triplet of the labels is reduced by the {@link MaskedTriplets} kernel, without index tensors, when this loss has
+   * no {@code swap}, no {@code smooth_loss}, {@code triplets_per_anchor} "all" and a reducer of that kernel's (the
+   * default {@link AvgNonZeroReducer} among them), on the CPU. Same values and gradients as the indexed path up to the
+   * order of summation; no second derivative. Anything else, and {@link #lossDict}, take PML's indexed path.
+   */
+  @Override
+  public Tensor forward(Tensor embeddings, Tensor labels, IndicesTuple indicesTuple, Tensor refEmb,
+      Tensor refLabels) {
+    boolean masked = maskedKernel && !swap && !smoothLoss && MaskedTriplets.supports(reducerFor("loss"))
+        && (indicesTuple != null ? indicesTuple.pairMasks() != null : labels != null && tripletsPerAnchor == null);
+    if (masked) {
+      Inputs in = Inputs.validate(embeddings, labels, indicesTuple, refEmb, refLabels);
+      LossDict dict = maskedLoss(in);
+      if (dict != null) {
+        addEmbeddingRegularization(dict, in.embeddings());
+        return reducer.forward(dict, in.embeddings(), in.labels());
+      }
+    }
+    return super.forward(embeddings, labels, indicesTuple, refEmb, refLabels);
+  }
+
+  /** The loss dict from {@link MaskedTriplets}, or null where it does not apply (not on the CPU, a non-finite matrix). */
+  private LossDict maskedLoss(Inputs in) {
+    Tensor emb = in.embeddings();
+    if (emb.size(0) == 0) {
+      return zeroLosses();
+    }
+    if (!emb.device().is_cpu()) {
+      return null;
+    }
+    Tensor[] masks = in.indicesTuple() != null ? in.indicesTuple().pairMasks()
+        : GenericPairLoss.pairMasks(in.labels(), in.refLabels(), null);
+    Tensor mat = distance.forward(emb, in.refEmb());
+    LossInfo info = MaskedTriplets.reduce(mat, masks[0], masks[1], margin, distance.isInverted(), reducerFor("loss"));
+    return info == null ? null : LossDict.of("loss", info);
   }
 
   @Override
