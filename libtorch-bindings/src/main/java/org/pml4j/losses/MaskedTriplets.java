@@ -17,8 +17,8 @@ import org.pml4j.torch.Torch;
  * {@link TripletMarginLoss} (hinge, no swap) over every triplet {@code (a, p, n)} with {@code pos[a, p]} and
  * {@code neg[a, n]} of two bool pair masks, reduced, without materialising the triplets. This is what PML computes
  * from a miner's pairs ({@code convert_to_triplets}: every positive pair combined with every negative pair of the same
- * anchor) or from the labels ({@code get_all_triplets_indices}), but PML builds three int64 index tensors of all
- * triplets (~1.5 M at batch 256 with MultiSimilarityMiner), gathers the distances and scatters their gradients back
+ * anchor) or from the labels ({@code get_all_triplets_indices}), but PML builds three int64 index tensors with one
+ * entry per triplet, gathers the distances and scatters their gradients back
  * with a serial {@code index_put_(accumulate=True)}: that was most of a {@code triplet_ms} step, on one core however
  * many were given.
  *
