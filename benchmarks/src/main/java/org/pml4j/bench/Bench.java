@@ -378,9 +378,16 @@ public final class Bench {
   }
 
   /**
+   * Seconds of training steps per config and thread count before the thread probe times anything (at most the
+   * options' loss-timing seconds, so tiny test runs stay tiny).
+   */
+  static final double PROBE_WARM_UP_SECONDS = 1.5;
+
+  /**
    * Picks 1 or 2 ATen/OpenBLAS threads: per thread count, the median of training steps of each config (on a
-   * throw-away trainer per config, its CrossBatchMemory filled first), two interleaved rounds of
-   * {@code probeSteps} steps each; the count with the smaller geometric mean of the configs' medians wins.
+   * throw-away trainer per config, its CrossBatchMemory filled first, then up to {@link #PROBE_WARM_UP_SECONDS} of
+   * steps at each count), two interleaved rounds of {@code probeSteps} steps each; the count with the smaller
+   * geometric mean of the configs' medians wins.
    */
   ThreadChoice probeThreads(List<BenchConfig> configs, JsonNode encoder, LabeledDataset train) {
     int[] counts = {1, 2};
@@ -400,6 +407,17 @@ public final class Bench {
         int warm = 1 + (c.memorySize() > 0 ? o.memoryFillSteps() : 0);
         for (int i = 0; i < warm; i++) {
           next = step(t, train, batches, next);
+        }
+      }
+      // Warm up at both counts before timing: the JIT compiles pml4j's Java kernels (and their 2-thread paths) during
+      // the first seconds of the process, and a compiler thread on the second core made 2 threads look slower than 1.
+      for (int n : counts) {
+        Torch.setNumThreads(n);
+        for (TrainingEngine t : trainers) {
+          long until = System.nanoTime() + (long) (Math.min(PROBE_WARM_UP_SECONDS, o.lossSeconds()) * 1e9);
+          while (System.nanoTime() < until) {
+            next = step(t, train, batches, next);
+          }
         }
       }
       for (int round = 0; round < 2; round++) {

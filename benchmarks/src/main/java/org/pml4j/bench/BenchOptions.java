@@ -12,7 +12,7 @@ package org.pml4j.bench;
  * @param lossSeconds the loss benchmark runs at least this long after warm-up (10)
  * @param lossMinSteps ... and at least this many steps (10)
  * @param lossWarmup warm-up steps of the loss benchmark, on top of those that fill the CrossBatchMemory (3)
- * @param probeSteps timed training steps per thread count, config and round of the thread probe (3; two rounds)
+ * @param probeSteps timed training steps per thread count, config and round of the thread probe (10; two rounds)
  */
 public record BenchOptions(int batchSize, int hidden, int embedding, int memorySize, long seed, int threads,
     double lossSeconds, int lossMinSteps, int lossWarmup, int probeSteps) {
@@ -28,7 +28,7 @@ public record BenchOptions(int batchSize, int hidden, int embedding, int memoryS
 
   /** The PML baseline's setup. */
   public static BenchOptions defaults() {
-    return new BenchOptions(256, 512, 128, 4096, 0, 0, 10, 10, 3, 3);
+    return new BenchOptions(256, 512, 128, 4096, 0, 0, 10, 10, 3, 10);
   }
 
   /** With another thread count (0: measure). */

@@ -118,7 +118,7 @@ public class TripletMarginLoss extends BaseMetricLossFunction {
     return super.forward(embeddings, labels, indicesTuple, refEmb, refLabels);
   }
 
-  /** The loss dict from {@link MaskedTriplets}, or null where it does not apply (not on the CPU, a non-finite matrix). */
+  /** The loss dict from {@link MaskedTriplets}; null where it does not apply (not on the CPU, a non-finite matrix). */
   private LossDict maskedLoss(Inputs in) {
     Tensor emb = in.embeddings();
     if (emb.size(0) == 0) {

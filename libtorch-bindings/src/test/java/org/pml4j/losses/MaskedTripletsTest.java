@@ -59,7 +59,7 @@ class MaskedTripletsTest {
 
   private record Inputs(double[][] emb, long[] y, double[][] ref, long[] refY, boolean refGrad) {}
 
-  /** {value, grad of emb, grad of ref (or empty)}; {@code mined}: the miner's mask tuple, or its pairs as indices. */
+  /** {value, grad of emb, grad of ref (or empty)}; {@code minedAsMasks}: the miner's masks, or its pairs as indices. */
   private static double[][] run(Supplier<TripletMarginLoss> f, Inputs in, ScalarType dtype, boolean kernel,
       Boolean minedAsMasks) {
     TripletMarginLoss.maskedKernel = kernel;
@@ -70,7 +70,8 @@ class MaskedTripletsTest {
       Tensor refY = in.refY() == null ? null : Tensors.longs(in.refY());
       IndicesTuple t = null;
       if (minedAsMasks != null) {
-        t = new MultiSimilarityMiner(0.1, new LpDistance()).forward(emb.detach(), y, ref == null ? null : ref.detach(), refY);
+        t = new MultiSimilarityMiner(0.1, new LpDistance()).forward(emb.detach(), y,
+            ref == null ? null : ref.detach(), refY);
         if (!minedAsMasks) {
           t = IndicesTuple.of(t.tensors());
         }
