@@ -26,6 +26,7 @@ import org.pml4j.torch.Torch;
  * <pre>
  *   java -cp ... org.pml4j.bench.CbmStepBench [--memory 4096,16384,65536] [--threads 1,2] [--steps 15]
  *       [--warmup 3] [--rounds 3] [--batch 256] [--dim 128] [--classes 10] [--pml-json a.json,b.json]
+ *       [--jit-warmup-seconds 2]
  *       [--pml-src DIR [--pml-threads 1,2] [--pml-python /usr/bin/python3]]
  * </pre>
  *
@@ -38,7 +39,9 @@ import org.pml4j.torch.Torch;
  * (median over those). {@code --pml-src} (a PML 2.8.1 source tree)
  * runs {@code scripts/bench_cbm_pml.py} (under {@code $PML4J_HOME}, default the working directory) at each of
  * {@code --pml-threads} once per round, after pml4j's measurements of that round; {@code --pml-json} adds earlier
- * JSON lines of that script. Ratios are against PML's best (lowest median ms) thread count per memory size.
+ * JSON lines of that script. Ratios are against PML's best (lowest median ms) thread count per memory size. Before
+ * round 1, {@code --jit-warmup-seconds} of untimed steps at the smallest memory and every thread setting let the JIT
+ * compile the kernels first.
  */
 public final class CbmStepBench {
   private CbmStepBench() {}
@@ -67,6 +70,17 @@ public final class CbmStepBench {
     System.out.printf(Locale.ROOT, "CbmStepBench: CrossBatchMemory(ContrastiveLoss) fwd+bwd, batch %d, dim %d, %d classes;"
         + " median of %d steps after %d warm-up, %d rounds; load average at start %s%n", batch, dim, classes, steps,
         warmup, rounds, loadAverage());
+    // The JVM's first seconds: the JIT compiles the fused kernel (and its 2-thread paths) on the second core, which
+    // made round 1's first 2-thread figure slower than 1 thread. Untimed steps at every thread setting first.
+    double jitWarmUp = Double.parseDouble(o.getOrDefault("jit-warmup-seconds", "2"));
+    int smallest = java.util.Arrays.stream(memories).min().orElse(batch);
+    for (String t : threads) {
+      setThreads(t);
+      long until = System.nanoTime() + (long) (jitWarmUp * 1e9);
+      while (System.nanoTime() < until) {
+        stepMs(smallest, batch, dim, classes, 3, 1);
+      }
+    }
     Map<String, List<Double>> gflopsRuns = new LinkedHashMap<>();
     Map<String, List<Double>> results = new LinkedHashMap<>();
     Map<String, List<Double>> cpu = new LinkedHashMap<>();
