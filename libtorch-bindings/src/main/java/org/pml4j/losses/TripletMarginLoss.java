@@ -127,8 +127,13 @@ public class TripletMarginLoss extends BaseMetricLossFunction {
     if (!emb.device().is_cpu()) {
       return null;
     }
+    // no ref_labels with a same-size ref_emb: PML's reading, the labels themselves (so (i, i) is no positive pair)
+    Tensor refLabels = in.refLabels() == null ? in.labels() : in.refLabels();
     Tensor[] masks = in.indicesTuple() != null ? in.indicesTuple().pairMasks()
-        : GenericPairLoss.pairMasks(in.labels(), in.refLabels(), null);
+        : GenericPairLoss.pairMasks(in.labels(), refLabels, null);
+    if (masks == null) {
+      return null;
+    }
     Tensor mat = distance.forward(emb, in.refEmb());
     LossInfo info = MaskedTriplets.reduce(mat, masks[0], masks[1], margin, distance.isInverted(), reducerFor("loss"));
     return info == null ? null : LossDict.of("loss", info);

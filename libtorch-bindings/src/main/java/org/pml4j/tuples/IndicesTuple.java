@@ -149,7 +149,8 @@ public final class IndicesTuple {
 
   /** The tuple moved to the device of {@code like}, as int64 (a tuple made from masks stays one). */
   public IndicesTuple to(Tensor like) {
-    if (masks != null && parts == null) {
+    if (masks != null) {
+      // a tuple made from masks stays one, whether or not its indices were asked for already
       if (masks[0].device().str().getString().equals(like.device().str().getString())) {
         return this;
       }
