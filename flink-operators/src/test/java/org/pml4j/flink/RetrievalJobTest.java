@@ -1,6 +1,5 @@
 package org.pml4j.flink;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -48,6 +47,8 @@ class RetrievalJobTest {
   static final int BAD_CATALOG = 4;
   static final int QUERIES = 200;
   static final int K = 5;
+  /** Scores closer than this are a tie between the index (float) and the brute force (double). */
+  static final double TIE = 1e-6;
   static final GeneratedRecords GEN =
       GeneratedRecords.synthetic(new SyntheticClusters(4, DIM, 0.4, 1.0, 9), 0, 0);
   static final long QUERY_OFFSET = 1_000_000;
@@ -224,10 +225,19 @@ class RetrievalJobTest {
           double[] expectedScores = new double[K];
           long[] expected = RetrievalTestSupport.bruteForce(onnx.get(a.modelVersion),
               finalCatalog, q, K, expectedScores)[0];
-          assertArrayEquals(expected, a.ids, "qid " + a.qid + " v" + a.modelVersion);
+          // Exact up to ties: the index ranks float scores, the brute force double ones, so two items whose scores
+          // differ by less than float precision may come in either order (qid 195 of v4: 2e-10 apart).
+          assertEquals(K, a.ids.length, a.toString());
           for (int i = 0; i < K; i++) {
-            assertEquals(expectedScores[i], a.scores[i], 1e-5);
+            assertEquals(expectedScores[i], a.scores[i], 1e-5, "qid " + a.qid + " v" + a.modelVersion + " rank " + i);
+            float[] raw = finalCatalog.get(a.ids[i]);
+            assertTrue(raw != null, "answered an id that is not in the catalog: " + a);
+            double truth = RetrievalTestSupport.cosine(e.embed(raw), qe);
+            assertEquals(expectedScores[i], truth, TIE,
+                "qid " + a.qid + " v" + a.modelVersion + ": id " + a.ids[i] + " at rank " + i + " instead of "
+                    + expected[i]);
           }
+          assertEquals(K, java.util.Arrays.stream(a.ids).distinct().count(), "distinct ids: " + a);
           exact++;
         }
       }

@@ -25,7 +25,9 @@ final class TrainerStateGolden {
 
   /**
    * SHA-256 of the ONNX of versions 0..4 that main's TrainerOperator (6131a1d) emitted for all {@link #RECORDS} records
-   * and the end of the input, in one run that never stopped (same bytes in two runs).
+   * and the end of the input, in one run that never stopped (same bytes in two runs). That operator reduced the
+   * triplets through PML's index tensors; today's operator emits these bytes with TripletMarginLoss's indexed path
+   * ({@link #indexedTriplets()}).
    */
   static final java.util.List<String> STRAIGHT_RUN_ONNX_SHA256 = java.util.List.of(
       "b3d60de66cbf1e7200bf98f77831dc600e4fda23fa828b3c911e20592db3c55e",
@@ -34,7 +36,32 @@ final class TrainerStateGolden {
       "d68eea4afb08537c28a2d57cee80af4aff7b84de378cf231115842c000ad8b67",
       "e66b326db5eaea3767ef11ae47588d3c1c64b110c9a6d290deb527ce0a74fd90");
 
+  /**
+   * SHA-256 of the ONNX of versions 0..4 that today's operator emits in the same straight run, with TripletMarginLoss's
+   * masked-triplet kernel (its default since commit 818cf7b). Versions 0 and 1 equal {@link #STRAIGHT_RUN_ONNX_SHA256}
+   * (the loss of step 3 is the first whose float summation order differs); re-recorded, not derived.
+   */
+  static final java.util.List<String> MASKED_KERNEL_ONNX_SHA256 = java.util.List.of(
+      STRAIGHT_RUN_ONNX_SHA256.get(0),
+      STRAIGHT_RUN_ONNX_SHA256.get(1),
+      "453e2c13d2117edb43e0eb353bdfc009a522a434a82b08a32b1ae62a68c70d68",
+      "6e63e56ca15e5bd695a0dd853d3946d3f56bc84a8252f3fd4400bf9b9b6aef2e",
+      "734b84de6b50c1f564973a5a390583e92887a68a46d293326eea05536e7e4758");
+
   private TrainerStateGolden() {}
+
+  /**
+   * Turns TripletMarginLoss's masked-triplet kernel off until {@code close}: the loss then reduces the miner's triplets
+   * through index tensors, with the float arithmetic of the operator that wrote the committed state. Reaches the
+   * package-private test switch by reflection (this module's tests live in another package).
+   */
+  static AutoCloseable indexedTriplets() throws ReflectiveOperationException {
+    java.lang.reflect.Field f = org.pml4j.losses.TripletMarginLoss.class.getDeclaredField("maskedKernel");
+    f.setAccessible(true);
+    boolean before = f.getBoolean(null);
+    f.setBoolean(null, false);
+    return () -> f.setBoolean(null, before);
+  }
 
   static TrainerConfig config() {
     String s = """
