@@ -15,8 +15,8 @@ import picocli.CommandLine.Option;
         "The loop runs in a child JVM with a fixed, pre-touched heap (-Xms = -Xmx = --heap, -XX:+AlwaysPreTouch), so "
             + "that RSS changes come from native memory and not from the Java heap growing; --heap none runs it in "
             + "this JVM.",
-        "Exit status 1 when RSS from --flat-from of the run to the end spreads more than --max-spread "
-            + "(max / min - 1).",
+        "Exit status 1 when RSS from --flat-from of the run to the end rises more than --max-rise over its lowest "
+            + "earlier sample (a leak climbs; memory given back to the OS is a fall and passes).",
         "A million steps in about 20 minutes on one core: --steps 1000000 --batch 16 --dim 8 --classes 4 "
             + "--every 10000."})
 final class SoakCommand implements Callable<Integer> {
@@ -45,9 +45,9 @@ final class SoakCommand implements Callable<Integer> {
       + "(default: ${DEFAULT-VALUE}: from 10% of the run to the end)")
   double flatFrom = 0.10;
 
-  @Option(names = "--max-spread", description = "allowed RSS spread max / min - 1 in the window "
-      + "(default: ${DEFAULT-VALUE})")
-  double maxSpread = 0.05;
+  @Option(names = {"--max-rise", "--max-spread"}, description = "allowed RSS rise in the window: the largest "
+      + "rss / (lowest rss before it) - 1 (default: ${DEFAULT-VALUE}; --max-spread is its former name)")
+  double maxRise = 0.05;
 
   @Option(names = "--heap", description = "fixed heap of the child JVM that runs the loop (default: "
       + "${DEFAULT-VALUE}); 'none': run in this JVM")
@@ -77,7 +77,7 @@ final class SoakCommand implements Callable<Integer> {
     Soak.Report r = Soak.report(samples, Math.round(steps * flatFrom));
     System.out.println(r);
     System.out.flush();
-    return r.spread() > maxSpread ? 1 : 0;
+    return r.rise() > maxRise ? 1 : 0;
   }
 
   /** Runs this command again with {@code --heap none} in a child JVM of a fixed, pre-touched heap. */
@@ -91,7 +91,7 @@ final class SoakCommand implements Callable<Integer> {
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "soak", "--heap", "none",
         "--loss", loss, "--miner", miner, "--steps", Long.toString(steps), "--batch", Integer.toString(batch),
         "--dim", Integer.toString(dim), "--classes", Integer.toString(classes), "--every", Long.toString(every),
-        "--flat-from", Double.toString(flatFrom), "--max-spread", Double.toString(maxSpread), "--threads",
+        "--flat-from", Double.toString(flatFrom), "--max-rise", Double.toString(maxRise), "--threads",
         Integer.toString(threads)));
     System.out.println("pml4j soak: child JVM with a fixed, pre-touched heap of " + heap);
     System.out.flush();
