@@ -20,6 +20,7 @@ import org.apache.flink.api.common.JobExecutionResult;
  * {"model_versions": 11, "evaluated_versions": 3, "versions": [{"version", "step", "published_at_ms", "loss", ...}],
  *  "final": {"version", "step", "precision_at_1", "mean_average_precision_at_r", "samples"}, "untrained": {...},
  *  "samples_per_sec": ..., "wall_samples_per_sec": ..., "trainer_busy_share": ..., "steady_samples_per_sec": ...,
+ *  "parallelism": 1, "replicas_identical": true, "all_reduce_seconds" and "all_reduce_share" (with replicas),
  *  "rejected": 0, "skipped_nonfinite": 0, "refresh_latency_ms": {"p50", "max", "count"}, ...}
  * }</pre>
  */
@@ -29,7 +30,6 @@ final class StreamReport {
 
   private StreamReport() {}
 
-  /** Builds summary.json from the report files in {@code dir} and the job's accumulators. */
   /**
    * Summarizes a finished run ({@link #summarize}, plus the dataset and, with retrieval, its {@code "retrieval"}
    * object), writes it to {@code DIR/summary.json} and prints it on {@code log}: after an embedded run and after an
@@ -118,6 +118,14 @@ final class StreamReport {
         u -> u.path("metrics").path(TrainerOperator.METRIC_REPLICAS_IDENTICAL).asDouble(1) == 1));
     s.put("train_seconds", metrics.path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble());
     s.put("samples_per_sec", metrics.path(TrainerOperator.METRIC_SAMPLES_PER_SEC).asDouble());
+    if (metrics.has(TrainerOperator.METRIC_ALL_REDUCE_SECONDS)) {
+      // Rank 0's (it publishes): time in the gradient all-reduce, waits for the peers included, and its share of the
+      // time in train steps.
+      double allReduce = metrics.path(TrainerOperator.METRIC_ALL_REDUCE_SECONDS).asDouble();
+      double train = metrics.path(TrainerOperator.METRIC_TRAIN_SECONDS).asDouble();
+      s.put("all_reduce_seconds", allReduce);
+      s.put("all_reduce_share", train > 0 ? allReduce / train : 0.0);
+    }
     JsonNode first = updates.firstEntry().getValue();
     double wall = (last.path("created_at_ms").asLong() - first.path("created_at_ms").asLong()) / 1000.0;
     if (wall > 0 && first != last) {

@@ -48,5 +48,8 @@ class DataParallelWideShardsTest {
     assertEquals(4096, s.path("samples").asLong(), s.toString());
     assertTrue(s.path("replicas_identical").asBoolean(false), s.toString());
     assertEquals(3, s.path("model_versions").asInt(), "v0, step 2, step 4: " + s);
+    double allReduce = s.path("all_reduce_seconds").asDouble(-1);
+    assertTrue(allReduce > 0 && allReduce < s.path("train_seconds").asDouble(), s.toString());
+    assertEquals(allReduce / s.path("train_seconds").asDouble(), s.path("all_reduce_share").asDouble(), 1e-12);
   }
 }
