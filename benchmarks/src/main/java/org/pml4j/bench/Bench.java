@@ -270,8 +270,8 @@ public final class Bench {
       say("%s: %s", c.name(), c.description());
       LossBench lb = lossBench(tc, Math.max(classes, 2));
       say("  (a) loss+miner fwd+bwd: %.3f steps/s (%d steps in %.1f s, median step %.1f ms) = %.2fx PML's %.2f [%s];%n"
-          + "      %.2f steps per CPU-second (the process ran %.0f%% of the wall time)", lb.stepsPerSecond(), lb.steps(),
-          lb.seconds(), 1e3 * lb.medianStepSeconds(), lb.stepsPerSecond() / pml.lossStepsPerSec(),
+          + "      %.2f steps per CPU-second (the process ran %.0f%% of the wall time)", lb.stepsPerSecond(),
+          lb.steps(), lb.seconds(), 1e3 * lb.medianStepSeconds(), lb.stepsPerSecond() / pml.lossStepsPerSec(),
           pml.lossStepsPerSec(), pml.lossSource().describe(), lb.steps() / lb.cpuSeconds(),
           100 * lb.cpuSeconds() / lb.seconds());
       say("      per step, wall/CPU ms (share of CPU): %s", phases(lb.phases(), false));

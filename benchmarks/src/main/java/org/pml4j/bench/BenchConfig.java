@@ -28,7 +28,8 @@ public record BenchConfig(String name, String description, JsonNode loss, JsonNo
     switch (name) {
       case "triplet_ms":
         return new BenchConfig(name, "TripletMarginLoss + MultiSimilarityMiner",
-            Trainers.parse("{\"class\": \"TripletMarginLoss\"}"), Trainers.parse("{\"class\": \"MultiSimilarityMiner\"}"),
+            Trainers.parse("{\"class\": \"TripletMarginLoss\"}"),
+            Trainers.parse("{\"class\": \"MultiSimilarityMiner\"}"),
             0);
       case "cbm_contrastive":
         return new BenchConfig(name, "CrossBatchMemory(ContrastiveLoss, memory_size " + memorySize + ")",

@@ -67,7 +67,8 @@ public final class CbmStepBench {
     readPmlJson(o.get("pml-json"), pmlRuns);
     String pmlSrc = o.get("pml-src");
     Torch.ensureLoaded();
-    System.out.printf(Locale.ROOT, "CbmStepBench: CrossBatchMemory(ContrastiveLoss) fwd+bwd, batch %d, dim %d, %d classes;"
+    System.out.printf(Locale.ROOT,
+        "CbmStepBench: CrossBatchMemory(ContrastiveLoss) fwd+bwd, batch %d, dim %d, %d classes;"
         + " median of %d steps after %d warm-up, %d rounds; load average at start %s%n", batch, dim, classes, steps,
         warmup, rounds, loadAverage());
     // The JVM's first seconds: the JIT compiles the fused kernel (and its 2-thread paths) on the second core, which

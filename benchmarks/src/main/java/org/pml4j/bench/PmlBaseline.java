@@ -6,8 +6,9 @@ import java.util.Map;
 /**
  * pytorch-metric-learning 2.8.1's figures for the {@code pml4j bench} workloads, recorded once on another machine of
  * this kind (2 cores, 2 threads in total), not side by side with any pml4j run: {@code pml4j bench} falls back to
- * them (and says so) when no {@code --pml-json} output of bench_pml.py is given ({@link Baseline}). Workloads: MLP 784-512-128 (ReLU, L2-normalized output), batch 256, Adam lr 1e-3, one epoch of
- * Fashion-MNIST, retrieval on the test split against itself without the self match.
+ * them (and says so) when no {@code --pml-json} output of bench_pml.py is given ({@link Baseline}). Workloads: MLP
+ * 784-512-128 (ReLU, L2-normalized output), batch 256, Adam lr 1e-3, one epoch of Fashion-MNIST, retrieval on the test
+ * split against itself without the self match.
  */
 public final class PmlBaseline {
   /**

@@ -88,7 +88,8 @@ public final class Main implements Runnable {
   static final class Components implements Callable<Integer> {
     @Override
     public Integer call() {
-      Registry.knownClassesByPackage().forEach((pkg, names) -> System.out.println(pkg + ": " + String.join(", ", names)));
+      Registry.knownClassesByPackage()
+          .forEach((pkg, names) -> System.out.println(pkg + ": " + String.join(", ", names)));
       return 0;
     }
   }

@@ -353,12 +353,14 @@ final class QualityPlot {
       String busy = Double.isFinite(in.trainerBusyShare())
           ? String.format(Locale.ROOT, ", trainer busy %.0f %% of it", 100 * in.trainerBusyShare()) : "";
       p.addRangeMarker(0, line(in.wallSamplesPerSec(), new Color(0x08519C), String.format(Locale.ROOT,
-          "wall-clock mean %,.0f samples/s%s", in.wallSamplesPerSec(), busy), TextAnchor.BOTTOM_LEFT), Layer.FOREGROUND);
+          "wall-clock mean %,.0f samples/s%s", in.wallSamplesPerSec(), busy), TextAnchor.BOTTOM_LEFT),
+          Layer.FOREGROUND);
       top = in.wallSamplesPerSec();
     }
     if (Double.isFinite(in.trainerSamplesPerSec()) && in.trainerSamplesPerSec() > 0) {
       p.addRangeMarker(0, line(in.trainerSamplesPerSec(), Color.DARK_GRAY, String.format(Locale.ROOT,
-          "mean inside train steps %,.0f samples/s", in.trainerSamplesPerSec()), TextAnchor.TOP_LEFT), Layer.FOREGROUND);
+          "mean inside train steps %,.0f samples/s", in.trainerSamplesPerSec()), TextAnchor.TOP_LEFT),
+          Layer.FOREGROUND);
       top = Math.max(top, in.trainerSamplesPerSec());
     }
     Number barsMax = DatasetUtils.findMaximumRangeValue(d.throughput());

@@ -82,8 +82,8 @@ final class StreamCommand implements Callable<Integer> {
   Integer threads;
 
   @Option(names = "--device", paramLabel = "DEVICE", description = "where the trainer runs (job key device): cpu "
-      + "(default), cuda (replica r of --parallelism N on cuda:(r mod GPUs), all-reducing through NCCL), cuda:N or auto; "
-      + "CUDA needs a build with -Pcuda and a GPU")
+      + "(default), cuda (replica r of --parallelism N on cuda:(r mod GPUs), all-reducing through NCCL), cuda:N or "
+      + "auto; CUDA needs a build with -Pcuda and a GPU")
   String device;
 
   @Option(names = "--web-ui-port", paramLabel = "PORT", description = "Flink Web UI port, 0 for any free one "

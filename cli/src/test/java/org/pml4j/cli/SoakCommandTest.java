@@ -44,7 +44,8 @@ class SoakCommandTest {
     assertTrue(p.waitFor(600, TimeUnit.SECONDS), "soak timed out");
     assertTrue(out.contains("child JVM with a fixed, pre-touched heap of 96m"), out);
     assertTrue(out.contains("step 6000  rss"), out);
-    assertTrue(out.matches("(?s).*rss from step 1500 to the end \\(10 samples\\).*rise \\(over the lowest before\\).*"), out);
+    assertTrue(out.matches("(?s).*rss from step 1500 to the end \\(10 samples\\).*rise \\(over the lowest before\\).*"),
+        out);
     assertEquals(0, p.exitValue(), "RSS rose more than 10% from step 1200 (20%) on:\n" + out);
   }
 

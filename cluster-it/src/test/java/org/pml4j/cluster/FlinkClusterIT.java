@@ -120,7 +120,9 @@ class FlinkClusterIT {
     taskManager = startTaskManager("taskmanager", 1);
   }
 
-  /** Starts a TaskManager JVM (logs {@code log/<name>.log}) and waits until {@code count} TaskManagers are registered. */
+  /**
+   * Starts a TaskManager JVM (logs {@code log/<name>.log}) and waits until {@code count} TaskManagers are registered.
+   */
   private static Process startTaskManager(String name, int count) throws Exception {
     List<String> tm = new ArrayList<>(java(name));
     List<String[]> tmParams = resourceParams("GET_TM_RESOURCE_PARAMS");
@@ -277,7 +279,9 @@ class FlinkClusterIT {
 
   // ---------------------------------------------------------------- processes
 
-  /** Runs Flink's {@code CliFrontend} ({@code cmd}) with the cluster's conf dir; fails with the logs unless it succeeds. */
+  /**
+   * Runs Flink's {@code CliFrontend} ({@code cmd}) with the cluster's conf dir; fails with the logs unless it succeeds.
+   */
   private static void flinkRun(List<String> cmd, String name) throws Exception {
     Path clientLog = work.resolve("log/" + name + ".out");
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(clientLog.toFile());

@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Tolerant comparison of computed values with a case's JSON expectations; throws {@link Mismatch} on the first miss. */
+/**
+ * Tolerant comparison of computed values with a case's JSON expectations; throws {@link Mismatch} on the first miss.
+ */
 public final class Compare {
   /** float64 tolerances of the conformance README. */
   public static final Compare FLOAT64 = new Compare(1e-6, 1e-9);

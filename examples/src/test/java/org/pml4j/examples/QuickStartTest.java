@@ -14,7 +14,8 @@ class QuickStartTest {
   void theQuickStartTrains() {
     // The encoder's initial weights come from LibTorch's global generator: seed it, so that the test checks one
     // known run. The loss is the mined one: MultiSimilarityMiner keeps the hard triplets as the encoder improves, so
-    // it falls slowly (seeded: 0.157 -> 0.117 over 120 steps; unseeded runs ranged from 0.72 to under 0.5 of the start).
+    // it falls slowly (seeded: 0.157 -> 0.117 over 120 steps; unseeded runs ranged from 0.72 to under 0.5 of the
+    // start).
     org.pml4j.torch.Torch.ensureLoaded();
     org.bytedeco.pytorch.global.torch.manual_seed(1);
     double[] losses = QuickStart.train(120);

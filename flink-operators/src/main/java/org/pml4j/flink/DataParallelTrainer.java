@@ -20,11 +20,11 @@ public final class DataParallelTrainer {
 
   /**
    * Adds the trainer at {@code parallelism} replicas: with 1, exactly {@link TrainerOperator#apply(DataStream,
-   * TrainerFactory, TrainerConfig, TrainerOperator.Settings)}; with N > 1, N replicas, each stepping on its {@code batchSize / N} records
-   * of every global batch of {@code batchSize}, averaging gradients over a Gloo group (ranks = subtask indices,
-   * rendezvous through {@code rendezvousDir}, see {@link FileRendezvous}); only rank 0 publishes, with {@link
-   * TrainerOperator#METRIC_PARALLELISM} and {@link TrainerOperator#METRIC_REPLICAS_IDENTICAL} in the metrics and
-   * {@code samples} counting all replicas' records. The last partial global batch is dropped.
+   * TrainerFactory, TrainerConfig, TrainerOperator.Settings)}; with N > 1, N replicas, each stepping on its
+   * {@code batchSize / N} records of every global batch of {@code batchSize}, averaging gradients over a Gloo group
+   * (ranks = subtask indices, rendezvous through {@code rendezvousDir}, see {@link FileRendezvous}); only rank 0
+   * publishes, with {@link TrainerOperator#METRIC_PARALLELISM} and {@link TrainerOperator#METRIC_REPLICAS_IDENTICAL} in
+   * the metrics and {@code samples} counting all replicas' records. The last partial global batch is dropped.
    *
    * @throws IllegalArgumentException when {@code parallelism} is below 1, when {@code batchSize} is not a multiple of
    *     N with at least 2 records per replica, when the time trigger is on (replicas would publish at different steps),
@@ -42,8 +42,8 @@ public final class DataParallelTrainer {
    */
   public static SingleOutputStreamOperator<ModelUpdate> apply(DataStream<LabeledVector> input, TrainerFactory factory,
       TrainerConfig config, TrainerOperator.Settings settings, int parallelism, Path rendezvousDir, String bindHost) {
-    return apply(input, factory, config, settings, parallelism, rendezvousDir, bindHost, TrainerReplicas.DEFAULT_TIMEOUT,
-        false);
+    return apply(input, factory, config, settings, parallelism, rendezvousDir, bindHost,
+        TrainerReplicas.DEFAULT_TIMEOUT, false);
   }
 
   /**

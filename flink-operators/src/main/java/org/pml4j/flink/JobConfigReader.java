@@ -124,7 +124,8 @@ public final class JobConfigReader {
         + "device: cpu | cuda | cuda:N | auto (null: the trainer's, cpu); "
         + "restore_from: a checkpoint (DIR/checkpoints/<job>/chk-N) or savepoint (DIR/savepoints/savepoint-...) to "
         + "continue from; checkpoint_interval_ms = null: " + StreamJobConfig.DEFAULT_CHECKPOINT_INTERVAL_MS
-        + ", or " + StreamJobConfig.RETRIEVAL_CHECKPOINT_INTERVAL_MS + " with retrieval.enabled (0: no checkpoints).\n");
+        + ", or " + StreamJobConfig.RETRIEVAL_CHECKPOINT_INTERVAL_MS
+        + " with retrieval.enabled (0: no checkpoints).\n");
     return b.toString();
   }
 

@@ -63,10 +63,11 @@ public final class JobEnvironment {
   /**
    * A fresh environment for the job. The configuration it starts with (under {@code flink run}: the cluster's) is
    * kept; the job adds {@link #jobConfiguration(StreamJobConfig, ReadableConfig)} and enables checkpointing every
-   * {@code checkpoint_interval_ms} ({@link StreamJobConfig#checkpointInterval()}) unless that configuration sets {@code execution.checkpointing.interval}. The job's
-   * configuration is set as global job parameters (the Web UI's Configuration tab shows it). Every operator runs at
-   * parallelism 1 except the trainer's replicas and those with a parallelism key of their own; an unset {@code
-   * trainer_parallelism} (0) is resolved in {@code c} here ({@link #trainerParallelism(int, int, boolean)}).
+   * {@code checkpoint_interval_ms} ({@link StreamJobConfig#checkpointInterval()}) unless that configuration sets
+   * {@code execution.checkpointing.interval}. The job's configuration is set as global job parameters (the Web UI's
+   * Configuration tab shows it). Every operator runs at parallelism 1 except the trainer's replicas and those with a
+   * parallelism key of their own; an unset {@code trainer_parallelism} (0) is resolved in {@code c} here
+   * ({@link #trainerParallelism(int, int, boolean)}).
    */
   public static StreamExecutionEnvironment environment(StreamJobConfig c) {
     StreamExecutionEnvironment submitted = StreamExecutionEnvironment.getExecutionEnvironment();

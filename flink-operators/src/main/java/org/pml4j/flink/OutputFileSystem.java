@@ -36,10 +36,10 @@ import org.pml4j.onnx.ModelStore;
  *       syncs it and renames it over the final name. Flink's local file system renames with a replacing
  *       {@code rename(2)}, which is atomic; a file system whose rename does not replace (HDFS) gets delete + rename,
  *       and a reader can then find no file for that moment (never a partial one);
- *   <li>on object stores (schemes s3, s3a, s3n, s3p, gs, oss, obs, cosn, wasb, wasbs) there is no atomic rename (a rename is copy +
- *       delete), but an object becomes visible only when its upload completes, on close: the final name is written
- *       directly. Flink's {@code RecoverableWriter} would give the same guarantee but is not offered by every
- *       plugin ({@code flink-s3-fs-presto} has none), and it adds nothing for whole small files written at once.
+ *   <li>on object stores (schemes s3, s3a, s3n, s3p, gs, oss, obs, cosn, wasb, wasbs) there is no atomic rename (a
+ *       rename is copy + delete), but an object becomes visible only when its upload completes, on close: the final
+ *       name is written directly. Flink's {@code RecoverableWriter} would give the same guarantee but is not offered by
+ *       every plugin ({@code flink-s3-fs-presto} has none), and it adds nothing for whole small files written at once.
  * </ul>
  */
 public final class OutputFileSystem {

@@ -38,9 +38,9 @@ import org.pml4j.onnx.OnnxEncoder;
  *   <li><b>State.</b> Each raw item is keyed state ({@value #ITEM_STATE}, one value per id): with the RocksDB state
  *       backend and incremental checkpoints a checkpoint writes only the items changed since the last one, and a
  *       rescale moves key groups. Operator state: the count of applied catalog records and buffered queries; the
- *       newest selected model in broadcast state. Embeddings are not checkpointed: after a restore the shard re-adds its
- *       items from keyed state to the index and rebuilds the newest selected model from them (at its first broadcast
- *       input: only there can a function read all its keys), and answers only once that build is complete.
+ *       newest selected model in broadcast state. Embeddings are not checkpointed: after a restore the shard re-adds
+ *       its items from keyed state to the index and rebuilds the newest selected model from them (at its first
+ *       broadcast input: only there can a function read all its keys), and answers only once that build is complete.
  * </ul>
  *
  * <p>Readiness: given {@link ServingMarks}, the shard writes its mark when it first serves a version (and, when the
@@ -121,7 +121,8 @@ public class RetrievalShard extends KeyedBroadcastProcessFunction<Long, CatalogR
       long previousVersionGraceMs, ServingMarks servingMarks) {
     if (chunkSize < 1 || retained < 1 || minRefreshIntervalMs < 0 || previousVersionGraceMs < -1) {
       throw new IllegalArgumentException("chunkSize and retained must be >= 1 and minRefreshIntervalMs >= 0, got "
-          + chunkSize + ", " + retained + ", " + minRefreshIntervalMs + " (grace >= -1: " + previousVersionGraceMs + ")");
+          + chunkSize + ", " + retained + ", " + minRefreshIntervalMs
+          + " (grace >= -1: " + previousVersionGraceMs + ")");
     }
     this.chunkSize = chunkSize;
     this.retained = retained;

@@ -29,8 +29,9 @@ import org.pml4j.data.SyntheticClusters;
  * from Kafka ({@link RetrievalKafka}; broker, consumer group and boundedness from {@code kafka.*}), whatever the
  * training dataset. Without a topic they come from the dataset: Fashion-MNIST's training split is the catalog (ids =
  * row numbers, file order) and t10k the queries (qid = row number), paced at {@code retrieval.queries_per_second} from
- * the moment every shard serves a version ({@link ServingMarks}, {@code retrieval.ready_timeout}); synthetic: catalog ids 0.., queries from ids
- * {@value #SYNTHETIC_QUERY_OFFSET}. {@code retrieval.answers_topic} also sends every answer to Kafka (keyed by qid).
+ * the moment every shard serves a version ({@link ServingMarks}, {@code retrieval.ready_timeout}); synthetic: catalog
+ * ids 0.., queries from ids {@value #SYNTHETIC_QUERY_OFFSET}. {@code retrieval.answers_topic} also sends every answer
+ * to Kafka (keyed by qid).
  */
 public final class RetrievalStage {
   /** Answers, one JSON line each ({@link Answer#toJson}). */
@@ -287,16 +288,18 @@ public final class RetrievalStage {
     }
     Retrieval.Outputs o = Retrieval.apply(catalog, queries, models, rc.settings(dim), marks);
     o.answers().union(o.noCommonVersion()).map(Answer::toJson).returns(Types.STRING).name("answer-json")
-        .uid("answer-json").setParallelism(1).sinkTo(new TextLinesSink(OutputFileSystem.child(dir, ANSWERS))).name("answers")
-        .uid("answers").setParallelism(1);
+        .uid("answer-json").setParallelism(1).sinkTo(new TextLinesSink(OutputFileSystem.child(dir, ANSWERS)))
+        .name("answers").uid("answers").setParallelism(1);
     if (!blank(rc.answersTopic)) {
       o.answers().union(o.noCommonVersion()).map(Answer::toJson).returns(Types.STRING).name("answer-json-kafka")
-          .uid("answer-json-kafka").setParallelism(1).sinkTo(ReportLines.kafkaSink(c.kafka.bootstrapServers, rc.answersTopic, "qid"))
+          .uid("answer-json-kafka").setParallelism(1)
+          .sinkTo(ReportLines.kafkaSink(c.kafka.bootstrapServers, rc.answersTopic, "qid"))
           .name("answers-kafka").uid("answers-kafka").setParallelism(1);
     }
     o.rejected().map(r -> "{\"id\":" + r.record.id + ",\"reason\":\"" + r.reason + "\",\"detail\":\""
         + r.detail.replace("\"", "'") + "\"}").returns(Types.STRING).name("retrieval-rejected-json")
-        .uid("retrieval-rejected-json").setParallelism(1).sinkTo(new TextLinesSink(OutputFileSystem.child(dir, REJECTED)))
+        .uid("retrieval-rejected-json").setParallelism(1)
+        .sinkTo(new TextLinesSink(OutputFileSystem.child(dir, REJECTED)))
         .name("retrieval-rejected").uid("retrieval-rejected").setParallelism(1);
   }
 

@@ -187,10 +187,10 @@ public class StreamJobConfig {
    */
   public double durationSeconds;
   /**
-   * Restore from this retained checkpoint or savepoint (a path or {@code file:} URI: {@code DIR/checkpoints/<job>/chk-N}
-   * or the {@code DIR/savepoints/savepoint-...} that a stop by {@link #durationSeconds} prints; null: start fresh).
-   * Restoring into the output directory it came from continues that run there: {@link StreamingJob#run} then deletes
-   * nothing (see {@link OutputDirectory#prepare}).
+   * Restore from this retained checkpoint or savepoint (a path or {@code file:} URI:
+   * {@code DIR/checkpoints/<job>/chk-N} or the {@code DIR/savepoints/savepoint-...} that a stop by
+   * {@link #durationSeconds} prints; null: start fresh). Restoring into the output directory it came from continues
+   * that run there: {@link StreamingJob#run} then deletes nothing (see {@link OutputDirectory#prepare}).
    */
   public String restoreFrom;
   /** Keep the last checkpoint when the job is cancelled (it is kept anyway when the process dies). */

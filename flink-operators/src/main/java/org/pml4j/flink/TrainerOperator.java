@@ -56,7 +56,8 @@ import org.pml4j.train.TrainingEngine;
  * encoder output, loss or a gradient was not finite, e.g. a record of 3e38 values that overflows float32 in the
  * encoder), nothing of the model changes, the batch's records go to the side output {@link #REJECTED} with reason
  * {@link RejectedRecord#NONFINITE_STEP}, they are added to the {@link ValidateFunction#ACCUMULATOR} rejected count, and
- * the step is counted in {@link #SKIPPED_ACCUMULATOR} and the {@link #METRIC_SKIPPED_NONFINITE} metric. The job goes on.
+ * the step is counted in {@link #SKIPPED_ACCUMULATOR} and the {@link #METRIC_SKIPPED_NONFINITE} metric.
+ * The job goes on.
  */
 public final class TrainerOperator extends AbstractStreamOperator<ModelUpdate>
     implements OneInputStreamOperator<LabeledVector, ModelUpdate>, BoundedOneInput {

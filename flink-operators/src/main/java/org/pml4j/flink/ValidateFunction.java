@@ -18,8 +18,9 @@ import org.pml4j.data.Rejection;
 
 /**
  * Checks each record before training or embedding, by the core's one rule ({@link Rejection#check}): a feature
- * vector of the expected dimension, every value finite and within the magnitude bound ({@link #DEFAULT_MAX_ABS} unless given), and (when required) a label. Good records go to the main output; bad ones go to the side output {@link #REJECTED}
- * with a reason, and are counted, and the job keeps running.
+ * vector of the expected dimension, every value finite and within the magnitude bound ({@link #DEFAULT_MAX_ABS} unless
+ * given), and (when required) a label. Good records go to the main output; bad ones go to the side output
+ * {@link #REJECTED} with a reason, and are counted, and the job keeps running.
  *
  * <p>A record the parser could not read ({@link LabeledVector#parseReason}: {@code malformed}, {@code bad_label}) is
  * rejected with the parser's reason and detail.
@@ -39,7 +40,9 @@ public class ValidateFunction extends ProcessFunction<LabeledVector, LabeledVect
   /** Job accumulator holding the number of rejected records (a LongCounter). */
   public static final String ACCUMULATOR = "pml4j.rejected";
 
-  /** The default magnitude bound of {@link #ValidateFunction(int, boolean)}: see {@code StreamJobConfig.maxAbsFeature}. */
+  /**
+   * The default magnitude bound of {@link #ValidateFunction(int, boolean)}: see {@code StreamJobConfig.maxAbsFeature}.
+   */
   public static final double DEFAULT_MAX_ABS = Rejection.DEFAULT_MAX_ABS;
 
   private final int dimension;

@@ -28,8 +28,9 @@
  * </ul>
  *
  * <p>Threads: the trainer sets {@code TrainerConfig.threads} ATen/OpenBLAS threads on its task thread (default 1),
- * the evaluator 1, ONNX Runtime runs 1 intra-op thread per embed subtask; scale with parallelism. On a real Flink cluster put the Bytedeco and ONNX Runtime jars in {@code lib/} with
- * {@code classloader.parent-first-patterns.additional: org.bytedeco.;ai.onnxruntime.} (see {@link
- * org.pml4j.flink.StreamingJob}).
+ * the evaluator 1, ONNX Runtime runs 1 intra-op thread per embed subtask; scale with parallelism. On a real Flink
+ * cluster put the Bytedeco and ONNX Runtime jars in {@code lib/} with
+ * {@code classloader.parent-first-patterns.additional: org.bytedeco.;ai.onnxruntime.} (see
+ * {@link org.pml4j.flink.StreamingJob}).
  */
 package org.pml4j.flink;

@@ -46,8 +46,8 @@ class DataParallelTrainerJobTest {
         failAt), failAt.size());
   }
 
-  private Map<Long, ModelUpdate> run(String name, TrainerConfig config, MapFunction<LabeledVector, LabeledVector> inject,
-      int failures) throws Exception {
+  private Map<Long, ModelUpdate> run(String name, TrainerConfig config,
+      MapFunction<LabeledVector, LabeledVector> inject, int failures) throws Exception {
     Path dir = Files.createDirectories(tmp.resolve(name));
     Path markers = Files.createDirectories(dir.resolve("markers"));
     StreamExecutionEnvironment env = TestSupport.env(dir.resolve("chk"), 150, 10);

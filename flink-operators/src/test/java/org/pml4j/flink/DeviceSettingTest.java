@@ -49,7 +49,8 @@ class DeviceSettingTest {
     assertEquals("auto", StreamTopology.trainerConfig(args("--trainer", trainer)).device());
     assertEquals("cpu", StreamTopology.trainerConfig(args("--trainer", trainer, "--device", "cpu")).device());
     assertEquals(Trainers.toJson(StreamTopology.trainerConfig(args())).toString(),
-        TrainerConfigs.toJson(StreamTopology.trainerConfig(args("--device", "cpu"))), "device=cpu: the config as before");
+        TrainerConfigs.toJson(StreamTopology.trainerConfig(args("--device", "cpu"))),
+        "device=cpu: the config as before");
   }
 
   @Test

@@ -153,7 +153,8 @@ class EmbedOperatorTest {
   }
 
   /** Emits one fixed model. */
-  static final class OneModel implements org.apache.flink.connector.datagen.source.GeneratorFunction<Long, ModelUpdate> {
+  static final class OneModel
+      implements org.apache.flink.connector.datagen.source.GeneratorFunction<Long, ModelUpdate> {
     private static final long serialVersionUID = 1L;
     private final byte[] onnx;
 

@@ -71,7 +71,8 @@ class JobConfigurationTest {
     assertEquals(10_000, JobEnvironment.environment(StreamJobConfig.fromArgs("--output-dir", out,
         "--retrieval.enabled", "true")).getCheckpointConfig().getCheckpointInterval());
     assertEquals(300, JobEnvironment.environment(StreamJobConfig.fromArgs("--output-dir", out,
-        "--retrieval.enabled", "true", "--checkpoint-interval-ms", "300")).getCheckpointConfig().getCheckpointInterval());
+        "--retrieval.enabled", "true", "--checkpoint-interval-ms", "300")).getCheckpointConfig()
+        .getCheckpointInterval());
     assertFalse(JobEnvironment.environment(StreamJobConfig.fromArgs("--output-dir", out, "--checkpoint-interval-ms",
         "0")).getCheckpointConfig().isCheckpointingEnabled());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,

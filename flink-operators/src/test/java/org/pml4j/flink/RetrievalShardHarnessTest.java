@@ -17,9 +17,9 @@ import org.apache.flink.streaming.util.KeyedBroadcastOperatorTestHarness;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link RetrievalShard} in Flink's operator test harness: a snapshot taken while a new version is being built (checked:
- * the shard reports the build in progress before and after the snapshot), with upserts and deletes applied during
- * that build, restores into a shard that rebuilds the newest model from the raw items and answers only in that
+ * {@link RetrievalShard} in Flink's operator test harness: a snapshot taken while a new version is being built
+ * (checked: the shard reports the build in progress before and after the snapshot), with upserts and deletes applied
+ * during that build, restores into a shard that rebuilds the newest model from the raw items and answers only in that
  * version, exactly (brute force with the same ONNX model over the final items). With RocksDB and incremental
  * checkpoints, a checkpoint after a few changes writes a small part of what the first one wrote.
  */

@@ -62,8 +62,8 @@ class StreamFilesTest {
     Path heldout = tmp.resolve(name + "-heldout.csv");
     Files.writeString(heldout, String.join("\n", lines(40, 99)) + "\n");
     List<String> args = new ArrayList<>(List.of("--output-dir", tmp.resolve(name).toString(), "--dataset", "csv",
-        "--dimension", "16", "--train-path", train.toString(), "--heldout-path", heldout.toString(), "--batch-size", "20",
-        "--train-final-partial-batch", "true", "--publish-every-steps", "5", "--evaluate", "none",
+        "--dimension", "16", "--train-path", train.toString(), "--heldout-path", heldout.toString(),
+        "--batch-size", "20", "--train-final-partial-batch", "true", "--publish-every-steps", "5", "--evaluate", "none",
         "--checkpoint-interval-ms", "0", "--web-ui-port", "0", "--trainer", trainer()));
     args.addAll(List.of(extra));
     JsonNode s = StreamingJob.run(StreamJobConfig.fromArgs(args.toArray(String[]::new)), TrainerFactory.DEFAULT,

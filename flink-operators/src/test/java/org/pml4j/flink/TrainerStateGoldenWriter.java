@@ -24,7 +24,8 @@ class TrainerStateGoldenWriter {
     Files.createDirectories(dir.resolve("state"));
     TrainerOperator op = new TrainerOperator(TrainerFactory.DEFAULT, TrainerStateGolden.config(),
         TrainerStateGolden.settings());
-    try (OneInputStreamOperatorTestHarness<LabeledVector, ModelUpdate> h = new OneInputStreamOperatorTestHarness<>(op)) {
+    try (OneInputStreamOperatorTestHarness<LabeledVector, ModelUpdate> h =
+        new OneInputStreamOperatorTestHarness<>(op)) {
       h.initializeEmptyState();
       h.open();
       List<LabeledVector> in = TrainerStateGolden.records();

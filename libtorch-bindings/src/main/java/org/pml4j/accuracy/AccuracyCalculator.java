@@ -134,7 +134,9 @@ public final class AccuracyCalculator {
     return "[" + String.join(", ", quoted) + "]";
   }
 
-  /** PML's {@code get_function_dict}: the metrics of {@code available} in {@code include} (all if empty) not excluded. */
+  /**
+   * PML's {@code get_function_dict}: the metrics of {@code available} in {@code include} (all if empty) not excluded.
+   */
   private static List<String> functionList(List<String> available, List<String> include, List<String> exclude) {
     List<String> inc = include == null || include.isEmpty() ? available : include;
     List<String> exc = exclude == null ? List.of() : exclude;
@@ -505,7 +507,9 @@ public final class AccuracyCalculator {
     return out;
   }
 
-  /** The {@code kmeans_func} spec: scikit-learn's KMeans is mapped to {@link KMeans}; other classes go to the registry. */
+  /**
+   * The {@code kmeans_func} spec: scikit-learn's KMeans is mapped to {@link KMeans}; other classes go to the registry.
+   */
   static ClusteringFunction clusteringFromSpec(JsonNode spec) {
     if (spec == null || spec.isNull()) {
       return null;

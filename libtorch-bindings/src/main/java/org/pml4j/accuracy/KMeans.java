@@ -147,7 +147,8 @@ public final class KMeans implements ClusteringFunction {
           draws[t] = rng.nextDouble() * potential;
         }
         Tensor cumulative = closest.cumsum(0);
-        Tensor candidates = torch.searchsorted(cumulative, Tensors.of(draws, ScalarType.Double).to(data.device(), ScalarType.Double))
+        Tensor candidates = torch.searchsorted(cumulative,
+            Tensors.of(draws, ScalarType.Double).to(data.device(), ScalarType.Double))
             .clamp_max_(Tensors.s(n - 1));
         Tensor dist = squaredDistances(data.index_select(0, candidates), data, sqNorms);
         dist = torch.minimum(dist, closest.unsqueeze(0));

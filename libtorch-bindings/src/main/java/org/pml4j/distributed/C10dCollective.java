@@ -340,7 +340,7 @@ abstract class C10dCollective implements Collective {
   @Override
   public String toString() {
     return name() + "Collective{rank " + rank() + " of " + worldSize() + ", store " + rendezvous.host() + ":"
-        + rendezvous.port() + ", bound on " + rendezvous.bindHost() + ", prefix '" + rendezvous.prefix() + "', timeout " + rendezvous.timeout().toMillis()
-        + " ms" + (closed ? ", closed" : "") + "}";
+        + rendezvous.port() + ", bound on " + rendezvous.bindHost() + ", prefix '" + rendezvous.prefix() + "', timeout "
+        + rendezvous.timeout().toMillis() + " ms" + (closed ? ", closed" : "") + "}";
   }
 }

@@ -17,7 +17,8 @@ final class CollectiveChecks {
   static void requireGatherable(Tensor t, String name) {
     requireDefined(t, name);
     if (t.dim() == 0) {
-      throw new IllegalArgumentException(name + " must have at least one dimension to gather along dim 0, got a scalar");
+      throw new IllegalArgumentException(
+          name + " must have at least one dimension to gather along dim 0, got a scalar");
     }
   }
 

@@ -29,8 +29,9 @@ import org.pml4j.validation.Inputs;
  * values → {@code refEmb, refLabels = embeddings, labels} when no reference is given (the <em>same</em> Java objects,
  * which PML's identity checks rely on) → {@code computeLoss} → {@code embedding_reg_loss} → reducer.
  *
- * <p>Reducer wrapping follows PML: a loss with one sub-loss uses the given reducer (or its default); a loss with several
- * sub-losses (including regularizer terms) wraps one copy per sub-loss into {@link MultipleReducers}, which sums them.
+ * <p>Reducer wrapping follows PML: a loss with one sub-loss uses the given reducer (or its default); a loss with
+ * several sub-losses (including regularizer terms) wraps one copy per sub-loss into {@link MultipleReducers}, which
+ * sums them.
  */
 public abstract class BaseMetricLossFunction implements MetricLoss {
   static {

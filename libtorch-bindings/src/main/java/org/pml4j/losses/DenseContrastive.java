@@ -773,7 +773,9 @@ final class DenseContrastive {
     return out;
   }
 
-  /** {@code sum(row[from..from+dim)^2)} in eight independent float partial sums (no dependency chain), added in double. */
+  /**
+   * {@code sum(row[from..from+dim)^2)} in eight independent float partial sums (no dependency chain), added in double.
+   */
   private static double sumSquares(float[] row, int from, int dim) {
     float s0 = 0;
     float s1 = 0;

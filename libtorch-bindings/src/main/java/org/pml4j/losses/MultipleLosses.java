@@ -24,8 +24,8 @@ import org.pml4j.tuples.IndicesTuple;
  * losses were given. A loss without a miner receives the caller's {@code indicesTuple} (null: all tuples).
  *
  * <p>Two forms, as in PML: a list (keys {@code "0"}, {@code "1"}, …; miners a list of the same length, with nulls for
- * "no miner"; weights a list of the same length) or a map (miner keys a subset of the loss keys; weight keys exactly the
- * loss keys). Learnable parameters are qualified as PML's {@code named_parameters()}: {@code losses.<key>.<name>}.
+ * "no miner"; weights a list of the same length) or a map (miner keys a subset of the loss keys; weight keys exactly
+ * the loss keys). Learnable parameters are qualified as PML's {@code named_parameters()}: {@code losses.<key>.<name>}.
  *
  * <p>As in PML, a caller's {@code indicesTuple} is rejected when miners are configured, and no reference set is
  * supported. Beyond PML: an empty set of losses is rejected (PML would return the Python int 0, not a tensor), and a

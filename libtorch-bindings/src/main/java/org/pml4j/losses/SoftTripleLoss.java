@@ -67,7 +67,8 @@ public class SoftTripleLoss extends BaseWeightLoss {
       LossOptions options) {
     super(options);
     if (!distance.isInverted()) {
-      throw new IllegalArgumentException("SoftTripleLoss requires an inverted distance (a similarity), got " + distance);
+      throw new IllegalArgumentException(
+          "SoftTripleLoss requires an inverted distance (a similarity), got " + distance);
     }
     if (numClasses < 1 || embeddingSize < 1 || centersPerClass < 1) {
       throw new IllegalArgumentException("num_classes, embedding_size and centers_per_class must be >= 1, got "

@@ -86,7 +86,9 @@ public class TupletMarginLoss extends GenericPairLoss {
       return zeroLosses();
     }
     // PML 2.8.1: acos without clamp (NaN for a cosine above 1); the opt-in fix clamps.
-    Tensor posAngles = (clampCosine ? posPairs.clamp(new ScalarOptional(Tensors.s(-1.0)), new ScalarOptional(Tensors.s(1.0))) : posPairs).acos();
+    Tensor posAngles = (clampCosine
+        ? posPairs.clamp(new ScalarOptional(Tensors.s(-1.0)), new ScalarOptional(Tensors.s(1.0)))
+        : posPairs).acos();
     Tensor pos = posAngles.sub(Tensors.s(Math.toRadians(margin))).cos().unsqueeze(1);
     Tensor neg = negPairs.repeat(pos.size(0), 1);
     Tensor insideExp = neg.sub(pos).mul(Tensors.s(scale));

@@ -122,9 +122,9 @@ public class UniformHistogramMiner extends BaseMiner {
   }
 
   /**
-   * {@code torch.linspace(start, end, steps)} in float64 exactly as PyTorch 1.13's CPU kernel computes it (the one PML's
-   * reference values come from, AVX2 dispatch): elements are produced in pairs of 4-wide vectors, each vector from a
-   * base {@code fma(step, i, start)} (first half) or {@code fma(-step, steps - 1 - i, end)} (second half) plus
+   * {@code torch.linspace(start, end, steps)} in float64 exactly as PyTorch 1.13's CPU kernel computes it (the one
+   * PML's reference values come from, AVX2 dispatch): elements are produced in pairs of 4-wide vectors, each vector
+   * from a base {@code fma(step, i, start)} (first half) or {@code fma(-step, steps - 1 - i, end)} (second half) plus
    * {@code k * step}; the elements after the last full pair of vectors are computed one by one with the same fused
    * formulas. So the last edge differs from {@code end} by an ulp whenever it falls inside a vector, e.g. with 16 or
    * 24 steps. LibTorch 2.x computes every element with the scalar formulas, which always end exactly at {@code end}.

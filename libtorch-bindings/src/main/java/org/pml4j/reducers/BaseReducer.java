@@ -25,8 +25,9 @@ public abstract class BaseReducer {
   public Tensor forward(LossDict lossDict, Tensor embeddings, Tensor labels) {
     checkArguments(lossDict, embeddings);
     if (lossDict.size() != 1) {
-      throw new IllegalArgumentException(getClass().getSimpleName() + " reduces a loss dict with exactly one entry, got "
-          + lossDict.keySet() + " (use MultipleReducers for several sub-losses)");
+      throw new IllegalArgumentException(getClass().getSimpleName()
+          + " reduces a loss dict with exactly one entry, got " + lossDict.keySet()
+          + " (use MultipleReducers for several sub-losses)");
     }
     Map.Entry<String, LossInfo> e = lossDict.entrySet().iterator().next();
     return reduceTheLoss(e.getValue(), embeddings, labels);
@@ -50,7 +51,8 @@ public abstract class BaseReducer {
 
   protected Tensor alreadyReducedReduction(Tensor losses) {
     if (!(losses.dim() == 0 || Tensors.len(losses) == 1)) {
-      throw new IllegalArgumentException("already_reduced losses must be a scalar, got shape " + Tensors.shapeString(losses));
+      throw new IllegalArgumentException(
+          "already_reduced losses must be a scalar, got shape " + Tensors.shapeString(losses));
     }
     return losses;
   }

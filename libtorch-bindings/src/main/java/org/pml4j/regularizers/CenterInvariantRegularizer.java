@@ -37,7 +37,8 @@ public class CenterInvariantRegularizer extends BaseRegularizer {
       throw new IllegalArgumentException("CenterInvariantRegularizer requires distance.power to be 1");
     }
     if (this.distance.normalizeEmbeddings()) {
-      throw new IllegalArgumentException("CenterInvariantRegularizer requires distance.normalize_embeddings to be False");
+      throw new IllegalArgumentException(
+          "CenterInvariantRegularizer requires distance.normalize_embeddings to be False");
     }
   }
 

@@ -43,8 +43,8 @@ public class SparseCentersRegularizer extends BaseRegularizer {
       throw new IllegalArgumentException("num_classes must be >= 1, got " + numClasses);
     }
     if (!(this.distance instanceof CosineSimilarity)) {
-      throw new IllegalArgumentException("SparseCentersRegularizer requires the distance metric to be CosineSimilarity, got "
-          + this.distance.getClass().getSimpleName());
+      throw new IllegalArgumentException("SparseCentersRegularizer requires the distance metric to be "
+          + "CosineSimilarity, got " + this.distance.getClass().getSimpleName());
     }
     this.numClasses = numClasses;
     this.centersPerClass = centersPerClass;
@@ -69,8 +69,8 @@ public class SparseCentersRegularizer extends BaseRegularizer {
     }
     Tensor c = Tensors.longs(cls).to(like.device(), org.bytedeco.pytorch.global.torch.ScalarType.Long);
     Tensor same = c.unsqueeze(1).eq(c.unsqueeze(0));
-    Tensor upper = torch.ones(new long[] {total, total}, Tensors.options(org.bytedeco.pytorch.global.torch.ScalarType.Bool, like))
-        .triu(1);
+    Tensor upper = torch.ones(new long[] {total, total},
+        Tensors.options(org.bytedeco.pytorch.global.torch.ScalarType.Bool, like)).triu(1);
     return same.logical_and(upper);
   }
 

@@ -106,7 +106,8 @@ public final class Registry {
       params = spec.get("params");
       spec.fieldNames().forEachRemaining(f -> {
         if (!f.equals("class") && !f.equals("params")) {
-          throw new SpecException("spec for " + cls + " has unknown field '" + f + "'; a spec is {\"class\", \"params\"}");
+          throw new SpecException(
+              "spec for " + cls + " has unknown field '" + f + "'; a spec is {\"class\", \"params\"}");
         }
       });
     } else {

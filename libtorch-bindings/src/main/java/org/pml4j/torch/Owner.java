@@ -21,9 +21,9 @@ import org.bytedeco.javacpp.PointerScope;
  * {@link #own} detaches a native object from the open scopes of this thread (so the end of a scope does not
  * free it) and holds it; {@link #close()} frees everything held and closes everything adopted ({@link #adopt}: the
  * owners of other components, modules, optimizers), newest first. Free what an owner holds through the owner
- * ({@link #free}, {@link #replace}, {@link #close()}), not with {@code Pointer.close()}. A component keeps its long-lived tensors in its own owner
- * ({@link Owned}); a trainer adopts the owners of its components, its encoder and its optimizer, so closing the trainer
- * frees all of their native memory at once.
+ * ({@link #free}, {@link #replace}, {@link #close()}), not with {@code Pointer.close()}. A component keeps its
+ * long-lived tensors in its own owner ({@link Owned}); a trainer adopts the owners of its components, its encoder and
+ * its optimizer, so closing the trainer frees all of their native memory at once.
  *
  * <p>Closing empties the owner; it can hold new objects afterwards (a component whose queue was released can make a
  * new one). Not thread-safe: an owner belongs to the thread of its component, as LibTorch objects do.
@@ -36,8 +36,8 @@ public final class Owner implements AutoCloseable {
   public Owner() {}
 
   /**
-   * Takes {@code p}: detaches it from every open {@link Scope} on this thread, so that it outlives them, and frees it in {@link #close()} (or at {@link #free}/{@link #replace}). Owning the same object twice
-   * holds it once.
+   * Takes {@code p}: detaches it from every open {@link Scope} on this thread, so that it outlives them, and frees it
+   * in {@link #close()} (or at {@link #free}/{@link #replace}). Owning the same object twice holds it once.
    *
    * @return {@code p}
    */

@@ -35,7 +35,8 @@ public final class Tensors {
     double[] flat = new double[n * d];
     for (int i = 0; i < n; i++) {
       if (rows[i].length != d) {
-        throw new IllegalArgumentException("ragged matrix: row " + i + " has " + rows[i].length + " values, row 0 has " + d);
+        throw new IllegalArgumentException(
+            "ragged matrix: row " + i + " has " + rows[i].length + " values, row 0 has " + d);
       }
       System.arraycopy(rows[i], 0, flat, i * d, d);
     }
@@ -70,7 +71,8 @@ public final class Tensors {
     float[] flat = new float[n * d];
     for (int i = 0; i < n; i++) {
       if (rows[i].length != d) {
-        throw new IllegalArgumentException("ragged matrix: row " + i + " has " + rows[i].length + " values, row 0 has " + d);
+        throw new IllegalArgumentException(
+            "ragged matrix: row " + i + " has " + rows[i].length + " values, row 0 has " + d);
       }
       System.arraycopy(rows[i], 0, flat, i * d, d);
     }

@@ -13,7 +13,8 @@ import org.bytedeco.pytorch.global.torch;
  * <p>Call {@link #ensureLoaded()} (every pml4j class that makes tensors does) before the first tensor. It unpacks the
  * whole native folder of the pytorch and openblas presets into the JavaCPP cache <em>before</em> loading anything, so
  * that the dynamic linker resolves {@code libtorch_cpu.so} from our cache and never from a system-wide LibTorch (for
- * example Debian's {@code libtorch1.13}); a half-extracted cache otherwise crashes the JVM in {@code pthread_mutex_lock}.
+ * example Debian's {@code libtorch1.13}); a half-extracted cache otherwise crashes the JVM in
+ * {@code pthread_mutex_lock}.
  */
 public final class Torch {
   /** JVM-wide record of the class loader that loaded LibTorch (system properties are shared by all class loaders). */

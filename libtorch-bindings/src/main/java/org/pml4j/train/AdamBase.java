@@ -13,7 +13,10 @@ public abstract class AdamBase extends OptimizerSpec {
   protected final double eps;
   protected final boolean amsgrad;
 
-  /** @throws IllegalArgumentException for values PyTorch rejects (negative lr, eps or weight decay, betas outside [0, 1)) */
+  /**
+   * @throws IllegalArgumentException for values PyTorch rejects (negative lr, eps or weight decay, betas outside
+   *     [0, 1))
+   */
   protected AdamBase(double lr, double beta1, double beta2, double eps, double weightDecay, boolean amsgrad,
       Double lossLr) {
     super(lr, lossLr, weightDecay);

@@ -24,7 +24,8 @@ public final class AdamW extends AdamBase {
 
   /**
    * @param lossLr learning rate of the loss parameters, or null for {@code lr}
-   * @throws IllegalArgumentException for values PyTorch rejects (negative lr, eps or weight decay, betas outside [0, 1))
+   * @throws IllegalArgumentException for values PyTorch rejects (negative lr, eps or weight decay, betas outside
+   *     [0, 1))
    */
   public AdamW(double lr, double beta1, double beta2, double eps, double weightDecay, boolean amsgrad, Double lossLr) {
     super(lr, beta1, beta2, eps, weightDecay, amsgrad, lossLr);

@@ -349,8 +349,9 @@ public abstract class BaseTrainer implements CheckpointableTrainer {
    * optimizer does not step, so parameters and optimizer moments keep their values bit for bit; the encoder's
    * buffers (BatchNorm running statistics, updated by the forward) are put back; the CrossBatchMemory's queue,
    * labels, pointer and filled flag are put back (the memory enqueues inside the loss, so the slots that the batch
-   * will overwrite are copied before the loss runs: a copy of B rows, not of the memory). The step counter does not advance, {@link #skippedNonfinite()} does, and the result says why
-   * ({@link StepResult#skipped()}). No exception: one bad batch must not stop a long-running job.
+   * will overwrite are copied before the loss runs: a copy of B rows, not of the memory). The step counter does not
+   * advance, {@link #skippedNonfinite()} does, and the result says why ({@link StepResult#skipped()}). No exception:
+   * one bad batch must not stop a long-running job.
    */
   @Override
   public StepResult trainStep(float[][] features, long[] labels) {

@@ -22,7 +22,8 @@ import org.pml4j.torch.Torch;
  *  "miner": null,                                    absent or null: no miner
  *  "optimizer": {"class": "Adam", "params": {...}},  absent or null: DEFAULT_OPTIMIZER (applied by the trainer)
  *  "memory_size": 0, "seed": 0, "threads": 0,       DEFAULT_MEMORY_SIZE, DEFAULT_SEED, DEFAULT_THREADS
- *  "device": "cpu"}                                  DEFAULT_DEVICE; cpu, cuda, cuda:N or auto (written only when not cpu)
+ *  "device": "cpu"}                                  DEFAULT_DEVICE; cpu, cuda, cuda:N or auto
+ *                                                    (written only when not cpu)
  * }</pre>
  */
 public final class Trainers {

@@ -52,7 +52,9 @@ public final class TrainingEngine implements AutoCloseable {
   public static final String METRIC_QUEUE_FILL = "queue_fill";
   /** Publication metric: samples per second of training-step wall time. */
   public static final String METRIC_SAMPLES_PER_SEC = "samples_per_sec";
-  /** Publication metric: CPU time of the stepping thread inside the steps (wall time: {@link #METRIC_TRAIN_SECONDS}). */
+  /**
+   * Publication metric: CPU time of the stepping thread inside the steps (wall time: {@link #METRIC_TRAIN_SECONDS}).
+   */
   public static final String METRIC_TRAIN_CPU_SECONDS = "train_cpu_seconds";
   /** Publication metric: steps skipped so far by the trainer's non-finite guard. */
   public static final String METRIC_SKIPPED_NONFINITE = "skipped_nonfinite";

@@ -339,7 +339,8 @@ public final class Lmu {
    */
   public static Tensor logsumexp(Tensor x, Tensor keepMask, boolean addOne, long dim) {
     if (keepMask != null) {
-      x = x.masked_fill(keepMask.to(ScalarType.Bool).logical_not(), Tensors.s(Tensors.negInf(x.scalar_type().intern())));
+      x = x.masked_fill(keepMask.to(ScalarType.Bool).logical_not(),
+          Tensors.s(Tensors.negInf(x.scalar_type().intern())));
     }
     if (addOne) {
       long other = dim == 1 ? 0 : 1;

@@ -80,7 +80,8 @@ public final class DataParallelStepTiming {
           t.trainStep(shard, labels);
         }
         double sec = (System.nanoTime() - t0) / 1e9;
-        String r = String.format("%8.0f samples/s  step %.1f ms (cpu %.1f, loss cpu %.1f ms)  all-reduce %.1f ms/step  phases %s",
+        String r = String.format(
+            "%8.0f samples/s  step %.1f ms (cpu %.1f, loss cpu %.1f ms)  all-reduce %.1f ms/step  phases %s",
             (double) steps * global / sec, 1e3 * sec / steps, 1e3 * ph.totalCpuSeconds() / steps,
             1e3 * (ph.cpuSeconds(StepPhases.Phase.LOSS) + ph.cpuSeconds(StepPhases.Phase.MINER)) / steps,
             sync == null ? 0.0 : 1e3 * (sync.allReduceSeconds() - ar0) / steps, ph);

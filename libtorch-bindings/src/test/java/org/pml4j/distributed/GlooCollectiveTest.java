@@ -40,7 +40,8 @@ class GlooCollectiveTest {
         c.barrier();
         assertEquals(ScalarType.Bool, Tensors.dtype(mask));
         boolean[] m = Tensors.toBools(mask);
-        return new double[][] {Tensors.toDoubles(gathered.flatten()), java.util.Arrays.stream(Tensors.toLongs(labels)).asDoubleStream().toArray(),
+        return new double[][] {Tensors.toDoubles(gathered.flatten()),
+            java.util.Arrays.stream(Tensors.toLongs(labels)).asDoubleStream().toArray(),
             {m[0] ? 1 : 0, m[1] ? 1 : 0, m[2] ? 1 : 0, m[3] ? 1 : 0}, Tensors.toDoubles(sum),
             Tensors.toDoubles(avg), Tensors.toDoubles(bc)};
       }
@@ -142,7 +143,8 @@ class GlooCollectiveTest {
         Collective c = GlooCollective.connect(at(port, rank, 2, 10000));
         IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> c.allGather(null));
         assertTrue(bad.getMessage().startsWith("local"), bad.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> c.allGather(Tensors.of(new double[] {1}, ScalarType.Double).sum()));
+        assertThrows(IllegalArgumentException.class,
+            () -> c.allGather(Tensors.of(new double[] {1}, ScalarType.Double).sum()));
         Tensor longs = Tensors.longs(1, 2);
         assertThrows(IllegalArgumentException.class, () -> c.allReduce(longs, Collective.Reduction.AVG));
         Tensor strided = Tensors.of(new double[][] {{1, 2}, {3, 4}}, ScalarType.Double).t();

@@ -38,7 +38,9 @@ class GradientAveragerTest {
     }
   }
 
-  /** Closing frees the averager's own handles only: the parameters it averaged stay usable; a second close is a no-op. */
+  /**
+   * Closing frees the averager's own handles only: the parameters it averaged stay usable; a second close is a no-op.
+   */
   @Test
   void closeLeavesTheParametersUsable() {
     try (Scope s = Scope.open(); Collective one = new SingleProcessCollective()) {

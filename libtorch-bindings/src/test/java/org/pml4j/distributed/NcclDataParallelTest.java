@@ -18,8 +18,8 @@ import org.pml4j.train.Trainers;
 /**
  * {@link DataParallelTrainerTest}'s check on NCCL: two replicas in one JVM (threads), built with {@code device=cuda}
  * and {@link Trainers#forRank} (rank r on {@code cuda:(r % GPUs)}), joined by {@link Collectives#connect} with their
- * trainer's device, which selects NCCL. NCCL needs one GPU per rank, so this runs only where LibTorch sees at least two;
- * skipped elsewhere, CI included.
+ * trainer's device, which selects NCCL. NCCL needs one GPU per rank, so this runs only where LibTorch sees at least
+ * two; skipped elsewhere, CI included.
  */
 class NcclDataParallelTest {
   @Test

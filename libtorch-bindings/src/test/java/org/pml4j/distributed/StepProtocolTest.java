@@ -27,7 +27,8 @@ class StepProtocolTest {
 
   private static BaseTrainer trainer() {
     return Trainers.fromConfig(Trainers.configFromJson("{\"encoder\": " + Trainers.defaultEncoder(3, 4, 2)
-        + ", \"loss\": {\"class\": \"ContrastiveLoss\"}, \"optimizer\": {\"class\": \"SGD\", \"params\": {\"lr\": 0.1}},"
+        + ", \"loss\": {\"class\": \"ContrastiveLoss\"},"
+        + " \"optimizer\": {\"class\": \"SGD\", \"params\": {\"lr\": 0.1}},"
         + " \"seed\": 0, \"threads\": 1}"));
   }
 

@@ -20,9 +20,9 @@ import org.pml4j.tuples.IndicesTuple;
 
 /**
  * MultiSimilarityMiner returns its pairs as masks with PML's ordered indices made on demand: on random batches (ties,
- * rows whose distances overflow, references, similarities and distances, float32 and float64) the masks hold exactly the pairs of the
- * ordered tuple, the ordered tuple is PML's (anchors ascending, each row's pairs by ascending value), and
- * MultiSimilarityLoss on the mask tuple equals the loss on the same pairs given as indices, value and gradient, bit
+ * rows whose distances overflow, references, similarities and distances, float32 and float64) the masks hold exactly
+ * the pairs of the ordered tuple, the ordered tuple is PML's (anchors ascending, each row's pairs by ascending value),
+ * and MultiSimilarityLoss on the mask tuple equals the loss on the same pairs given as indices, value and gradient, bit
  * for bit.
  */
 class MultiSimilarityMaskPathTest {
@@ -96,8 +96,8 @@ class MultiSimilarityMaskPathTest {
           assertEquals(Tensors.len(ordered[0]), firstLength);
           assertArrayEquals(pairsOf(masks[0]), sortedPairs(ordered[0], ordered[1], m), "positives, case " + trial);
           assertArrayEquals(pairsOf(masks[1]), sortedPairs(ordered[2], ordered[3], m), "negatives, case " + trial);
-          // PML's order: anchors ascending, and within an anchor ascending similarity (distance; ties as torch.sort leaves
-          // them, which is not stable)
+          // PML's order: anchors ascending, and within an anchor ascending similarity (distance; ties as torch.sort
+          // leaves them, which is not stable)
           Tensor mat = dist.forward(emb, withRef ? ref : emb);
           double[] flat = Tensors.toDoubles(mat.to(ScalarType.Double).flatten());
           for (int k = 0; k < 4; k += 2) {

@@ -90,7 +90,8 @@ class SpecValidationTest {
   @Test
   void textAfterTheSpecIsRejected() {
     assertMessage("{\"class\": \"TripletMarginLoss\"} xyz", "spec: not valid JSON at line 1");
-    assertMessage("{\"class\": \"TripletMarginLoss\"} {\"class\": \"ContrastiveLoss\"}", "spec: not valid JSON at line 1");
+    assertMessage("{\"class\": \"TripletMarginLoss\"} {\"class\": \"ContrastiveLoss\"}",
+        "spec: not valid JSON at line 1");
     assertMessage("\"MeanReducer\" 1", "spec: not valid JSON at line 1");
     assertMessage("", "spec is empty");
     assertThrows(IllegalArgumentException.class, () -> Registry.build((String) null));

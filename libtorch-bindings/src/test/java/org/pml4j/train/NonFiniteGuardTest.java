@@ -131,7 +131,8 @@ class NonFiniteGuardTest {
       System.arraycopy(x, 0, rows, b * 16, 16);
       System.arraycopy(TrainerTest.labels(16), 0, labels, b * 16, 16);
     }
-    org.pml4j.data.LabeledDataset data = new org.pml4j.data.LabeledDataset("three batches", rows, labels, new long[] {12});
+    org.pml4j.data.LabeledDataset data =
+        new org.pml4j.data.LabeledDataset("three batches", rows, labels, new long[] {12});
     List<int[]> batches = List.of(range(0, 16), range(16, 32), range(32, 48));
     try (TrainingEngine t = new TrainingEngine(Trainers.fromConfig(cfg), TrainingEngine.Settings.batchesOnly(16),
         null)) {

@@ -133,7 +133,8 @@ class OptimizerTest {
   @Test
   void badSpecsAreRejected() {
     assertThrows(SpecException.class, () -> Registry.build("{\"class\": \"Adam\", \"params\": {\"lr\": -1}}"));
-    assertThrows(SpecException.class, () -> Registry.build("{\"class\": \"Adam\", \"params\": {\"betas\": [1.0, 0.9]}}"));
+    assertThrows(SpecException.class,
+        () -> Registry.build("{\"class\": \"Adam\", \"params\": {\"betas\": [1.0, 0.9]}}"));
     assertThrows(SpecException.class, () -> Registry.build("{\"class\": \"Adam\", \"params\": {\"betas\": [0.9]}}"));
     assertThrows(SpecException.class, () -> Registry.build("{\"class\": \"Adam\", \"params\": {\"momentum\": 0.9}}"));
     SpecException e = assertThrows(SpecException.class,

@@ -30,7 +30,8 @@ class TrainingEngineTest {
   }
 
   static BaseTrainer trainer() {
-    return Trainers.fromConfig(TrainerTest.config("{\"class\": \"TripletMarginLoss\"}", "{\"class\": \"MultiSimilarityMiner\"}", null, 16));
+    return Trainers.fromConfig(TrainerTest.config("{\"class\": \"TripletMarginLoss\"}",
+        "{\"class\": \"MultiSimilarityMiner\"}", null, 16));
   }
 
   /** Record {@code i} of a deterministic stream. */

@@ -74,7 +74,8 @@ final class GraphBuilder {
   }
 
   static AttributeProto attrFloat(String name, double v) {
-    return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.FLOAT).setF((float) v).build();
+    return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.FLOAT).setF((float) v)
+        .build();
   }
 
   static AttributeProto attrInts(String name, long... v) {
