@@ -2,6 +2,7 @@ package org.pml4j.flink;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -122,5 +123,17 @@ class JobConfigurationTest {
 
     Path file = Files.writeString(tmp.resolve("afile"), "f");
     assertThrows(IllegalArgumentException.class, () -> OutputDirectory.prepare(file.toString(), null));
+  }
+
+  /** The embedded run notes replicas that would take every core (no speed-up measured there), and only then. */
+  @Test
+  void replicasThatTakeEveryCoreAreNoted() {
+    assertNull(EmbeddedRunner.coresNote(1, 2, 2), "one replica: nothing to note");
+    assertNull(EmbeddedRunner.coresNote(2, 1, 4), "a core to spare");
+    assertNull(EmbeddedRunner.coresNote(3, 1, 4), "a core to spare");
+    String note = EmbeddedRunner.coresNote(2, 1, 2);
+    assertTrue(note != null && note.contains("2 trainer replicas x 1 thread(s) on 2 cores"), String.valueOf(note));
+    assertTrue(EmbeddedRunner.coresNote(2, 2, 4) != null, "2 x 2 threads take all 4 cores");
+    assertTrue(EmbeddedRunner.coresNote(2, 0, 2) != null, "threads 0 counts as 1");
   }
 }
