@@ -121,7 +121,16 @@ public abstract class BaseMetricLossFunction implements MetricLoss {
   public Tensor forward(Tensor embeddings, Tensor labels, IndicesTuple indicesTuple, Tensor refEmb,
       Tensor refLabels) {
     Inputs in = Inputs.validate(embeddings, labels, indicesTuple, refEmb, refLabels);
-    return reducer.forward(lossDict(in), in.embeddings(), in.labels());
+    return reducer.forward(forwardLossDict(in), in.embeddings(), in.labels());
+  }
+
+  /**
+   * The loss dict that {@link #forward(Tensor, Tensor, IndicesTuple, Tensor, Tensor)} hands to the reducer, for
+   * validated inputs: the {@link #lossDict} one. A loss may return entries already reduced where its reducer gives the
+   * same result (TripletMarginLoss's masked-triplet kernel); {@code lossDict} itself stays PML's.
+   */
+  LossDict forwardLossDict(Inputs in) {
+    return lossDict(in);
   }
 
   /**

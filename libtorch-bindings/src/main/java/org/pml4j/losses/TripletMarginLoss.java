@@ -103,27 +103,22 @@ public class TripletMarginLoss extends BaseMetricLossFunction {
    * order of summation; no second derivative. Anything else, and {@link #lossDict}, take PML's indexed path.
    */
   @Override
-  public Tensor forward(Tensor embeddings, Tensor labels, IndicesTuple indicesTuple, Tensor refEmb,
-      Tensor refLabels) {
+  LossDict forwardLossDict(Inputs in) {
+    IndicesTuple tuple = in.indicesTuple();
     boolean masked = maskedKernel && !swap && !smoothLoss && MaskedTriplets.supports(reducerFor("loss"))
-        && (indicesTuple != null ? indicesTuple.pairMasks() != null : labels != null && tripletsPerAnchor == null);
-    if (masked) {
-      Inputs in = Inputs.validate(embeddings, labels, indicesTuple, refEmb, refLabels);
-      LossDict dict = maskedLoss(in);
-      if (dict != null) {
-        addEmbeddingRegularization(dict, in.embeddings());
-        return reducer.forward(dict, in.embeddings(), in.labels());
-      }
+        && (tuple != null ? tuple.pairMasks() != null : in.labels() != null && tripletsPerAnchor == null)
+        && in.embeddings().size(0) > 0;
+    LossDict dict = masked ? maskedLoss(in) : null;
+    if (dict == null) {
+      return super.forwardLossDict(in);
     }
-    return super.forward(embeddings, labels, indicesTuple, refEmb, refLabels);
+    addEmbeddingRegularization(dict, in.embeddings());
+    return dict;
   }
 
   /** The loss dict from {@link MaskedTriplets}; null where it does not apply (not on the CPU, a non-finite matrix). */
   private LossDict maskedLoss(Inputs in) {
     Tensor emb = in.embeddings();
-    if (emb.size(0) == 0) {
-      return zeroLosses();
-    }
     if (!emb.device().is_cpu()) {
       return null;
     }
